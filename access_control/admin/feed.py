@@ -1,0 +1,109 @@
+"""The front desk's live feed: the latest attempts as rows, for the page and its JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.contrib.admin.utils import quote
+from django.urls import reverse
+from django.utils import timezone
+
+from config import clock
+
+from ..models import AccessEvent, Decision
+from ..reasons import reason_message, warning_message
+from ..services.checks import OVERRIDE_PERMISSION
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    """One attempt as the desk sees it; messages are in the desk's language."""
+
+    id: int
+    at: dt.datetime  # in the gym's time zone
+    time: str  # HH:MM:SS there
+    day: str  # YYYY-MM-DD there
+    granted: bool
+    reason: str
+    message: str
+    warnings: tuple[str, ...]
+    member_name: str
+    member_number: int | None
+    photo_url: str | None
+    member_url: str
+    presented: str
+    zone: str
+    device: str
+    staff: str
+    direction: str
+    source: str
+    event_url: str
+    override_url: str
+    overridden_by: str
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["at"] = self.at.isoformat()
+        data["warnings"] = list(self.warnings)
+        return data
+
+
+def _overridden(events: Sequence[AccessEvent]) -> dict[int, str]:
+    """For each denial already overridden, who let the member in."""
+    denied = [e.pk for e in events if e.decision == Decision.DENIED]
+    if not denied:
+        return {}
+    rows = AccessEvent.objects.filter(overrides_id__in=denied).values_list(
+        "overrides_id", "staff_user__username"
+    )
+    return {int(pk): username or "—" for pk, username in rows if pk is not None}
+
+
+def _url(name: str, pk: Any) -> str:
+    return reverse(name, args=[quote(pk)])
+
+
+def feed_rows(events: Sequence[AccessEvent], user: Any) -> list[FeedRow]:
+    """``events`` (with member, zone, device and staff user loaded) as feed rows."""
+    overridden = _overridden(events)
+    may_override = user.has_perm(OVERRIDE_PERMISSION)
+    may_see_members = user.has_perm("members.view_member")
+    tz = clock.gym_tz()
+    rows = []
+    for event in events:
+        member = event.member
+        denied = event.decision == Decision.DENIED
+        local = timezone.localtime(event.occurred_at, tz)
+        rows.append(
+            FeedRow(
+                id=event.pk,
+                at=local,
+                time=local.strftime("%H:%M:%S"),
+                day=local.strftime("%Y-%m-%d"),
+                granted=not denied,
+                reason=event.reason,
+                message=reason_message(event.reason, None),
+                warnings=tuple(warning_message(code, None) for code in event.warnings or []),
+                member_name=member.full_name if member else "",
+                member_number=member.member_number if member else None,
+                photo_url=member.photo.url if member and member.photo else None,
+                member_url=_url("admin:members_member_change", member.pk)
+                if member and may_see_members
+                else "",
+                presented=event.presented,
+                zone=event.zone.name,
+                device=event.device.name if event.device else "",
+                staff=event.staff_user.get_username() if event.staff_user else "",
+                direction=event.get_direction_display(),
+                source=event.get_source_display(),
+                event_url=_url("admin:access_control_accessevent_change", event.pk),
+                override_url=_url("admin:access_control_accessevent_override", event.pk)
+                if denied and may_override and event.pk not in overridden
+                else "",
+                overridden_by=overridden.get(event.pk, ""),
+            )
+        )
+    return rows

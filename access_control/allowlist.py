@@ -1,0 +1,256 @@
+"""The offline allowlist: what a device needs to keep deciding while the server is away.
+
+A device first gets every credential that may enter its zone, then, with the cursor it
+was given, only what changed since: new or changed entries, and removals.
+
+How the delta works
+===================
+Nothing is written when access changes; changes are derived on read, so billing never
+needs to know about access control.  An entry depends on a member's credentials, their
+membership (status, plan, dates), their packs and the pack visits used.  The cursor
+records, for each source, how far the device has read:
+
+* billing's ``MembershipEvent``, ``Membership`` and ``PackPurchase`` rows, by id: every
+  membership status change, freeze, plan change or dunning restriction writes an event,
+  and new memberships and packs are new rows (billing's
+  :func:`~billing.selectors.members_with_access_changes`);
+* pack visits used (access events that charged a pack), by id;
+* credentials, by ``updated_at`` (issuing, losing and revoking change it).
+
+Ids are handed out before a transaction commits, so a cursor only advances over rows
+older than ``ACCESS_ALLOWLIST_OVERLAP_SECONDS`` (longer than any such transaction), and
+the next delta reads again from there.  A delta recomputes the full entry of every
+member touched since the cursor and lists, as removed, each of their credentials that
+no longer admits.  Re-sending an unchanged entry is harmless: entries replace by value.
+
+Time-driven changes need no event: entries carry their validity (plan time windows in
+the location's time zone, first and last valid local dates, pack visits left) and the
+device applies it.  A cursor that is invalid, for another zone, older than
+``ACCESS_ALLOWLIST_MAX_DELTA_HOURS``, or taken before any plan entitlement or the zone
+itself changed, gets a full list again (``"full": true``: replace everything).
+
+Staff stops and capacity are judged online only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+
+from billing.selectors import (
+    AccessChangeMarks,
+    AccessState,
+    MembershipAccess,
+    PackAccess,
+    access_change_marks,
+    entitlements_fingerprint,
+    members_with_access_changes,
+    membership_access_expression,
+    membership_access_from_json,
+    packs_access_expression,
+    packs_access_from_json,
+)
+
+from .credentials import qr_pass_key
+from .engine import ZoneSnapshot
+from .models import AccessEvent, Credential, CredentialKind, CredentialStatus
+
+CURSOR_SALT = "access_control.allowlist"
+CURSOR_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AllowlistPage:
+    full: bool
+    entries: list[dict[str, Any]]
+    removed: list[dict[str, str]]
+    next_cursor: str
+    generated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    fingerprint: str
+    since: dt.datetime  # credentials changed after this
+    billing: AccessChangeMarks
+    pack_visits: int
+
+
+def _fingerprint(zone: ZoneSnapshot) -> str:
+    material = f"{sorted(zone.as_dict().items())}|{entitlements_fingerprint()}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def _encode(zone: ZoneSnapshot, cursor: _Cursor) -> str:
+    marks = cursor.billing
+    return signing.dumps(
+        {
+            "v": CURSOR_VERSION,
+            "z": zone.id,
+            "f": cursor.fingerprint,
+            "t": cursor.since.timestamp(),
+            "m": [marks.membership_events, marks.memberships, marks.packs, cursor.pack_visits],
+        },
+        salt=CURSOR_SALT,
+        compress=True,
+    )
+
+
+def _decode(token: str | None, zone: ZoneSnapshot, fingerprint: str) -> _Cursor | None:
+    if not token:
+        return None
+    max_age = dt.timedelta(hours=int(settings.ACCESS_ALLOWLIST_MAX_DELTA_HOURS))
+    try:
+        data = signing.loads(token, salt=CURSOR_SALT, max_age=max_age)
+        if data["v"] != CURSOR_VERSION or data["z"] != zone.id or data["f"] != fingerprint:
+            return None
+        events, memberships, packs, visits = (int(n) for n in data["m"])
+        since = dt.datetime.fromtimestamp(float(data["t"]), tz=dt.UTC)
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    return _Cursor(fingerprint, since, AccessChangeMarks(events, memberships, packs), visits)
+
+
+def _pack_visit_mark(settled_before: dt.datetime) -> int:
+    mark = (
+        AccessEvent.objects.filter(pack_day__isnull=False, recorded_at__lte=settled_before)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return int(mark or 0)
+
+
+def _changed_members(cursor: _Cursor) -> set[int]:
+    overlap = dt.timedelta(seconds=int(settings.ACCESS_ALLOWLIST_OVERLAP_SECONDS))
+    changed = members_with_access_changes(cursor.billing)
+    changed.update(
+        Credential.objects.filter(updated_at__gt=cursor.since - overlap).values_list(
+            "member_id", flat=True
+        )
+    )
+    changed.update(
+        AccessEvent.objects.filter(pk__gt=cursor.pack_visits, pack_day__isnull=False).values_list(
+            "member_id", flat=True
+        )
+    )
+    return changed
+
+
+def _membership_grant(membership: MembershipAccess | None, today: dt.date) -> dict[str, Any] | None:
+    if membership is None or not membership.zone_included:
+        return None
+    first_day = max(today, membership.started_on)
+    if membership.state(first_day) not in (AccessState.ACTIVE, AccessState.GRACE):
+        return None
+    last_day = membership.last_access_day(first_day)
+    if last_day is not None and last_day < first_day:
+        return None
+    return {
+        "source": "membership",
+        "windows": [window.as_dict() for window in membership.windows],
+        "valid_from": first_day.isoformat(),
+        "valid_until": last_day.isoformat() if last_day else None,
+    }
+
+
+def _pack_grant(pack: PackAccess, used_today: bool) -> dict[str, Any] | None:
+    if pack.remaining <= 0 and not used_today:
+        return None
+    return {
+        "source": "pack",
+        "pack_id": pack.purchase_id,
+        "name": pack.name,
+        "remaining": pack.remaining,
+        "used_today": used_today,
+        "windows": [],
+        "valid_from": pack.valid_from.isoformat(),
+        "valid_until": pack.expires_on.isoformat(),
+    }
+
+
+def _entries(zone: ZoneSnapshot, today: dt.date, member_ids: set[int] | None) -> list[Any]:
+    credentials = Credential.objects.filter(status=CredentialStatus.ACTIVE).select_related("member")
+    if member_ids is not None:
+        credentials = credentials.filter(member_id__in=member_ids)
+    visits = (
+        AccessEvent.objects.filter(pack_day=today).values_list("pack_purchase_id", flat=True)
+        if member_ids is None
+        else AccessEvent.objects.filter(pack_day=today, member_id__in=member_ids).values_list(
+            "pack_purchase_id", flat=True
+        )
+    )
+    used_today = set(visits)
+    rows = credentials.annotate(
+        gate_membership=membership_access_expression("member_id", zone.code, with_card=False),
+        gate_packs=packs_access_expression("member_id", zone.code, today, include_future=True),
+    ).order_by("pk")
+    entries = []
+    for credential in rows.iterator(chunk_size=2000):
+        grants = [_membership_grant(membership_access_from_json(credential.gate_membership), today)]
+        grants += [
+            _pack_grant(pack, pack.purchase_id in used_today)
+            for pack in packs_access_from_json(credential.gate_packs)
+        ]
+        admitted = [grant for grant in grants if grant is not None]
+        if not admitted:
+            continue
+        entry: dict[str, Any] = {
+            "credential": credential.value,
+            "kind": credential.kind,
+            "member_id": credential.member_id,
+            "member_number": credential.member.member_number,
+            "name": credential.member.full_name,
+            "access": admitted,
+        }
+        if credential.kind == CredentialKind.QR:
+            entry["qr_key"] = qr_pass_key(credential.value).hex()
+        entries.append(entry)
+    return entries
+
+
+def _removed(member_ids: set[int], entries: list[dict[str, Any]]) -> list[dict[str, str]]:
+    kept = {(entry["kind"], entry["credential"]) for entry in entries}
+    held = Credential.objects.filter(member_id__in=member_ids).values_list("kind", "value")
+    return [
+        {"kind": kind, "credential": value}
+        for kind, value in sorted(set(held))
+        if (kind, value) not in kept
+    ]
+
+
+def allowlist_page(zone: ZoneSnapshot, cursor: str | None, now: dt.datetime) -> AllowlistPage:
+    """The allowlist of ``zone`` for a device that last synced at ``cursor`` (see module)."""
+    fingerprint = _fingerprint(zone)
+    previous = _decode(cursor, zone, fingerprint)
+    settled = now - dt.timedelta(seconds=int(settings.ACCESS_ALLOWLIST_OVERLAP_SECONDS))
+    # Marks first: whatever they cover is already committed when the entries are read.
+    marks = access_change_marks(settled_before=settled)
+    visits = _pack_visit_mark(settled)
+    if previous is not None:
+        marks = AccessChangeMarks(
+            membership_events=max(marks.membership_events, previous.billing.membership_events),
+            memberships=max(marks.memberships, previous.billing.memberships),
+            packs=max(marks.packs, previous.billing.packs),
+        )
+        visits = max(visits, previous.pack_visits)
+    today = now.astimezone(zone.tz).date()
+    if previous is None:
+        entries, removed = _entries(zone, today, None), []
+    else:
+        changed = _changed_members(previous)
+        entries = _entries(zone, today, changed) if changed else []
+        removed = _removed(changed, entries) if changed else []
+    next_cursor = _encode(zone, _Cursor(fingerprint, now, marks, visits))
+    return AllowlistPage(
+        full=previous is None,
+        entries=entries,
+        removed=removed,
+        next_cursor=next_cursor,
+        generated_at=now,
+    )

@@ -1,0 +1,28 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
+from django.utils.translation import gettext_lazy as _
+
+
+class AccessControlConfig(AppConfig):
+    name = "access_control"
+    verbose_name = _("Access control")
+
+    def ready(self) -> None:
+        from members import hooks
+
+        from .admin.search import card_search_terms
+        from .models import Device, Door, Location, Zone
+        from .services.devices import configuration_changed
+
+        # Cached devices carry their zone and location: any edit, by a service or the
+        # admin, must reach the gate at once (a revoked key most of all).
+        for model in (Location, Zone, Door, Device):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    configuration_changed,
+                    sender=model,
+                    dispatch_uid=f"access_control.config.{signal is post_save}.{model.__name__}",
+                )
+        # The member list finds a member by any of their card numbers, in any form.
+        if card_search_terms not in hooks.member_search_terms:
+            hooks.member_search_terms.append(card_search_terms)

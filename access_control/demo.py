@@ -1,0 +1,296 @@
+"""Demo access control: a site with zones and devices, cards for the demo members, and
+one credential in each interesting state, with the device keys in the manifest.
+
+Device keys are derived from ``SECRET_KEY`` and the device name (``keys.demo_key``), so
+reseeding reproduces them while the database keeps only their hashes.  That is for the
+demo only: anyone who knows the secret key can compute them.  Reseeding restores the
+demo devices' keys (and un-revokes them) so the manifest always works.
+
+The state credentials belong to members made through billing's services, so each state
+is real: a paid sign-up, a freeze, a charge declined by a sandbox card and then a
+suspension, a cancellation.  Billing sells no packs through a service yet, so the used-up
+visit pack is written directly.  States are set up on the first seed and left alone
+after that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from tqdm import tqdm
+
+from billing.models import (
+    BillingReason,
+    Invoice,
+    InvoiceStatus,
+    LineKind,
+    Membership,
+    Pack,
+    PackPurchase,
+    Plan,
+)
+from billing.services import memberships as billing_memberships
+from billing.services import payments as billing_payments
+from billing.services.invoices import LineSpec, invoice_create
+from config import clock
+from members import services as member_services
+from members.demo import DEMO_EMAIL_DOMAIN, SeedContext
+from members.models import Language, Member
+
+from .keys import demo_key
+from .models import (
+    AntiPassback,
+    Credential,
+    CredentialKind,
+    CredentialStatus,
+    Device,
+    DeviceDirection,
+    DeviceKind,
+    Location,
+    Zone,
+)
+from .reasons import Reason
+from .services.credentials import credential_issue
+from .services.devices import device_create, device_install_demo_key
+
+LOCATION = ("Sukhumvit", "Asia/Bangkok")
+# code, name, capacity, anti-passback, minutes
+ZONES = [
+    ("gym-floor", "Gym floor", 150, AntiPassback.NONE, 5),
+    ("studio", "Studio", 30, AntiPassback.TIMED, 1),
+    ("pool", "Pool", 40, AntiPassback.STRICT, 5),
+]
+KIOSK = ("front-desk-kiosk", "gym-floor")
+STATE_EMAIL_DOMAIN = f"access.{DEMO_EMAIL_DOMAIN}"
+UNKNOWN_CREDENTIAL = "FFFF0000DEAD"
+# RFID numbers of ordinary demo members: a fixed block, one per member number.
+MEMBER_CARD_BASE = 0xD0000000
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class DemoState:
+    state: str
+    card: str
+    expect: str
+    note: str = ""
+
+
+STATES = [
+    DemoState("active", "A0000001", Reason.GRANTED),
+    DemoState(
+        "outside_off_peak_hours",
+        "A0000002",
+        Reason.OUTSIDE_HOURS,
+        "Off-peak plan: gym floor Mon–Fri 10:00–16:00, Sat–Sun 08:00–20:00 (Bangkok).",
+    ),
+    DemoState("frozen", "A0000003", Reason.MEMBERSHIP_FROZEN),
+    DemoState("suspended_overdue", "A0000004", Reason.MEMBERSHIP_SUSPENDED),
+    DemoState("cancelled", "A0000005", Reason.MEMBERSHIP_CANCELLED),
+    DemoState("pack_exhausted", "A0000006", Reason.PACK_EXHAUSTED, "No membership; 0 visits."),
+    DemoState("unknown", UNKNOWN_CREDENTIAL, Reason.UNKNOWN_CREDENTIAL, "Exists nowhere."),
+]
+
+
+def seed_places() -> dict[str, Zone]:
+    location, _ = Location.objects.get_or_create(
+        name=LOCATION[0], defaults={"time_zone": LOCATION[1]}
+    )
+    zones = {}
+    for code, name, capacity, passback, minutes in ZONES:
+        zone, _ = Zone.objects.get_or_create(
+            code=code,
+            defaults={
+                "location": location,
+                "name": name,
+                "capacity": capacity,
+                "anti_passback": passback,
+                "anti_passback_minutes": minutes,
+            },
+        )
+        zones[code] = zone
+    return zones
+
+
+def _device_plan(zones: dict[str, Zone]) -> list[tuple[str, Zone, str, str]]:
+    plan: list[tuple[str, Zone, str, str]] = []
+    for code, zone in zones.items():
+        plan.append((f"{code}-in", zone, DeviceKind.TURNSTILE, DeviceDirection.IN))
+        plan.append((f"{code}-out", zone, DeviceKind.TURNSTILE, DeviceDirection.OUT))
+    plan.append((KIOSK[0], zones[KIOSK[1]], DeviceKind.KIOSK, DeviceDirection.IN))
+    return plan
+
+
+def seed_devices(ctx: SeedContext, zones: dict[str, Zone]) -> None:
+    listed = []
+    for name, zone, kind, direction in _device_plan(zones):
+        device = Device.objects.filter(name=name).first()
+        if device is None:
+            device, _ = device_create(zone=zone, name=name, kind=kind, direction=direction)
+        key = demo_key(name)
+        device_install_demo_key(device, key)
+        listed.append(
+            {
+                "name": name,
+                "zone": device.zone.code,
+                "direction": device.direction,
+                "kind": device.kind,
+                "key": key.plain,
+            }
+        )
+    ctx.manifest["devices"] = listed
+
+
+def seed_member_cards(ctx: SeedContext) -> None:
+    """An RFID card for every demo member with a membership who has no credential yet."""
+    members = list(
+        Member.objects.filter(
+            email__endswith=f"@{DEMO_EMAIL_DOMAIN}",
+            memberships__isnull=False,
+            credentials__isnull=True,
+        )
+        .distinct()
+        .values_list("pk", "member_number")
+    )
+    if not members:
+        return
+    issued_at = clock.now()
+    bar = tqdm(total=len(members), desc="cards", unit="card", disable=not ctx.progress)
+    for start in range(0, len(members), BATCH):
+        chunk = members[start : start + BATCH]
+        Credential.objects.bulk_create(
+            [
+                Credential(
+                    member_id=pk,
+                    kind=CredentialKind.RFID,
+                    value=f"{MEMBER_CARD_BASE + number:08X}",
+                    issued_at=issued_at,
+                    label="Demo card",
+                )
+                for pk, number in chunk
+            ],
+            ignore_conflicts=True,
+        )
+        bar.update(len(chunk))
+    bar.close()
+
+
+# --- One credential per state ---------------------------------------------------------
+
+
+def _state_member(state: DemoState) -> tuple[Member, bool]:
+    email = f"{state.state.replace('_', '.')}@{STATE_EMAIL_DOMAIN}"
+    existing = Member.objects.filter(email=email).first()
+    if existing is not None:
+        return existing, False
+    member = member_services.member_create(
+        first_name="Demo",
+        last_name=state.state.replace("_", " ").title(),
+        email=email,
+        date_of_birth=dt.date(1990, 1, 1),
+        language=Language.ENGLISH,
+    )
+    return member, True
+
+
+def _paid_membership(member: Member, plan_code: str) -> Membership:
+    """A sign-up whose first invoice is charged to a working sandbox card now."""
+    billing_payments.payment_method_attach(
+        member, gateway="sandbox", token=f"tok_ok.access-demo-{member.pk}"
+    )
+    membership = billing_memberships.membership_sign_up(
+        member, Plan.objects.get(code=plan_code), charge=False
+    )
+    for invoice in Invoice.objects.filter(membership=membership, status=InvoiceStatus.OPEN):
+        billing_payments.invoice_charge(invoice)
+    # Settling runs after commit in production; do it now so the seed works anywhere.
+    billing_memberships.memberships_settle([membership.pk])
+    membership.refresh_from_db()
+    return membership
+
+
+def _suspend_for_overdue_payment(membership: Membership) -> None:
+    declining = billing_payments.payment_method_attach(
+        membership.payer,
+        gateway="sandbox",
+        token=f"tok_decline_insufficient_funds.access-demo-{membership.payer_id}",
+    )
+    plan = membership.plan
+    invoice = invoice_create(
+        member=membership.payer,
+        currency=membership.currency,
+        reason=BillingReason.FEE,
+        specs=[LineSpec(LineKind.FEE, "Personal training session", 80_000, plan.tax_rate_bp, True)],
+        membership_id=membership.pk,
+        apply_account=False,
+    )
+    attempt = billing_payments.invoice_charge(invoice, method=declining)
+    billing_memberships.membership_payment_failed(membership.pk, attempt)
+    membership.refresh_from_db()
+    billing_memberships.membership_suspend(membership)
+
+
+def _set_up_state(state: DemoState, member: Member) -> None:
+    today = clock.today()
+    if state.state == "active":
+        _paid_membership(member, "monthly")
+    elif state.state == "outside_off_peak_hours":
+        _paid_membership(member, "off-peak")
+    elif state.state == "frozen":
+        membership = _paid_membership(member, "monthly")
+        billing_memberships.membership_freeze(
+            membership, starts_on=today, ends_on=today + dt.timedelta(days=90), reason="Demo"
+        )
+    elif state.state == "suspended_overdue":
+        _suspend_for_overdue_payment(_paid_membership(member, "monthly"))
+    elif state.state == "cancelled":
+        membership = _paid_membership(member, "monthly")
+        billing_memberships.membership_cancel(
+            membership, at_period_end=False, waive_fees=True, reason="Demo"
+        )
+    elif state.state == "pack_exhausted":
+        PackPurchase.objects.create(
+            member=member,
+            pack=Pack.objects.get(code="visits-10"),
+            remaining=0,
+            valid_from=today - dt.timedelta(days=30),
+            expires_on=today + dt.timedelta(days=60),
+        )
+
+
+def seed_state_credentials(ctx: SeedContext) -> None:
+    listed: list[dict[str, Any]] = []
+    for state in STATES:
+        entry: dict[str, Any] = {
+            "state": state.state,
+            "credential": state.card,
+            "kind": CredentialKind.RFID.value,
+            "expect": str(state.expect),
+        }
+        if state.note:
+            entry["note"] = state.note
+        if state.state != "unknown":
+            with transaction.atomic():
+                member, created = _state_member(state)
+                if created:
+                    _set_up_state(state, member)
+                if not Credential.objects.filter(
+                    member=member, value=state.card, status=CredentialStatus.ACTIVE
+                ).exists():
+                    credential_issue(
+                        member, kind=CredentialKind.RFID, value=state.card, label="Demo state"
+                    )
+            entry["member"] = member.full_name
+            entry["member_number"] = member.member_number
+        listed.append(entry)
+    ctx.manifest["credentials"] = listed
+
+
+def seed(ctx: SeedContext) -> None:
+    zones = seed_places()
+    seed_devices(ctx, zones)
+    seed_member_cards(ctx)
+    seed_state_credentials(ctx)

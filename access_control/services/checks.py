@@ -1,0 +1,264 @@
+"""Access decisions as they happen: at a device, at the desk, and overridden by staff.
+
+A check is three SQL statements at most: the gate's one-statement read, the event insert,
+and one of: loading the device (only when it is not cached), taking a pack holder's
+visit (their first entry of the day), or writing the device's ``last_seen`` (at most
+once a minute, and left to the next check when the statement is spent).  Only a pack
+holder's first entry of the day on a device that is not cached costs four.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext as _
+
+from billing.services.packs import pack_visit_take
+from config import clock
+from config.errors import InvalidInput
+from members.models import Member
+
+from ..credentials import presented_candidates
+from ..engine import AccessDecision, GateFacts, MemberSnapshot, decide
+from ..errors import OverrideNotAllowed
+from ..models import (
+    AccessEvent,
+    Decision,
+    DeviceDirection,
+    Direction,
+    EventSource,
+    Zone,
+)
+from ..reasons import Reason, reason_message, warning_message
+from ..selectors import gate_read, gate_read_member, zone_snapshot
+from .devices import DeviceIdentity, device_seen
+
+OVERRIDE_PERMISSION = "access_control.override_access"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A decision as the reader and the desk show it."""
+
+    granted: bool
+    reason: str
+    message: str
+    member: MemberSnapshot | None
+    warnings: tuple[tuple[str, str], ...]  # (code, message)
+    event_id: int
+    replayed: bool = False
+
+
+def _result(
+    granted: bool,
+    reason: str,
+    warnings: list[str] | tuple[str, ...],
+    member: MemberSnapshot | None,
+    event_id: int,
+    *,
+    replayed: bool = False,
+) -> CheckResult:
+    language = member.language if member else None
+    return CheckResult(
+        granted=granted,
+        reason=reason,
+        message=reason_message(reason, language),
+        member=member,
+        warnings=tuple((code, warning_message(code, language)) for code in warnings),
+        event_id=event_id,
+        replayed=replayed,
+    )
+
+
+def resolve_direction(device: DeviceIdentity, requested: str | None) -> str:
+    """The direction of a pass: the device's own, or for a two-way device the one asked
+    (entry if none).  Asking a one-way device for the other way is invalid input."""
+    if device.direction == DeviceDirection.BOTH:
+        return requested or Direction.IN
+    if requested and requested != device.direction:
+        message = _("This device only reads the direction '%(direction)s'.")
+        raise InvalidInput({"direction": [message % {"direction": device.direction}]})
+    return str(device.direction)
+
+
+def _insert(event: AccessEvent) -> int:
+    """Insert ``event``; with a device event id, a duplicate returns the original's id."""
+    if event.device_event_id:
+        AccessEvent.objects.bulk_create(
+            [event],
+            update_conflicts=True,
+            unique_fields=["device", "device_event_id"],
+            update_fields=["device_event_id"],
+        )
+    else:
+        event.save(force_insert=True)
+    assert event.pk is not None
+    return int(event.pk)
+
+
+def _apply(event: AccessEvent, decision: AccessDecision) -> None:
+    event.decision = Decision.GRANTED if decision.granted else Decision.DENIED
+    event.reason = decision.reason
+    event.warnings = list(decision.warnings)
+
+
+def _contained(write: Callable[[], None]) -> None:
+    """Run one write whose IntegrityError the caller handles.  In autocommit a failed
+    statement rolls back alone; inside a caller's transaction it needs a savepoint."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            write()
+    else:
+        write()
+
+
+def _record(event: AccessEvent, decision: AccessDecision, facts: GateFacts) -> AccessDecision:
+    """Write the event for ``decision``; a first entry of the day takes a pack visit.
+
+    The event claims the day's visit (unique per pack and local day), then the pack loses
+    it: two statements, no transaction.  A second entry racing for the same day finds the
+    claim taken and enters free; if the process died between the two statements, the
+    member would keep that visit: a visit is never taken twice, nor without an entry.
+    """
+    _apply(event, decision)
+    pack = decision.charge_pack
+    if pack is None:
+        _insert(event)
+        return decision
+    event.pack_purchase_id, event.pack_day = pack.purchase_id, facts.today
+    try:
+        _contained(lambda: event.save(force_insert=True))
+    except IntegrityError:
+        event.pk = None
+        event.pack_purchase_id = event.pack_day = None
+        if event.device_event_id and _prior(event) is not None:
+            return decision  # a concurrent retry of this very read recorded it
+        _insert(event)  # another entry claimed today's visit a moment ago
+        return decision
+    pack_visit_take(pack.purchase_id)
+    return decision
+
+
+def _prior(event: AccessEvent) -> AccessEvent | None:
+    prior = AccessEvent.objects.filter(
+        device=event.device_id, device_event_id=event.device_event_id
+    ).first()
+    if prior is not None:
+        event.pk = prior.pk
+    return prior
+
+
+def access_check(
+    device: DeviceIdentity,
+    *,
+    credential: str,
+    direction: str | None = None,
+    device_event_id: str | None = None,
+) -> CheckResult:
+    """Decide whether what a device read may pass, log the attempt, and say why.
+
+    With ``device_event_id``, a retry returns the original decision and logs nothing.
+    """
+    now = clock.now()
+    way = resolve_direction(device, direction)
+    presented = presented_candidates(credential, device.credential_format, now)
+    read = gate_read(
+        presented,
+        device.zone,
+        now,
+        direction=way,
+        device_id=device.id,
+        device_event_id=device_event_id,
+    )
+    member = read.facts.member
+    if read.prior is not None:
+        if device.seen_due:
+            device_seen(device, now)
+        prior = read.prior
+        return _result(
+            prior["decision"] == Decision.GRANTED,
+            prior["reason"],
+            prior["warnings"] or [],
+            member,
+            int(prior["id"]),
+            replayed=True,
+        )
+    decision = decide(read.facts)
+    event = AccessEvent(
+        device_id=device.id,
+        zone_id=device.zone.id,
+        credential_id=read.credential_id,
+        presented=credential.strip()[:128],
+        member_id=member.id if member else None,
+        direction=way,
+        occurred_at=now,
+        device_event_id=device_event_id or None,
+        source=EventSource.ONLINE,
+    )
+    decision = _record(event, decision, read.facts)
+    if device.seen_due and decision.charge_pack is None:
+        device_seen(device, now)  # the third statement; a pack deduction takes precedence
+    assert event.pk is not None
+    return _result(decision.granted, decision.reason, decision.warnings, member, event.pk)
+
+
+def manual_check_in(
+    member: Member, zone: Zone, staff_user: Any, *, direction: str = Direction.IN
+) -> CheckResult:
+    """Check a member in at the desk: the same rules as a reader, logged as ``manual``.
+
+    A denial is logged too; staff may then override it (:func:`override_denial`).
+    """
+    now = clock.now()
+    snapshot = zone_snapshot(Zone.objects.select_related("location").get(pk=zone.pk))
+    facts = gate_read_member(member, snapshot, now, direction=direction)
+    event = AccessEvent(
+        zone_id=snapshot.id,
+        member_id=member.pk,
+        direction=direction,
+        occurred_at=now,
+        source=EventSource.MANUAL,
+        staff_user=_staff(staff_user),
+    )
+    decision = _record(event, decide(facts), facts)
+    assert event.pk is not None
+    return _result(decision.granted, decision.reason, decision.warnings, facts.member, event.pk)
+
+
+def _staff(user: Any) -> Any:
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+@transaction.atomic
+def override_denial(event: AccessEvent, staff_user: Any, reason: str) -> AccessEvent:
+    """Let in a member who was denied: a granted ``override`` event, linked to the denial
+    and logged with the staff user and their reason (required).  Once per denial."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise OverrideNotAllowed(reason="reason_required")
+    staff = _staff(staff_user)
+    if staff is None or not staff.has_perm(OVERRIDE_PERMISSION):
+        raise OverrideNotAllowed(reason="no_permission")
+    denied = AccessEvent.objects.select_for_update().get(pk=event.pk)
+    if denied.decision != Decision.DENIED:
+        raise OverrideNotAllowed(reason="not_denied")
+    if AccessEvent.objects.filter(overrides=denied).exists():
+        raise OverrideNotAllowed(reason="already_overridden")
+    return AccessEvent.objects.create(
+        device_id=denied.device_id,
+        zone_id=denied.zone_id,
+        credential_id=denied.credential_id,
+        presented=denied.presented,
+        member_id=denied.member_id,
+        decision=Decision.GRANTED,
+        reason=Reason.STAFF_OVERRIDE,
+        direction=denied.direction,
+        occurred_at=clock.now(),
+        source=EventSource.OVERRIDE,
+        staff_user=staff,
+        override_reason=reason[:300],
+        overrides=denied,
+    )

@@ -1,0 +1,1 @@
+"""The billing REST API: thin serializers and views over ``billing.services``."""

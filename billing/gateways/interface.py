@@ -1,0 +1,145 @@
+"""The one small interface every payment gateway implements.
+
+Plain dataclasses cross the boundary: a request in, a result out.  Gateways never see
+our models and our models never see a gateway's SDK objects.  Raw responses are
+redacted before they leave the gateway module (no card numbers, no secrets).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class ChargeStatus(enum.StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    # The outcome is not known (timeout, network error, 5xx).  Reconcile by idempotency key.
+    UNKNOWN = "unknown"
+    # The issuer wants the cardholder to authenticate (3-D Secure) before it approves.
+    REQUIRES_ACTION = "requires_action"
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    amount: int  # minor units
+    currency: str  # ISO 4217, upper case
+    payment_token: str  # the gateway's token for the stored payment method
+    customer_reference: str  # the gateway's customer id, or "" where the gateway has none
+    idempotency_key: str  # the same key never moves money twice
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    off_session: bool = True  # merchant-initiated (the billing run, retries)
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    status: ChargeStatus
+    gateway_reference: str = ""  # e.g. a PaymentIntent id; "" when nothing was created
+    amount: int = 0
+    currency: str = ""
+    decline_code: str = ""  # e.g. "insufficient_funds"
+    network_code: str = ""  # ISO 8583 response code, e.g. "51"
+    advice_code: str = ""  # e.g. Stripe's "do_not_try_again" or Mastercard MAC "03"
+    message: str = ""  # the gateway's own words, for staff; never shown raw to members
+    raw: dict[str, Any] = field(default_factory=dict)  # redacted response, for evidence
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    gateway_reference: str  # of the charge being refunded
+    amount: int
+    currency: str
+    idempotency_key: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    succeeded: bool
+    gateway_reference: str = ""
+    message: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CardDetails:
+    """What we may store about a card: a token and display details, never the number."""
+
+    token: str
+    brand: str  # "visa", "mastercard", "amex", "jcb", "unionpay", ...
+    last4: str
+    exp_month: int
+    exp_year: int
+    fingerprint: str  # the same card gives the same fingerprint across tokens
+    customer_reference: str = ""
+
+
+@dataclass(frozen=True)
+class CardSetup:
+    """A gateway-hosted card form session: the browser collects the card, never us.
+
+    The page loads the gateway's script with ``publishable_key`` and confirms
+    ``client_secret``; the resulting payment method id is what we store.
+    """
+
+    client_secret: str
+    publishable_key: str
+    gateway_reference: str = ""
+
+
+class EventType(enum.StrEnum):
+    PAYMENT_SUCCEEDED = "payment.succeeded"
+    PAYMENT_FAILED = "payment.failed"
+    REFUND_SUCCEEDED = "refund.succeeded"
+    CARD_UPDATED = "card.updated"  # card-updater: new expiry or number behind the same token
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class GatewayEvent:
+    """A verified webhook event, normalised."""
+
+    event_id: str  # the gateway's event id: process each once
+    type: EventType
+    charge: ChargeResult | None = None  # for payment events
+    idempotency_key: str = ""  # of the charge, where the gateway echoes it (metadata)
+    refund: RefundResult | None = None
+    card: CardDetails | None = None  # for card.updated
+    raw_type: str = ""  # the gateway's own event type name
+
+
+class GatewayError(Exception):
+    """The gateway could not be asked at all (configuration, bad request on our side)."""
+
+
+class WebhookSignatureError(Exception):
+    """The webhook payload is not signed by the gateway, or is stale or malformed."""
+
+
+class PaymentGateway(Protocol):
+    name: str
+
+    def charge(self, request: ChargeRequest) -> ChargeResult:
+        """Move money.  Never raises for a decline or a timeout: it says so in the result."""
+        ...
+
+    def lookup_charge(self, idempotency_key: str) -> ChargeResult | None:
+        """What became of the charge sent with this key, or ``None`` if none arrived."""
+        ...
+
+    def refund(self, request: RefundRequest) -> RefundResult: ...
+
+    def card_details(self, token: str) -> CardDetails:
+        """Display details of a stored payment method, for saving it on our side."""
+        ...
+
+    def parse_webhook(self, payload: bytes, headers: dict[str, str]) -> GatewayEvent:
+        """Verify the signature and normalise the event; raise ``WebhookSignatureError``."""
+        ...
+
+    def begin_card_setup(self, customer_reference: str, idempotency_key: str) -> CardSetup | None:
+        """Start a hosted card form for a saved, off-session card; ``None`` if the gateway
+        has none (the sandbox: its test tokens are typed in)."""
+        ...

@@ -1,0 +1,33 @@
+"""Explicit hooks that higher apps (dunning) fill, so billing never imports them.
+
+Billing calls these at fixed points; each hook is a list of callables registered in
+the higher app's ``AppConfig.ready``.  Hooks run after the transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import Invoice, PaymentAttempt, PaymentMethod
+
+PaymentFailedHook = Callable[["PaymentAttempt"], None]
+InvoicesPaidHook = Callable[[list["Invoice"]], None]
+PaymentMethodHook = Callable[["PaymentMethod"], None]
+DeclineClassifier = Callable[[str, str, str], str]
+
+payment_failed: list[PaymentFailedHook] = []
+# Called with every batch of invoices that became paid, by any route.
+invoices_paid: list[InvoicesPaidHook] = []
+payment_method_updated: list[PaymentMethodHook] = []
+# Maps (decline_code, network_code, advice_code) to a category; the last one registered wins.
+decline_classifiers: list[DeclineClassifier] = []
+
+
+def classify_decline(decline_code: str, network_code: str, advice_code: str) -> str:
+    if decline_classifiers:
+        return decline_classifiers[-1](decline_code, network_code, advice_code)
+    from .declines import default_category
+
+    return default_category(decline_code, network_code, advice_code)

@@ -1,0 +1,735 @@
+"""Plans, memberships, invoices, payments and payment methods.
+
+Invariants live here as constraints; every workflow lives in ``billing.services``.
+Amounts are integer minor units with a currency beside them; tax rates are basis
+points.  Billing dates are the gym's local dates.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Member
+
+from .gateways.redaction import looks_like_card_number
+
+
+def default_currency() -> str:
+    return settings.GYM_CURRENCY
+
+
+class Interval(models.TextChoices):
+    WEEK = "week", _("week")
+    MONTH = "month", _("month")
+    YEAR = "year", _("year")
+
+
+class PlanKind(models.TextChoices):
+    RECURRING = "recurring", _("Recurring")
+    PREPAID = "prepaid", _("Prepaid fixed term")
+
+
+class Plan(models.Model):
+    """What a member buys.  Price changes make a new plan; issued invoices never change."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    name_th = models.CharField(_("name (Thai)"), max_length=120, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=PlanKind.choices, default="recurring")
+    interval = models.CharField(_("interval"), max_length=8, choices=Interval.choices)
+    interval_count = models.PositiveSmallIntegerField(
+        _("every"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(36)],
+        help_text=_("Fortnightly: every 2 weeks. Quarterly: every 3 months."),
+    )
+    price = models.PositiveIntegerField(_("price (minor units)"))
+    currency = models.CharField(_("currency"), max_length=3, default=default_currency)
+    joining_fee = models.PositiveIntegerField(_("joining fee"), default=0)
+    trial_days = models.PositiveSmallIntegerField(_("trial days"), default=0)
+    minimum_term_periods = models.PositiveSmallIntegerField(_("minimum term (periods)"), default=0)
+    cancellation_notice_days = models.PositiveSmallIntegerField(_("notice (days)"), default=0)
+    cancellation_fee = models.PositiveIntegerField(_("cancellation fee"), default=0)
+    early_termination_fee = models.PositiveIntegerField(_("early-termination fee"), default=0)
+    freezes_per_year = models.PositiveSmallIntegerField(_("freezes per year"), default=0)
+    freeze_min_days = models.PositiveSmallIntegerField(_("shortest freeze (days)"), default=7)
+    freeze_max_days = models.PositiveSmallIntegerField(_("longest freeze (days)"), default=90)
+    freeze_fee = models.PositiveIntegerField(_("freeze fee"), default=0)
+    tax_rate_bp = models.PositiveIntegerField(
+        _("tax rate (basis points)"),
+        default=700,
+        validators=[MaxValueValidator(5000)],
+        help_text=_("700 = 7% VAT"),
+    )
+    prices_include_tax = models.BooleanField(_("prices include tax"), default=True)
+    renewal_reminder_days = models.PositiveSmallIntegerField(
+        _("renewal reminder (days before)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: 3 days for plans billed quarterly or less often, none otherwise."),
+    )
+    class_credits_per_period = models.PositiveSmallIntegerField(
+        _("class credits per period"), null=True, blank=True, help_text=_("Empty: unlimited.")
+    )
+    is_active = models.BooleanField(_("on sale"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
+        ordering = ["price"]
+        constraints = [
+            models.CheckConstraint(condition=Q(interval_count__gte=1), name="plan_interval_count"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def reminder_days(self) -> int:
+        if self.renewal_reminder_days is not None:
+            return self.renewal_reminder_days
+        long_period = self.interval == Interval.YEAR or (
+            self.interval == Interval.MONTH and self.interval_count >= 3
+        )
+        return 3 if long_period else 0
+
+
+class PlanEntitlement(models.Model):
+    """Where and when a plan lets its members in.  Zones are named by their code.
+
+    No entitlement rows means every zone at any time.  ``zone_code`` blank means every
+    zone.  A window with no weekdays is every day.
+    """
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="entitlements")
+    zone_code = models.SlugField(_("zone code"), max_length=40, blank=True)
+    weekdays = models.CharField(
+        _("weekdays"), max_length=7, blank=True, help_text=_("ISO weekday digits, e.g. 12345")
+    )
+    start_time = models.TimeField(_("from"), null=True, blank=True)
+    end_time = models.TimeField(_("until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("entitlement")
+        verbose_name_plural = _("entitlements")
+
+    def __str__(self) -> str:
+        return f"{self.plan}: {self.zone_code or 'all zones'}"
+
+    def clean(self) -> None:
+        if bool(self.start_time) != bool(self.end_time):
+            raise ValidationError(_("Give both a start and an end time, or neither."))
+        if self.weekdays and not set(self.weekdays) <= set("1234567"):
+            raise ValidationError({"weekdays": _("Use digits 1 (Monday) to 7 (Sunday).")})
+
+
+class AddOn(models.Model):
+    """Billed with the membership every period: a locker, towels, a PT package."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    price = models.PositiveIntegerField(_("price per period"))
+    currency = models.CharField(max_length=3, default=default_currency)
+    tax_rate_bp = models.PositiveIntegerField(default=700)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("add-on")
+        verbose_name_plural = _("add-ons")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PackKind(models.TextChoices):
+    VISITS = "visits", _("Visit pack")
+    CLASSES = "classes", _("Class pack")
+    DAY_PASS = "day_pass", _("Day pass")
+
+
+class Pack(models.Model):
+    """A prepaid bundle with an expiry: visits, classes, or a day pass."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(max_length=10, choices=PackKind.choices)
+    quantity = models.PositiveSmallIntegerField(_("visits or credits"), default=1)
+    valid_days = models.PositiveSmallIntegerField(_("valid for (days)"), default=30)
+    price = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3, default=default_currency)
+    tax_rate_bp = models.PositiveIntegerField(default=700)
+    zone_code = models.SlugField(max_length=40, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("pack or pass")
+        verbose_name_plural = _("packs and passes")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PackPurchase(models.Model):
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="packs")
+    pack = models.ForeignKey(Pack, on_delete=models.PROTECT)
+    remaining = models.PositiveSmallIntegerField()
+    valid_from = models.DateField()
+    expires_on = models.DateField(db_index=True)
+    invoice = models.ForeignKey("Invoice", on_delete=models.PROTECT, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pack held")
+        verbose_name_plural = _("packs held")
+        indexes = [models.Index(fields=["member", "expires_on"], name="pack_member_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.pack} ({self.remaining} left)"
+
+
+class CouponDuration(models.TextChoices):
+    ONCE = "once", _("Once")
+    REPEATING = "repeating", _("For some periods")
+    FOREVER = "forever", _("Forever")
+
+
+class Coupon(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=120)
+    percent_off_bp = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(10_000)], help_text="1000 = 10%"
+    )
+    amount_off = models.PositiveIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, default=default_currency)
+    duration = models.CharField(max_length=10, choices=CouponDuration.choices)
+    duration_periods = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_redemptions = models.PositiveIntegerField(null=True, blank=True)
+    times_redeemed = models.PositiveIntegerField(default=0, editable=False)
+    valid_until = models.DateField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(percent_off_bp__isnull=False) & Q(amount_off__isnull=True))
+                | (Q(percent_off_bp__isnull=True) & Q(amount_off__isnull=False)),
+                name="coupon_percent_xor_amount",
+            ),
+            models.CheckConstraint(
+                condition=~Q(duration="repeating") | Q(duration_periods__gte=1),
+                name="coupon_repeating_has_periods",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class MembershipStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    TRIALING = "trialing", _("Trialing")
+    ACTIVE = "active", _("Active")
+    FROZEN = "frozen", _("Frozen")
+    PAST_DUE = "past_due", _("Past due")
+    SUSPENDED = "suspended", _("Suspended")
+    CANCELLED = "cancelled", _("Cancelled")
+    ENDED = "ended", _("Ended")
+
+
+# Statuses the billing run charges.
+BILLABLE_STATUSES = (MembershipStatus.ACTIVE, MembershipStatus.TRIALING, MembershipStatus.PAST_DUE)
+LIVE_STATUSES = (
+    MembershipStatus.PENDING,
+    MembershipStatus.TRIALING,
+    MembershipStatus.ACTIVE,
+    MembershipStatus.FROZEN,
+    MembershipStatus.PAST_DUE,
+    MembershipStatus.SUSPENDED,
+)
+
+
+class Membership(models.Model):
+    """A member's subscription to a plan.  ``payer`` is who is charged for it."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="memberships")
+    payer = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="paid_memberships")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="memberships")
+    status = models.CharField(
+        max_length=10, choices=MembershipStatus.choices, default=MembershipStatus.PENDING
+    )
+    currency = models.CharField(max_length=3)
+    anchor_day = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
+    started_on = models.DateField()
+    trial_ends_on = models.DateField(null=True, blank=True)
+    current_period_start = models.DateField(null=True, blank=True)
+    current_period_end = models.DateField(null=True, blank=True)
+    # The local date the next invoice is due; NULL when nothing more is billed.
+    next_billing_date = models.DateField(null=True, blank=True)
+    minimum_term_ends_on = models.DateField(null=True, blank=True)
+    pending_plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cancel_at = models.DateField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=200, blank=True)
+    ended_on = models.DateField(null=True, blank=True)
+    frozen_from = models.DateField(null=True, blank=True)
+    frozen_until = models.DateField(null=True, blank=True)
+    past_due_since = models.DateField(null=True, blank=True)
+    # Gates read these; dunning steps set them through billing services.
+    access_warning = models.BooleanField(default=False)
+    bookings_blocked = models.BooleanField(default=False)
+    account_charges_blocked = models.BooleanField(default=False)
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, null=True, blank=True)
+    coupon_periods_left = models.PositiveSmallIntegerField(null=True, blank=True)
+    payment_method = models.ForeignKey(
+        "PaymentMethod", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        indexes = [
+            # The billing run's only lookup.
+            models.Index(
+                fields=["next_billing_date"],
+                condition=Q(status__in=["active", "trialing", "past_due"]),
+                name="membership_due",
+            ),
+            models.Index(fields=["member", "status"], name="membership_member_status"),
+        ]
+        permissions = [("grant_free_time", "Can grant free time")]
+
+    def __str__(self) -> str:
+        return f"{self.member} — {self.plan}"
+
+
+class MembershipFreeze(models.Model):
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="freezes")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    ended_early_on = models.DateField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_on"]
+
+    def __str__(self) -> str:
+        return f"{self.starts_on}–{self.ends_on}"
+
+
+class MembershipAddOn(models.Model):
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="addons")
+    addon = models.ForeignKey(AddOn, on_delete=models.PROTECT)
+    quantity = models.PositiveSmallIntegerField(default=1)
+    started_on = models.DateField()
+    ended_on = models.DateField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return str(self.addon)
+
+
+class MembershipEvent(models.Model):
+    """The audit trail of a membership: every status change and money-relevant action."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=40)
+    from_status = models.CharField(max_length=10, blank=True)
+    to_status = models.CharField(max_length=10, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    OPEN = "open", _("Open")
+    PAID = "paid", _("Paid")
+    VOID = "void", _("Void")
+    UNCOLLECTIBLE = "uncollectible", _("Uncollectible")
+
+
+class BillingReason(models.TextChoices):
+    SIGNUP = "signup", _("Sign-up")
+    CYCLE = "cycle", _("Renewal")
+    PRORATION = "proration", _("Plan change")
+    FEE = "fee", _("Fee")
+    PACK = "pack", _("Pack purchase")
+    MANUAL = "manual", _("Manual")
+
+
+class Invoice(models.Model):
+    """A bill.  Numbered, itemised and frozen when issued; corrected only by credit notes."""
+
+    number = models.CharField(max_length=30, unique=True, null=True, blank=True)
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="invoices")
+    membership = models.ForeignKey(
+        Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+    )
+    status = models.CharField(max_length=14, choices=InvoiceStatus.choices, default="draft")
+    billing_reason = models.CharField(max_length=10, choices=BillingReason.choices)
+    currency = models.CharField(max_length=3)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    subtotal = models.IntegerField(default=0)  # net of tax
+    tax_total = models.IntegerField(default=0)
+    total = models.IntegerField(default=0)
+    amount_paid = models.IntegerField(default=0)
+    amount_credited = models.IntegerField(default=0)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    due_on = models.DateField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    seller_tax_id = models.CharField(max_length=30, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Never two renewal invoices for one membership period, however the run goes.
+            models.UniqueConstraint(
+                fields=["membership", "period_start"],
+                condition=Q(billing_reason="cycle") & ~Q(status="void"),
+                name="one_cycle_invoice_per_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(total=models.F("subtotal") + models.F("tax_total")),
+                name="invoice_total_is_subtotal_plus_tax",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(number__isnull=False),
+                name="issued_invoice_has_number",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "status"], name="invoice_member_status"),
+            models.Index(fields=["due_on"], condition=Q(status="open"), name="invoice_open_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"draft #{self.pk}"
+
+    @property
+    def amount_due(self) -> int:
+        return max(self.total - self.amount_paid - self.amount_credited, 0)
+
+
+class LineKind(models.TextChoices):
+    PLAN = "plan", _("Membership")
+    ADDON = "addon", _("Add-on")
+    JOINING_FEE = "joining_fee", _("Joining fee")
+    FEE = "fee", _("Fee")
+    PRORATION = "proration", _("Proration")
+    DISCOUNT = "discount", _("Discount")
+    ACCOUNT = "account", _("Account balance")
+    PACK = "pack", _("Pack")
+    OTHER = "other", _("Other")
+
+
+class InvoiceLine(models.Model):
+    """``amount`` is the line as priced (tax-inclusive or not); net and tax are derived."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    kind = models.CharField(max_length=12, choices=LineKind.choices)
+    description = models.CharField(max_length=200)
+    quantity = models.IntegerField(default=1)
+    unit_amount = models.IntegerField()
+    amount = models.IntegerField()
+    net_amount = models.IntegerField()
+    tax_rate_bp = models.PositiveIntegerField(default=0)
+    tax_amount = models.IntegerField(default=0)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class CreditNote(models.Model):
+    """Reduces what an issued invoice asks for: refunds, corrections, waived fees."""
+
+    number = models.CharField(max_length=30, unique=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    amount = models.PositiveIntegerField()
+    tax_amount = models.IntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=200)
+    refund = models.OneToOneField(
+        "Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_note"
+    )
+    issued_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("credit note")
+        verbose_name_plural = _("credit notes")
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class LedgerKind(models.TextChoices):
+    ACCOUNT_CHARGE = "charge", _("Charge to account")
+    DEPOSIT = "deposit", _("Deposit")
+    CREDIT = "credit", _("Credit")
+    APPLIED = "applied", _("Applied to invoice")
+
+
+class LedgerEntry(models.Model):
+    """The member account.  Positive amounts are owed by the member; negative are credit."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(max_length=10, choices=LedgerKind.choices)
+    amount = models.IntegerField()
+    currency = models.CharField(max_length=3)
+    description = models.CharField(max_length=200)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True)
+    reference = models.CharField(max_length=80, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("account entry")
+        verbose_name_plural = _("account entries")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reference"], condition=~Q(reference=""), name="ledger_reference_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount}"
+
+
+def validate_not_card_number(value: str) -> None:
+    if looks_like_card_number(value):
+        raise ValidationError(
+            _("Never enter a card number here; store only the gateway's token."),
+            code="card_number_refused",
+        )
+
+
+class PaymentMethodStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    DETACHED = "detached", _("Removed")
+
+
+class PaymentMethod(models.Model):
+    """A gateway token plus display details.  Never a card number or CVC."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="payment_methods")
+    gateway = models.CharField(max_length=20)
+    token = models.CharField(max_length=120, validators=[validate_not_card_number])
+    customer_reference = models.CharField(max_length=120, blank=True)
+    brand = models.CharField(max_length=20)
+    last4 = models.CharField(max_length=4)
+    exp_month = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
+    exp_year = models.PositiveSmallIntegerField()
+    fingerprint = models.CharField(max_length=80)
+    is_default = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=PaymentMethodStatus.choices, default="active")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("payment method")
+        verbose_name_plural = _("payment methods")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(is_default=True, status="active"),
+                name="one_default_payment_method",
+            ),
+            models.UniqueConstraint(fields=["gateway", "token"], name="payment_method_token"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand} •••• {self.last4} ({self.exp_month:02d}/{self.exp_year})"
+
+
+class AttemptStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")  # intent written; the gateway has not answered yet
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    UNKNOWN = "unknown", _("Outcome unknown")  # timed out: reconcile by idempotency key
+    REQUIRES_ACTION = "requires_action", _("Needs authentication")
+
+
+class AttemptTrigger(models.TextChoices):
+    BILLING_RUN = "billing_run", _("Billing run")
+    RETRY = "retry", _("Scheduled retry")
+    CUSTOMER = "customer", _("Member")
+    STAFF = "staff", _("Staff")
+
+
+class PaymentAttempt(models.Model):
+    """One request to a gateway to collect an invoice, and everything it answered."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="attempts")
+    payment_method = models.ForeignKey(
+        PaymentMethod, on_delete=models.PROTECT, null=True, blank=True, related_name="attempts"
+    )
+    attempt_number = models.PositiveSmallIntegerField()
+    trigger = models.CharField(max_length=12, choices=AttemptTrigger.choices)
+    gateway = models.CharField(max_length=20)
+    amount = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    status = models.CharField(max_length=16, choices=AttemptStatus.choices, default="pending")
+    gateway_reference = models.CharField(max_length=120, blank=True)
+    decline_code = models.CharField(max_length=60, blank=True)
+    network_code = models.CharField(max_length=10, blank=True)
+    advice_code = models.CharField(max_length=40, blank=True)
+    decline_category = models.CharField(max_length=20, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+    raw_response = models.JSONField(default=dict, blank=True)
+    card_fingerprint = models.CharField(max_length=80, blank=True)
+    card_brand = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payment attempt")
+        verbose_name_plural = _("payment attempts")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "attempt_number"], name="attempt_number_per_invoice"
+            ),
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=Q(status="succeeded"),
+                name="one_successful_attempt_per_invoice",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status__in=["pending", "unknown"]),
+                name="attempt_unsettled",
+            ),
+            models.Index(fields=["card_fingerprint", "created_at"], name="attempt_card_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} #{self.attempt_number} {self.status}"
+
+
+class PaymentSource(models.TextChoices):
+    CARD = "card", _("Card")
+    CASH = "cash", _("Cash")
+    PROMPTPAY = "promptpay", _("PromptPay")
+    BANK_TRANSFER = "transfer", _("Bank transfer")
+    ACCOUNT_CREDIT = "credit", _("Account credit")
+
+
+class Payment(models.Model):
+    """Money received against an invoice, by any route."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    amount = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    source = models.CharField(max_length=10, choices=PaymentSource.choices)
+    attempt = models.OneToOneField(
+        PaymentAttempt, on_delete=models.PROTECT, null=True, blank=True, related_name="payment"
+    )
+    reference = models.CharField(max_length=120, blank=True)
+    received_at = models.DateTimeField()
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    amount_refunded = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-received_at", "-id"]
+        permissions = [
+            ("take_payment", "Can take a payment at the desk"),
+            ("refund_payment", "Can refund a payment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} ({self.source})"
+
+
+class Refund(models.Model):
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    gateway_reference = models.CharField(max_length=120, blank=True)
+    succeeded = models.BooleanField(default=False)
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"refund {self.amount} {self.currency}"
+
+
+class Notification(models.Model):
+    """A billing email (receipt, renewal reminder, card expiring).  Unique key: sent once."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=30)
+    key = models.CharField(max_length=120, unique=True)
+    subject = models.CharField(max_length=200)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class GatewayWebhookEvent(models.Model):
+    """A verified gateway event, kept once per event id (gateways deliver at least once)."""
+
+    gateway = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=120)
+    type = models.CharField(max_length=40)
+    raw_type = models.CharField(max_length=80, blank=True)
+    received_at = models.DateTimeField()
+    outcome = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "event_id"], name="webhook_event_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway}:{self.event_id}"

@@ -1,0 +1,305 @@
+"""Set-based versions of the billing workflows, for the billing run.
+
+A batch of hundreds of memberships costs a fixed number of queries, so the run's
+queries per membership stay constant as it grows.  The rules (lines, tax, periods)
+are the same functions the one-at-a-time services use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Sum
+
+from config import clock
+from config.db import bulk_update_rows
+
+from ..models import (
+    BILLABLE_STATUSES,
+    AttemptStatus,
+    AttemptTrigger,
+    BillingReason,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    LedgerEntry,
+    LedgerKind,
+    Membership,
+    MembershipAddOn,
+    MembershipEvent,
+    MembershipStatus,
+    Payment,
+    PaymentAttempt,
+    PaymentMethod,
+    PaymentMethodStatus,
+    PaymentSource,
+)
+from ..periods import advance
+from .invoices import (
+    LineSpec,
+    allocate_numbers,
+    build_line,
+    invoice_series,
+    invoices_after_paid,
+    seller_tax_id,
+    totals,
+)
+from .lines import cycle_line_specs
+
+
+@dataclass
+class BatchResult:
+    invoiced: int = 0
+    ended: int = 0
+    skipped: int = 0
+    attempt_ids: list[int] = field(default_factory=list)
+    failed_without_method: list[PaymentAttempt] = field(default_factory=list)
+
+
+def _account_balances(member_ids: set[int]) -> dict[tuple[int, str], int]:
+    rows = (
+        LedgerEntry.objects.filter(member_id__in=member_ids)
+        .values("member_id", "currency")
+        .annotate(balance=Sum("amount"))
+    )
+    return {(r["member_id"], r["currency"]): r["balance"] for r in rows if r["balance"]}
+
+
+def bill_due_batch(membership_ids: Sequence[int], today: dt.date) -> BatchResult:
+    """Issue the next invoice for each due membership in the batch and write charge intents.
+
+    Memberships another run holds are skipped; ones already billed for the period no longer
+    match ``next_billing_date <= today``.  Everything here commits together: numbers,
+    invoices, lines, period moves and the attempts the caller then charges.
+    """
+    result = BatchResult()
+    with transaction.atomic():
+        memberships = list(
+            Membership.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                pk__in=membership_ids, status__in=BILLABLE_STATUSES, next_billing_date__lte=today
+            )
+            .select_related("plan", "pending_plan", "coupon", "payment_method")
+            .order_by("pk")
+        )
+        result.skipped = len(set(membership_ids)) - len(memberships)
+        if not memberships:
+            return result
+        ids = [m.pk for m in memberships]
+        payer_ids = {m.payer_id for m in memberships}
+        addons: dict[int, list[MembershipAddOn]] = defaultdict(list)
+        for item in MembershipAddOn.objects.filter(
+            membership_id__in=ids, ended_on__isnull=True
+        ).select_related("addon"):
+            addons[item.membership_id].append(item)
+        defaults = {
+            pm.member_id: pm
+            for pm in PaymentMethod.objects.filter(
+                member_id__in=payer_ids, is_default=True, status=PaymentMethodStatus.ACTIVE
+            )
+        }
+        balances = _account_balances(payer_ids)
+
+        now = clock.now()
+        to_bill: list[tuple[Membership, list[InvoiceLine], int]] = []
+        ended: list[Membership] = []
+        events: list[MembershipEvent] = []
+        for membership in memberships:
+            start = membership.next_billing_date
+            assert start is not None
+            if membership.cancel_at and start >= membership.cancel_at:
+                membership.status = MembershipStatus.CANCELLED
+                membership.ended_on = membership.cancel_at
+                membership.next_billing_date = None
+                ended.append(membership)
+                events.append(
+                    MembershipEvent(
+                        membership=membership,
+                        kind="cancelled_at_period_end",
+                        to_status=MembershipStatus.CANCELLED,
+                    )
+                )
+                continue
+            if membership.pending_plan is not None:
+                events.append(
+                    MembershipEvent(
+                        membership=membership,
+                        kind="plan_changed",
+                        detail={"from": membership.plan.code, "to": membership.pending_plan.code},
+                    )
+                )
+                membership.plan = membership.pending_plan
+                membership.pending_plan = None
+            plan = membership.plan
+            end = advance(start, plan.interval, plan.interval_count, membership.anchor_day)
+            specs = cycle_line_specs(membership, plan, addons[membership.pk], (start, end))
+            lines = [build_line(spec) for spec in specs]
+            applied = 0
+            balance = balances.get((membership.payer_id, membership.currency), 0)
+            if balance:
+                room = max(totals(lines)[2], 0)
+                applied = balance if balance > 0 else -min(-balance, room)
+                if applied:
+                    description = "Account charges" if applied > 0 else "Account credit applied"
+                    lines.append(
+                        build_line(LineSpec("account", description, applied, 0, inclusive=True))
+                    )
+                    balances[(membership.payer_id, membership.currency)] = balance - applied
+            if membership.coupon_id and membership.coupon_periods_left:
+                membership.coupon_periods_left -= 1
+            membership.current_period_start, membership.current_period_end = start, end
+            membership.next_billing_date = end
+            to_bill.append((membership, lines, applied))
+
+        numbers = iter(allocate_numbers(invoice_series(today), len(to_bill))) if to_bill else None
+        tax_id = seller_tax_id() if to_bill else ""
+        invoices: list[Invoice] = []
+        for membership, lines, _ in to_bill:
+            subtotal, tax, total = totals(lines)
+            assert numbers is not None
+            invoices.append(
+                Invoice(
+                    number=next(numbers),
+                    member_id=membership.payer_id,
+                    membership=membership,
+                    status=InvoiceStatus.OPEN if total > 0 else InvoiceStatus.PAID,
+                    billing_reason=BillingReason.CYCLE,
+                    currency=membership.currency,
+                    period_start=membership.current_period_start,
+                    period_end=membership.current_period_end,
+                    subtotal=subtotal,
+                    tax_total=tax,
+                    total=total,
+                    issued_at=now,
+                    due_on=membership.current_period_start,
+                    paid_at=now if total <= 0 else None,
+                    seller_tax_id=tax_id,
+                )
+            )
+        Invoice.objects.bulk_create(invoices)
+        all_lines: list[InvoiceLine] = []
+        ledger: list[LedgerEntry] = []
+        attempts: list[PaymentAttempt] = []
+        from .payments import attempt_build
+
+        for invoice, (membership, lines, applied) in zip(invoices, to_bill, strict=True):
+            for line in lines:
+                line.invoice = invoice
+            all_lines.extend(lines)
+            if applied:
+                ledger.append(
+                    LedgerEntry(
+                        member_id=membership.payer_id,
+                        kind=LedgerKind.APPLIED,
+                        amount=-applied,
+                        currency=invoice.currency,
+                        description="Moved to invoice",
+                        invoice=invoice,
+                    )
+                )
+            if invoice.total < 0:
+                ledger.append(
+                    LedgerEntry(
+                        member_id=membership.payer_id,
+                        kind=LedgerKind.CREDIT,
+                        amount=invoice.total,
+                        currency=invoice.currency,
+                        description=f"Credit from {invoice.number}",
+                        invoice=invoice,
+                    )
+                )
+            if invoice.status == InvoiceStatus.OPEN:
+                method = membership.payment_method or defaults.get(membership.payer_id)
+                attempts.append(
+                    attempt_build(invoice, method, number=1, trigger=AttemptTrigger.BILLING_RUN)
+                )
+        InvoiceLine.objects.bulk_create(all_lines)
+        LedgerEntry.objects.bulk_create(ledger)
+        PaymentAttempt.objects.bulk_create(attempts)
+        billed = [m for m, _, _ in to_bill]
+        bulk_update_rows(
+            billed + ended,
+            [
+                "plan",
+                "pending_plan",
+                "status",
+                "ended_on",
+                "coupon_periods_left",
+                "current_period_start",
+                "current_period_end",
+                "next_billing_date",
+            ],
+        )
+        MembershipEvent.objects.bulk_create(events)
+        if ended:
+            from .memberships import members_sync_status
+
+            members_sync_status({m.member_id for m in ended})
+        result.invoiced = len(invoices)
+        result.ended = len(ended)
+        result.attempt_ids = [a.pk for a in attempts if a.status == AttemptStatus.PENDING]
+        result.failed_without_method = [a for a in attempts if a.status == AttemptStatus.FAILED]
+        paid_now = [inv for inv in invoices if inv.status == InvoiceStatus.PAID]
+        if paid_now:
+            transaction.on_commit(lambda: invoices_after_paid(paid_now))
+    return result
+
+
+def payments_record_bulk(attempts: list[PaymentAttempt]) -> None:
+    """Record successful attempts as payments and settle their invoices, in a few queries.
+
+    Runs inside the caller's transaction, with the attempts locked.
+    """
+    if not attempts:
+        return
+    invoices = {
+        inv.pk: inv
+        for inv in Invoice.objects.select_for_update().filter(
+            pk__in=[a.invoice_id for a in attempts]
+        )
+    }
+    now = clock.now()
+    payments: list[Payment] = []
+    credits: list[LedgerEntry] = []
+    became_paid: list[Invoice] = []
+    for attempt in attempts:
+        invoice = invoices[attempt.invoice_id]
+        payments.append(
+            Payment(
+                invoice=invoice,
+                amount=attempt.amount,
+                currency=attempt.currency,
+                source=PaymentSource.CARD,
+                attempt=attempt,
+                reference=attempt.gateway_reference,
+                received_at=now,
+            )
+        )
+        applied = min(attempt.amount, invoice.amount_due)
+        invoice.amount_paid += applied
+        if attempt.amount > applied:
+            credits.append(
+                LedgerEntry(
+                    member_id=invoice.member_id,
+                    kind=LedgerKind.CREDIT,
+                    amount=-(attempt.amount - applied),
+                    currency=invoice.currency,
+                    description=f"Overpayment on {invoice.number}",
+                    invoice=invoice,
+                )
+            )
+        if invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE) and (
+            invoice.amount_due == 0
+        ):
+            invoice.status = InvoiceStatus.PAID
+            invoice.paid_at = now
+            became_paid.append(invoice)
+    Payment.objects.bulk_create(payments)
+    LedgerEntry.objects.bulk_create(credits)
+    bulk_update_rows(list(invoices.values()), ["amount_paid", "status", "paid_at"])
+    if became_paid:
+        transaction.on_commit(lambda: invoices_after_paid(became_paid))

@@ -1,0 +1,811 @@
+"""The membership lifecycle.  Each service refuses an invalid transition with a domain error.
+
+Billing owns the membership status; dunning changes it only through the functions at
+the bottom of this module.  Every change is written to ``MembershipEvent``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef
+
+from config import clock
+from members.models import Member, MemberStatus
+
+from ..errors import (
+    CancellationNotAllowed,
+    CouponNotValid,
+    FreezeNotAllowed,
+    TransitionNotAllowed,
+)
+from ..models import (
+    LIVE_STATUSES,
+    AttemptTrigger,
+    BillingReason,
+    Coupon,
+    CouponDuration,
+    Invoice,
+    InvoiceStatus,
+    LineKind,
+    Membership,
+    MembershipAddOn,
+    MembershipEvent,
+    MembershipFreeze,
+    MembershipStatus,
+    PaymentAttempt,
+    PaymentMethod,
+    Plan,
+    PlanKind,
+)
+from ..money import prorate
+from ..periods import advance, days_between
+from .invoices import LineSpec, invoice_create
+from .lines import cycle_line_specs, discount_line, plan_line
+
+S = MembershipStatus
+
+# Which statuses each action starts from.
+ALLOWED_FROM: dict[str, tuple[str, ...]] = {
+    "upgrade": (S.ACTIVE, S.TRIALING),
+    "downgrade": (S.ACTIVE, S.TRIALING),
+    "freeze": (S.ACTIVE,),
+    "unfreeze": (S.FROZEN,),
+    "cancel": (S.PENDING, S.TRIALING, S.ACTIVE, S.FROZEN, S.PAST_DUE, S.SUSPENDED),
+    "reactivate": (S.CANCELLED, S.ENDED),
+    "grant_free_time": (S.TRIALING, S.ACTIVE, S.FROZEN, S.PAST_DUE, S.SUSPENDED),
+    "apply_coupon": (S.PENDING, S.TRIALING, S.ACTIVE, S.FROZEN),
+    # A sign-up whose first charge fails stays pending: it never had access to lose.
+    "mark_past_due": (S.TRIALING, S.ACTIVE, S.PAST_DUE),
+    "suspend": (S.PAST_DUE,),
+    "cancel_for_nonpayment": (S.PAST_DUE, S.SUSPENDED),
+}
+
+# The member's own status follows their most significant live membership.
+_MEMBER_STATUS_PRIORITY = [
+    (S.SUSPENDED, MemberStatus.SUSPENDED),
+    (S.PAST_DUE, MemberStatus.PAST_DUE),
+    (S.ACTIVE, MemberStatus.ACTIVE),
+    (S.TRIALING, MemberStatus.ACTIVE),
+    (S.FROZEN, MemberStatus.FROZEN),
+    (S.PENDING, MemberStatus.PROSPECT),
+    (S.CANCELLED, MemberStatus.CANCELLED),
+    (S.ENDED, MemberStatus.ENDED),
+]
+
+
+def _require(membership: Membership, action: str) -> None:
+    if membership.status not in ALLOWED_FROM[action]:
+        raise TransitionNotAllowed(
+            f"A {membership.get_status_display().lower()} membership cannot "
+            f"{action.replace('_', ' ')}.",
+            reason=f"{action}_from_{membership.status}",
+        )
+
+
+def _lock(membership: Membership) -> Membership:
+    return Membership.objects.select_for_update().select_related("plan").get(pk=membership.pk)
+
+
+def _event(
+    membership: Membership, kind: str, *, before: str = "", actor: Any = None, **detail: Any
+) -> None:
+    MembershipEvent.objects.create(
+        membership=membership,
+        kind=kind,
+        from_status=before,
+        to_status=membership.status if before else "",
+        detail={k: str(v) for k, v in detail.items()},
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+
+
+def members_sync_status(member_ids: Iterable[int]) -> None:
+    """Recompute ``Member.status`` from memberships (for the desk's filters and lists)."""
+    ids = set(member_ids)
+    if not ids:
+        return
+    statuses: dict[int, set[str]] = {}
+    for member_id, status in Membership.objects.filter(member_id__in=ids).values_list(
+        "member_id", "status"
+    ):
+        statuses.setdefault(member_id, set()).add(status)
+    by_status: dict[str, list[int]] = {}
+    for member_id in ids:
+        held = statuses.get(member_id, set())
+        target = next(
+            (member for ms, member in _MEMBER_STATUS_PRIORITY if ms in held), MemberStatus.PROSPECT
+        )
+        by_status.setdefault(target, []).append(member_id)
+    for status, group in by_status.items():
+        Member.objects.filter(pk__in=group).exclude(status=status).update(status=status)
+
+
+def _save(membership: Membership, kind: str, before: str, actor: Any = None, **detail: Any) -> None:
+    membership.save()
+    _event(membership, kind, before=before, actor=actor, **detail)
+    members_sync_status([membership.member_id])
+
+
+def _charge_after_commit(invoice: Invoice) -> None:
+    if invoice.status != InvoiceStatus.OPEN:
+        return
+
+    def charge() -> None:
+        from .payments import invoice_charge
+
+        invoice_charge(invoice, trigger=AttemptTrigger.CUSTOMER)
+
+    transaction.on_commit(charge)
+
+
+def _coupon_for(code: str, currency: str) -> Coupon:
+    coupon = Coupon.objects.filter(code=code, is_active=True).first()
+    today = clock.today()
+    if coupon is None:
+        raise CouponNotValid(reason="unknown_coupon")
+    if coupon.valid_until and coupon.valid_until < today:
+        raise CouponNotValid(reason="coupon_expired")
+    if coupon.max_redemptions is not None and coupon.times_redeemed >= coupon.max_redemptions:
+        raise CouponNotValid(reason="coupon_used_up")
+    if coupon.amount_off is not None and coupon.currency != currency:
+        raise CouponNotValid(reason="coupon_currency")
+    return coupon
+
+
+def _attach_coupon(membership: Membership, coupon: Coupon) -> None:
+    membership.coupon = coupon
+    membership.coupon_periods_left = {
+        CouponDuration.ONCE: 1,
+        CouponDuration.REPEATING: coupon.duration_periods,
+        CouponDuration.FOREVER: None,
+    }[CouponDuration(coupon.duration)]
+    Coupon.objects.filter(pk=coupon.pk).update(times_redeemed=F("times_redeemed") + 1)
+
+
+# --- Sign-up --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def membership_sign_up(
+    member: Member,
+    plan: Plan,
+    *,
+    start_on: dt.date | None = None,
+    anchor_day: int | None = None,
+    coupon_code: str = "",
+    payment_method: PaymentMethod | None = None,
+    addons: Iterable[tuple[Any, int]] = (),
+    actor: Any = None,
+    charge: bool = True,
+) -> Membership:
+    """Start a membership: a trial, or a first period (prorated to the anchor day if it
+    differs from the start), plus the joining fee.  The first invoice is charged at once.
+
+    The membership is ``pending`` until that invoice is paid (``active`` when it is free).
+    """
+    today = clock.today()
+    start = start_on or today
+    if start < today:
+        raise TransitionNotAllowed(reason="start_in_past")
+    if not plan.is_active:
+        raise TransitionNotAllowed(reason="plan_not_on_sale")
+    if Membership.objects.filter(member=member, status__in=LIVE_STATUSES).exists():
+        raise TransitionNotAllowed(reason="already_has_membership")
+    if payment_method is not None and payment_method.member_id not in (member.pk, member.payer.pk):
+        raise TransitionNotAllowed(reason="payment_method_not_the_payers")
+    anchor = anchor_day or start.day
+    if not 1 <= anchor <= 31:
+        raise TransitionNotAllowed(reason="invalid_anchor_day")
+    membership = Membership(
+        member=member,
+        payer=member.payer,
+        plan=plan,
+        currency=plan.currency,
+        anchor_day=anchor,
+        started_on=start,
+        payment_method=payment_method,
+        status=S.PENDING,
+    )
+    if coupon_code:
+        _attach_coupon(membership, _coupon_for(coupon_code, plan.currency))
+
+    specs: list[LineSpec] = []
+    if plan.joining_fee:
+        specs.append(
+            LineSpec(
+                LineKind.JOINING_FEE,
+                "Joining fee",
+                plan.joining_fee,
+                plan.tax_rate_bp,
+                plan.prices_include_tax,
+            )
+        )
+    if plan.kind == PlanKind.PREPAID:
+        end = advance(start, plan.interval, plan.interval_count, anchor)
+        membership.current_period_start, membership.current_period_end = start, end
+        membership.cancel_at = end
+        membership.next_billing_date = None
+        specs.insert(0, plan_line(plan, (start, end)))
+    elif plan.trial_days:
+        end = start + dt.timedelta(days=plan.trial_days)
+        membership.trial_ends_on = end
+        membership.current_period_start, membership.current_period_end = start, end
+        membership.next_billing_date = end
+        membership.status = S.TRIALING
+    else:
+        full_end = advance(start, plan.interval, plan.interval_count, anchor)
+        if anchor != start.day and plan.interval != "week":
+            # Align to the anchor: a prorated stub period up to the next anchor date.
+            end = _next_anchor_date(start, anchor)
+            full_start = advance(end, plan.interval, plan.interval_count, anchor)
+            full_days = days_between(end, full_start)
+            stub = prorate(plan.price, days_between(start, end), full_days)
+            specs.insert(0, plan_line(plan, (start, end), amount=stub))
+        else:
+            end = full_end
+            specs.insert(0, plan_line(plan, (start, end)))
+        membership.current_period_start, membership.current_period_end = start, end
+        membership.next_billing_date = end
+    if plan.minimum_term_periods:
+        membership.minimum_term_ends_on = advance(
+            start, plan.interval, plan.interval_count * plan.minimum_term_periods, anchor
+        )
+    membership.save()
+    addon_items = [
+        MembershipAddOn(membership=membership, addon=addon, quantity=qty, started_on=start)
+        for addon, qty in addons
+    ]
+    MembershipAddOn.objects.bulk_create(addon_items)
+    if membership.status == S.PENDING:
+        for item in addon_items:
+            specs.append(
+                LineSpec(
+                    LineKind.ADDON,
+                    item.addon.name,
+                    item.addon.price,
+                    item.addon.tax_rate_bp,
+                    plan.prices_include_tax,
+                    quantity=item.quantity,
+                )
+            )
+        if membership.coupon and specs and specs[0].kind == LineKind.PLAN:
+            discount = discount_line(membership.coupon, plan, specs[0].unit_amount)
+            if discount:
+                specs.append(discount)
+                if membership.coupon_periods_left:
+                    membership.coupon_periods_left -= 1
+                    membership.save(update_fields=["coupon_periods_left"])
+    invoice = None
+    if specs:
+        invoice = invoice_create(
+            member=membership.payer,
+            currency=plan.currency,
+            reason=BillingReason.SIGNUP,
+            specs=specs,
+            membership_id=membership.pk,
+            period=(membership.current_period_start, membership.current_period_end)
+            if membership.status == S.PENDING
+            else None,
+        )
+    if membership.status == S.PENDING and (invoice is None or invoice.status == InvoiceStatus.PAID):
+        membership.status = S.ACTIVE
+        membership.save(update_fields=["status"])
+    _event(membership, "signed_up", before=S.PENDING, actor=actor, plan=plan.code)
+    members_sync_status([member.pk])
+    if invoice is not None and charge:
+        _charge_after_commit(invoice)
+    return membership
+
+
+def _next_anchor_date(start: dt.date, anchor: int) -> dt.date:
+    from ..periods import add_months
+
+    candidate = add_months(start, 0, anchor)
+    return candidate if candidate > start else add_months(start, 1, anchor)
+
+
+# --- Plan changes ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def membership_upgrade(
+    membership: Membership, new_plan: Plan, *, actor: Any = None
+) -> Invoice | None:
+    """Switch to a dearer plan now: credit the unused time, charge the rest of the period."""
+    membership = _lock(membership)
+    _require(membership, "upgrade")
+    old = membership.plan
+    _check_plan_change(membership, new_plan)
+    if new_plan.price < old.price:
+        raise TransitionNotAllowed(reason="not_an_upgrade")
+    today = clock.today()
+    start, end = membership.current_period_start, membership.current_period_end
+    assert start is not None and end is not None
+    if membership.status == S.TRIALING:
+        membership.plan = new_plan
+        _save(membership, "upgraded", membership.status, actor, to=new_plan.code)
+        return None  # nothing billed during a trial
+    total_days, left = days_between(start, end), days_between(today, end)
+    specs = [
+        LineSpec(
+            LineKind.PRORATION,
+            f"Unused time on {old.name}",
+            -prorate(old.price, left, total_days),
+            old.tax_rate_bp,
+            old.prices_include_tax,
+            period_start=today,
+            period_end=end,
+        ),
+        LineSpec(
+            LineKind.PRORATION,
+            f"Remaining time on {new_plan.name}",
+            prorate(new_plan.price, left, total_days),
+            new_plan.tax_rate_bp,
+            new_plan.prices_include_tax,
+            period_start=today,
+            period_end=end,
+        ),
+    ]
+    invoice = invoice_create(
+        member=membership.payer,
+        currency=membership.currency,
+        reason=BillingReason.PRORATION,
+        specs=specs,
+        membership_id=membership.pk,
+        apply_account=False,
+    )
+    before = membership.status
+    membership.plan, membership.pending_plan = new_plan, None
+    _save(membership, "upgraded", before, actor, **{"from": old.code, "to": new_plan.code})
+    _charge_after_commit(invoice)
+    return invoice
+
+
+@transaction.atomic
+def membership_downgrade(
+    membership: Membership, new_plan: Plan, *, actor: Any = None
+) -> Membership:
+    """Switch to a cheaper plan from the next period; nothing changes until then."""
+    membership = _lock(membership)
+    _require(membership, "downgrade")
+    _check_plan_change(membership, new_plan)
+    if new_plan.price >= membership.plan.price:
+        raise TransitionNotAllowed(reason="not_a_downgrade")
+    membership.pending_plan = new_plan
+    _save(membership, "downgrade_scheduled", membership.status, actor, to=new_plan.code)
+    return membership
+
+
+def _check_plan_change(membership: Membership, new_plan: Plan) -> None:
+    if new_plan.pk == membership.plan_id:
+        raise TransitionNotAllowed(reason="same_plan")
+    if not new_plan.is_active:
+        raise TransitionNotAllowed(reason="plan_not_on_sale")
+    if new_plan.currency != membership.currency:
+        raise TransitionNotAllowed(reason="currency_mismatch")
+    if new_plan.kind != PlanKind.RECURRING or membership.plan.kind != PlanKind.RECURRING:
+        raise TransitionNotAllowed(reason="prepaid_plan_change")
+    same_cycle = (new_plan.interval, new_plan.interval_count) == (
+        membership.plan.interval,
+        membership.plan.interval_count,
+    )
+    if not same_cycle:
+        raise TransitionNotAllowed(reason="different_billing_interval")
+
+
+# --- Freeze ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def membership_freeze(
+    membership: Membership,
+    *,
+    starts_on: dt.date,
+    ends_on: dt.date,
+    reason: str = "",
+    actor: Any = None,
+) -> MembershipFreeze:
+    """Pause billing and access; the term and the next billing date move by the freeze's length."""
+    membership = _lock(membership)
+    _require(membership, "freeze")
+    plan = membership.plan
+    today = clock.today()
+    length = days_between(starts_on, ends_on)
+    if plan.freezes_per_year == 0:
+        raise FreezeNotAllowed(reason="plan_has_no_freezes")
+    if starts_on < today:
+        raise FreezeNotAllowed(reason="starts_in_past")
+    if length < plan.freeze_min_days:
+        raise FreezeNotAllowed(reason="too_short", minimum_days=plan.freeze_min_days)
+    if length > plan.freeze_max_days:
+        raise FreezeNotAllowed(reason="too_long", maximum_days=plan.freeze_max_days)
+    year_ago = today - dt.timedelta(days=365)
+    used = membership.freezes.filter(starts_on__gt=year_ago).count()
+    if used >= plan.freezes_per_year:
+        raise FreezeNotAllowed(reason="yearly_limit_reached", limit=plan.freezes_per_year)
+    if membership.cancel_at:
+        raise FreezeNotAllowed(reason="cancellation_pending")
+    freeze = MembershipFreeze.objects.create(
+        membership=membership, starts_on=starts_on, ends_on=ends_on, reason=reason[:200]
+    )
+    shift = dt.timedelta(days=length)
+    membership.frozen_from, membership.frozen_until = starts_on, ends_on
+    if membership.next_billing_date:
+        membership.next_billing_date += shift
+    if membership.current_period_end:
+        membership.current_period_end += shift
+    if membership.minimum_term_ends_on:
+        membership.minimum_term_ends_on += shift
+    before = membership.status
+    if starts_on == today:
+        membership.status = S.FROZEN
+    _save(membership, "frozen", before, actor, starts_on=starts_on, ends_on=ends_on)
+    if plan.freeze_fee:
+        invoice = invoice_create(
+            member=membership.payer,
+            currency=membership.currency,
+            reason=BillingReason.FEE,
+            specs=[
+                LineSpec(
+                    LineKind.FEE,
+                    "Freeze fee",
+                    plan.freeze_fee,
+                    plan.tax_rate_bp,
+                    plan.prices_include_tax,
+                )
+            ],
+            membership_id=membership.pk,
+            apply_account=False,
+        )
+        _charge_after_commit(invoice)
+    return freeze
+
+
+@transaction.atomic
+def membership_unfreeze(membership: Membership, *, actor: Any = None) -> Membership:
+    """End a freeze early; the unused days come back off the billing date."""
+    membership = _lock(membership)
+    _require(membership, "unfreeze")
+    today = clock.today()
+    assert membership.frozen_until is not None
+    unused = dt.timedelta(days=max(days_between(today, membership.frozen_until), 0))
+    if membership.next_billing_date:
+        membership.next_billing_date -= unused
+    if membership.current_period_end:
+        membership.current_period_end -= unused
+    if membership.minimum_term_ends_on:
+        membership.minimum_term_ends_on -= unused
+    membership.freezes.filter(ends_on=membership.frozen_until).update(ended_early_on=today)
+    membership.frozen_from = membership.frozen_until = None
+    before = membership.status
+    membership.status = S.ACTIVE
+    _save(membership, "unfrozen", before, actor, days_returned=unused.days)
+    return membership
+
+
+def memberships_apply_scheduled(today: dt.date) -> dict[str, int]:
+    """The daily turn of the calendar: freezes start and end; terms and cancellations end."""
+    counts = {"frozen": 0, "unfrozen": 0, "ended": 0, "cancelled": 0}
+    for membership in Membership.objects.filter(
+        status=S.ACTIVE, frozen_from__lte=today, frozen_until__gt=today
+    ):
+        with transaction.atomic():
+            locked = _lock(membership)
+            if locked.status == S.ACTIVE:
+                locked.status = S.FROZEN
+                _save(locked, "freeze_started", S.ACTIVE)
+                counts["frozen"] += 1
+    for membership in Membership.objects.filter(status=S.FROZEN, frozen_until__lte=today):
+        with transaction.atomic():
+            locked = _lock(membership)
+            if locked.status == S.FROZEN:
+                locked.status = S.ACTIVE
+                locked.frozen_from = locked.frozen_until = None
+                _save(locked, "freeze_ended", S.FROZEN)
+                counts["unfrozen"] += 1
+    due_to_end = Membership.objects.filter(
+        status__in=LIVE_STATUSES, cancel_at__lte=today, next_billing_date__isnull=True
+    )
+    for membership in due_to_end:
+        with transaction.atomic():
+            locked = _lock(membership)
+            before = locked.status
+            locked.status = S.ENDED if locked.plan.kind == PlanKind.PREPAID else S.CANCELLED
+            locked.ended_on = locked.cancel_at
+            _save(locked, "term_ended", before)
+            counts["ended" if locked.status == S.ENDED else "cancelled"] += 1
+    return counts
+
+
+# --- Cancel and reactivate ------------------------------------------------------------
+
+
+@transaction.atomic
+def membership_cancel(
+    membership: Membership,
+    *,
+    at_period_end: bool = True,
+    reason: str = "",
+    waive_fees: bool = False,
+    actor: Any = None,
+) -> Membership:
+    """Cancel, honouring the minimum term and the notice period.
+
+    At period end: billing continues to the first period end that is both after the notice
+    period and at or after the minimum term.  Now: access ends today; inside the minimum
+    term the early-termination fee is charged.  The cancellation fee applies either way
+    unless staff waive the fees.
+    """
+    membership = _lock(membership)
+    _require(membership, "cancel")
+    plan = membership.plan
+    today = clock.today()
+    if membership.cancel_at and at_period_end:
+        raise CancellationNotAllowed(reason="already_scheduled")
+    fees: list[LineSpec] = []
+    before = membership.status
+    in_minimum_term = bool(
+        membership.minimum_term_ends_on and today < membership.minimum_term_ends_on
+    )
+    if at_period_end and membership.next_billing_date and plan.kind == PlanKind.RECURRING:
+        earliest = today + dt.timedelta(days=plan.cancellation_notice_days)
+        if membership.minimum_term_ends_on:
+            earliest = max(earliest, membership.minimum_term_ends_on)
+        cancel_at = membership.next_billing_date
+        while cancel_at < earliest:
+            cancel_at = advance(
+                cancel_at, plan.interval, plan.interval_count, membership.anchor_day
+            )
+        membership.cancel_at = cancel_at
+    else:
+        if in_minimum_term and plan.early_termination_fee and not waive_fees:
+            fees.append(
+                LineSpec(
+                    LineKind.FEE,
+                    "Early-termination fee",
+                    plan.early_termination_fee,
+                    plan.tax_rate_bp,
+                    plan.prices_include_tax,
+                )
+            )
+        membership.cancel_at = today
+        membership.ended_on = today
+        membership.next_billing_date = None
+        membership.status = S.CANCELLED
+    if plan.cancellation_fee and not waive_fees:
+        fees.append(
+            LineSpec(
+                LineKind.FEE,
+                "Cancellation fee",
+                plan.cancellation_fee,
+                plan.tax_rate_bp,
+                plan.prices_include_tax,
+            )
+        )
+    membership.cancelled_at = clock.now()
+    membership.cancel_reason = reason[:200]
+    _save(
+        membership,
+        "cancelled" if membership.status == S.CANCELLED else "cancel_scheduled",
+        before,
+        actor,
+        cancel_at=membership.cancel_at,
+        waived=waive_fees,
+    )
+    if fees:
+        invoice = invoice_create(
+            member=membership.payer,
+            currency=membership.currency,
+            reason=BillingReason.FEE,
+            specs=fees,
+            membership_id=membership.pk,
+            apply_account=False,
+        )
+        _charge_after_commit(invoice)
+    return membership
+
+
+@transaction.atomic
+def membership_reactivate(membership: Membership, *, actor: Any = None) -> Membership:
+    """Undo a scheduled cancellation, or restart a cancelled membership with a new period."""
+    membership = _lock(membership)
+    before = membership.status
+    if membership.plan.kind == PlanKind.PREPAID and membership.status in LIVE_STATUSES:
+        raise TransitionNotAllowed(reason="prepaid_term_ends_as_sold")
+    if membership.status in LIVE_STATUSES and membership.cancel_at:
+        membership.cancel_at = None
+        membership.cancelled_at = None
+        _save(membership, "cancellation_withdrawn", before, actor)
+        return membership
+    _require(membership, "reactivate")
+    plan = membership.plan
+    if not plan.is_active or plan.kind != PlanKind.RECURRING:
+        raise TransitionNotAllowed(reason="plan_not_on_sale")
+    if Membership.objects.filter(member=membership.member, status__in=LIVE_STATUSES).exists():
+        raise TransitionNotAllowed(reason="already_has_membership")
+    if Invoice.objects.filter(membership=membership, status=InvoiceStatus.OPEN).exists():
+        raise TransitionNotAllowed(reason="unpaid_invoices")
+    today = clock.today()
+    end = advance(today, plan.interval, plan.interval_count, today.day)
+    membership.anchor_day = today.day
+    membership.current_period_start, membership.current_period_end = today, end
+    membership.next_billing_date = end
+    membership.cancel_at = membership.ended_on = membership.cancelled_at = None
+    membership.status = S.PENDING
+    invoice = invoice_create(
+        member=membership.payer,
+        currency=membership.currency,
+        reason=BillingReason.SIGNUP,
+        specs=cycle_line_specs(
+            membership, plan, membership.addons.filter(ended_on__isnull=True), (today, end)
+        ),
+        membership_id=membership.pk,
+        period=(today, end),
+    )
+    if invoice.status == InvoiceStatus.PAID:
+        membership.status = S.ACTIVE
+    _save(membership, "reactivated", before, actor)
+    _charge_after_commit(invoice)
+    return membership
+
+
+# --- Gifts and coupons ----------------------------------------------------------------
+
+
+@transaction.atomic
+def membership_grant_free_time(
+    membership: Membership, *, days: int, reason: str, actor: Any = None
+) -> Membership:
+    """Staff-granted free days: the next charge moves later by ``days``."""
+    if not 1 <= days <= 366:
+        raise TransitionNotAllowed(reason="free_days_out_of_range")
+    if not reason.strip():
+        raise TransitionNotAllowed(reason="reason_required")
+    membership = _lock(membership)
+    _require(membership, "grant_free_time")
+    shift = dt.timedelta(days=days)
+    if membership.next_billing_date:
+        membership.next_billing_date += shift
+    if membership.current_period_end:
+        membership.current_period_end += shift
+    if membership.cancel_at:
+        membership.cancel_at += shift
+    _save(membership, "free_time_granted", membership.status, actor, days=days, reason=reason)
+    return membership
+
+
+@transaction.atomic
+def membership_apply_coupon(membership: Membership, *, code: str, actor: Any = None) -> Membership:
+    membership = _lock(membership)
+    _require(membership, "apply_coupon")
+    if membership.coupon_id:
+        raise CouponNotValid(reason="coupon_already_applied")
+    _attach_coupon(membership, _coupon_for(code, membership.currency))
+    _save(membership, "coupon_applied", membership.status, actor, code=code)
+    return membership
+
+
+@transaction.atomic
+def membership_set_payment_method(
+    membership: Membership, method: PaymentMethod | None, *, actor: Any = None
+) -> Membership:
+    """Charge this membership on ``method`` (``None``: the payer's default card)."""
+    membership = _lock(membership)
+    if method is not None and method.member_id != membership.payer_id:
+        raise TransitionNotAllowed(reason="payment_method_not_the_payers")
+    membership.payment_method = method
+    _save(
+        membership,
+        "payment_method_changed",
+        membership.status,
+        actor,
+        method=method.pk if method else "default",
+    )
+    return membership
+
+
+# --- Payment outcomes and dunning's levers --------------------------------------------
+
+
+def membership_payment_failed(membership_id: int, attempt: PaymentAttempt) -> None:
+    """A charge for this membership failed: it becomes past due (dunning takes it from here)."""
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().get(pk=membership_id)
+        if membership.status not in ALLOWED_FROM["mark_past_due"]:
+            return
+        before = membership.status
+        if before != S.PAST_DUE:
+            membership.status = S.PAST_DUE
+            membership.past_due_since = clock.today()
+            _save(
+                membership,
+                "past_due",
+                before,
+                None,
+                attempt=attempt.idempotency_key,
+                decline=attempt.decline_code,
+            )
+
+
+def memberships_settle(membership_ids: Iterable[int]) -> None:
+    """Invoices were paid: memberships with nothing left overdue are restored at once."""
+    ids = set(membership_ids)
+    if not ids:
+        return
+    overdue = Invoice.objects.filter(
+        membership=OuterRef("pk"), status=InvoiceStatus.OPEN, due_on__lte=clock.today()
+    )
+    candidates = list(
+        Membership.objects.filter(
+            pk__in=ids, status__in=[S.PENDING, S.PAST_DUE, S.SUSPENDED]
+        ).exclude(Exists(overdue))
+    )
+    for membership in candidates:
+        with transaction.atomic():
+            locked = _lock(membership)
+            if locked.status not in (S.PENDING, S.PAST_DUE, S.SUSPENDED):
+                continue
+            before = locked.status
+            in_trial = locked.trial_ends_on and clock.today() < locked.trial_ends_on
+            locked.status = S.TRIALING if in_trial else S.ACTIVE
+            locked.past_due_since = None
+            locked.access_warning = locked.bookings_blocked = False
+            locked.account_charges_blocked = False
+            _save(locked, "reinstated" if before != S.PENDING else "activated", before)
+
+
+def membership_payment_settled(membership_id: int) -> None:
+    memberships_settle([membership_id])
+
+
+@transaction.atomic
+def membership_suspend(membership: Membership, *, reason: str = "payment_overdue") -> Membership:
+    membership = _lock(membership)
+    _require(membership, "suspend")
+    membership.status = S.SUSPENDED
+    _save(membership, "suspended", S.PAST_DUE, None, reason=reason)
+    return membership
+
+
+@transaction.atomic
+def membership_set_restrictions(
+    membership: Membership,
+    *,
+    access_warning: bool | None = None,
+    bookings_blocked: bool | None = None,
+    account_charges_blocked: bool | None = None,
+) -> Membership:
+    """Dunning's softer levers: warn at the gate, block bookings, block account charges."""
+    membership = _lock(membership)
+    changes = {
+        k: v
+        for k, v in {
+            "access_warning": access_warning,
+            "bookings_blocked": bookings_blocked,
+            "account_charges_blocked": account_charges_blocked,
+        }.items()
+        if v is not None and getattr(membership, k) != v
+    }
+    if changes:
+        for key, value in changes.items():
+            setattr(membership, key, value)
+        _save(membership, "restrictions_changed", membership.status, None, **changes)
+    return membership
+
+
+@transaction.atomic
+def membership_cancel_for_nonpayment(membership: Membership) -> Membership:
+    membership = _lock(membership)
+    _require(membership, "cancel_for_nonpayment")
+    before = membership.status
+    membership.status = S.CANCELLED
+    membership.cancel_at = membership.ended_on = clock.today()
+    membership.next_billing_date = None
+    membership.cancelled_at = clock.now()
+    membership.cancel_reason = "non-payment"
+    _save(membership, "cancelled_for_nonpayment", before)
+    return membership

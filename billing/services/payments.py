@@ -1,0 +1,462 @@
+"""Collecting money: payment methods, payment attempts, reconciliation, refunds.
+
+An attempt is written (with its idempotency key) and committed before the gateway is
+called.  Charging locks the attempt rows (``FOR UPDATE SKIP LOCKED``) for the length of
+the gateway call and records the outcome in the same transaction, so:
+
+- two processes never charge the same attempt at once (the second skips it);
+- a process that dies mid-call leaves the attempt ``pending`` and unlocked, and the
+  next run re-sends it with the same key: the gateway answers with the original
+  outcome and moves no money twice;
+- a timed-out charge is ``unknown`` until :func:`attempts_reconcile` asks the gateway.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import Max, Q
+
+from config import clock
+from config.db import bulk_update_rows
+from members.models import Member
+
+from .. import hooks
+from ..errors import PaymentNotAllowed, RefundNotAllowed
+from ..gateways import get_gateway
+from ..gateways.interface import (
+    CardDetails,
+    ChargeRequest,
+    ChargeResult,
+    ChargeStatus,
+    RefundRequest,
+)
+from ..gateways.redaction import looks_like_card_number, redact
+from ..models import (
+    AttemptStatus,
+    AttemptTrigger,
+    Invoice,
+    InvoiceStatus,
+    Membership,
+    Payment,
+    PaymentAttempt,
+    PaymentMethod,
+    PaymentMethodStatus,
+    PaymentSource,
+    Refund,
+)
+from .invoices import credit_note_issue, payment_record
+
+logger = logging.getLogger(__name__)
+
+NO_PAYMENT_METHOD = "no_payment_method"
+UNSETTLED = (AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
+
+
+# --- Payment methods ------------------------------------------------------------------
+
+
+@transaction.atomic
+def payment_method_attach(
+    member: Member, *, gateway: str, token: str, make_default: bool = True
+) -> PaymentMethod:
+    """Store a gateway token and its display details; the gateway is asked for them.
+
+    A card number is refused before anything is sent anywhere, and a token stored for
+    another member is never moved silently.
+    """
+    if looks_like_card_number(token):
+        raise PaymentNotAllowed(reason="card_number_refused")
+    owner = (
+        PaymentMethod.objects.filter(gateway=gateway, token=token)
+        .values_list("member_id", flat=True)
+        .first()
+    )
+    if owner is not None and owner != member.pk:
+        raise PaymentNotAllowed(reason="token_belongs_to_another_member")
+    details = get_gateway(gateway).card_details(token)
+    method, _ = PaymentMethod.objects.update_or_create(
+        gateway=gateway,
+        token=details.token,
+        defaults={
+            "member": member,
+            "customer_reference": details.customer_reference,
+            "brand": details.brand,
+            "last4": details.last4,
+            "exp_month": details.exp_month,
+            "exp_year": details.exp_year,
+            "fingerprint": details.fingerprint,
+            "status": PaymentMethodStatus.ACTIVE,
+        },
+    )
+    method.full_clean()
+    if (
+        make_default
+        or not PaymentMethod.objects.filter(
+            member=member, is_default=True, status=PaymentMethodStatus.ACTIVE
+        )
+        .exclude(pk=method.pk)
+        .exists()
+    ):
+        payment_method_set_default(method)
+    transaction.on_commit(lambda: _notify_method_updated(method))
+    return method
+
+
+def _notify_method_updated(method: PaymentMethod) -> None:
+    for hook in hooks.payment_method_updated:
+        hook(method)
+
+
+@transaction.atomic
+def payment_method_set_default(method: PaymentMethod) -> PaymentMethod:
+    """Make ``method`` the payer's default; their memberships are charged on it from now."""
+    if method.status != PaymentMethodStatus.ACTIVE:
+        raise PaymentNotAllowed(reason="method_detached")
+    PaymentMethod.objects.filter(member_id=method.member_id, is_default=True).exclude(
+        pk=method.pk
+    ).update(is_default=False)
+    method.is_default = True
+    method.save(update_fields=["is_default", "updated_at"])
+    # A membership pinned to an older card follows the new default.
+    Membership.objects.filter(payer_id=method.member_id).exclude(payment_method=None).exclude(
+        payment_method=method
+    ).update(payment_method=method)
+    return method
+
+
+@transaction.atomic
+def payment_method_detach(method: PaymentMethod) -> PaymentMethod:
+    """Remove a card; memberships that were pinned to it fall back to the default card."""
+    method.status = PaymentMethodStatus.DETACHED
+    method.is_default = False
+    method.save(update_fields=["status", "is_default", "updated_at"])
+    Membership.objects.filter(payment_method=method).update(payment_method=None)
+    return method
+
+
+def payment_method_card_updated(details: CardDetails, gateway: str) -> PaymentMethod | None:
+    """A card-updater event: the same token now carries new details."""
+    method = PaymentMethod.objects.filter(gateway=gateway, token=details.token).first()
+    if method is None:
+        return None
+    method.brand, method.last4 = details.brand, details.last4
+    method.exp_month, method.exp_year = details.exp_month, details.exp_year
+    method.fingerprint = details.fingerprint or method.fingerprint
+    method.save()
+    transaction.on_commit(lambda: _notify_method_updated(method))
+    return method
+
+
+def default_payment_method(member_id: int) -> PaymentMethod | None:
+    return PaymentMethod.objects.filter(
+        member_id=member_id, is_default=True, status=PaymentMethodStatus.ACTIVE
+    ).first()
+
+
+# --- Attempts -------------------------------------------------------------------------
+
+
+def attempt_key(invoice_id: int, attempt_number: int) -> str:
+    return f"inv{invoice_id}-a{attempt_number}"
+
+
+def attempt_build(
+    invoice: Invoice, method: PaymentMethod | None, *, number: int, trigger: str
+) -> PaymentAttempt:
+    """An unsaved attempt for the amount due.  Without a method it is a recorded failure."""
+    now = clock.now()
+    attempt = PaymentAttempt(
+        invoice=invoice,
+        payment_method=method,
+        attempt_number=number,
+        trigger=trigger,
+        gateway=method.gateway if method else "",
+        amount=invoice.amount_due,
+        currency=invoice.currency,
+        idempotency_key=attempt_key(invoice.pk, number),
+        card_fingerprint=method.fingerprint if method else "",
+        card_brand=method.brand if method else "",
+        created_at=now,
+    )
+    if method is None:
+        attempt.status = AttemptStatus.FAILED
+        attempt.decline_code = NO_PAYMENT_METHOD
+        attempt.decline_category = "customer_action"
+        attempt.message = "No payment method on file"
+        attempt.completed_at = now
+    return attempt
+
+
+def attempt_create(
+    invoice: Invoice, *, trigger: str, method: PaymentMethod | None = None
+) -> PaymentAttempt:
+    """Write the intent to charge ``invoice`` (committed before any gateway call)."""
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.status != InvoiceStatus.OPEN or locked.amount_due <= 0:
+            raise PaymentNotAllowed(reason="nothing_due")
+        if locked.attempts.filter(status__in=UNSETTLED).exists():
+            raise PaymentNotAllowed(reason="attempt_in_flight")
+        number = (locked.attempts.aggregate(n=Max("attempt_number"))["n"] or 0) + 1
+        method = method or default_payment_method(locked.member_id)
+        attempt = attempt_build(locked, method, number=number, trigger=trigger)
+        attempt.save()
+    if attempt.status == AttemptStatus.FAILED:
+        _after_failures([attempt])
+    return attempt
+
+
+def invoice_charge(
+    invoice: Invoice, *, trigger: str = AttemptTrigger.STAFF, method: PaymentMethod | None = None
+) -> PaymentAttempt:
+    """Charge what is due on ``invoice`` now, and return the settled attempt."""
+    attempt = attempt_create(invoice, trigger=trigger, method=method)
+    if attempt.status == AttemptStatus.PENDING:
+        attempts_process([attempt.pk])
+        attempt.refresh_from_db()
+    return attempt
+
+
+def _charge_request(attempt: PaymentAttempt) -> ChargeRequest:
+    method = attempt.payment_method
+    assert method is not None
+    return ChargeRequest(
+        amount=attempt.amount,
+        currency=attempt.currency,
+        payment_token=method.token,
+        customer_reference=method.customer_reference,
+        idempotency_key=attempt.idempotency_key,
+        description=f"Invoice {attempt.invoice.number}",
+        metadata={"invoice": attempt.invoice.number or "", "attempt": str(attempt.pk)},
+        off_session=attempt.trigger in (AttemptTrigger.BILLING_RUN, AttemptTrigger.RETRY),
+    )
+
+
+def _call_gateway(attempt: PaymentAttempt) -> ChargeResult:
+    try:
+        return get_gateway(attempt.gateway).charge(_charge_request(attempt))
+    except Exception as exc:
+        logger.warning("Gateway call failed for %s: %s", attempt.idempotency_key, type(exc))
+        return ChargeResult(status=ChargeStatus.UNKNOWN, message=type(exc).__name__)
+
+
+def _lookup_gateway(attempt: PaymentAttempt) -> ChargeResult:
+    try:
+        found = get_gateway(attempt.gateway).lookup_charge(attempt.idempotency_key)
+    except Exception as exc:
+        return ChargeResult(status=ChargeStatus.UNKNOWN, message=type(exc).__name__)
+    if found is None:
+        # Nothing arrived at the gateway: sending again with the same key is safe.
+        return _call_gateway(attempt)
+    return found
+
+
+def _apply_result(attempt: PaymentAttempt, result: ChargeResult) -> None:
+    attempt.status = {
+        ChargeStatus.SUCCEEDED: AttemptStatus.SUCCEEDED,
+        ChargeStatus.FAILED: AttemptStatus.FAILED,
+        ChargeStatus.UNKNOWN: AttemptStatus.UNKNOWN,
+        ChargeStatus.REQUIRES_ACTION: AttemptStatus.REQUIRES_ACTION,
+    }[result.status]
+    attempt.gateway_reference = result.gateway_reference[:120]
+    attempt.decline_code = result.decline_code[:60]
+    attempt.network_code = result.network_code[:10]
+    attempt.advice_code = result.advice_code[:40]
+    attempt.message = result.message[:300]
+    attempt.raw_response = redact(result.raw)
+    if attempt.status in (AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION):
+        attempt.decline_category = hooks.classify_decline(
+            attempt.decline_code, attempt.network_code, attempt.advice_code
+        )
+    if attempt.status != AttemptStatus.UNKNOWN:
+        attempt.completed_at = clock.now()
+
+
+def _concurrency() -> int:
+    return int(getattr(settings, "BILLING_CHARGE_CONCURRENCY", 32))
+
+
+def attempts_process(attempt_ids: Sequence[int], *, lookup_first: bool = False) -> dict[str, int]:
+    """Send the unsettled attempts among ``attempt_ids`` to their gateways and record results.
+
+    Attempts another process is charging right now are skipped.  With ``lookup_first``
+    the gateway is asked what became of each key before anything is sent.
+    """
+    outcome = {"succeeded": 0, "failed": 0, "unknown": 0, "skipped": 0}
+    if not attempt_ids:
+        return outcome
+    with transaction.atomic():
+        attempts = list(
+            PaymentAttempt.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=attempt_ids, status__in=UNSETTLED)
+            .select_related("payment_method", "invoice")
+        )
+        outcome["skipped"] = len(set(attempt_ids)) - len(attempts)
+        call = _lookup_gateway if lookup_first else _call_gateway
+        if len(attempts) == 1:
+            results = [call(attempts[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(_concurrency(), len(attempts) or 1)) as pool:
+                results = list(pool.map(_threaded(call), attempts))
+        for attempt, result in zip(attempts, results, strict=True):
+            _apply_result(attempt, result)
+        bulk_update_rows(
+            attempts,
+            [
+                "status",
+                "gateway_reference",
+                "decline_code",
+                "network_code",
+                "advice_code",
+                "decline_category",
+                "message",
+                "raw_response",
+                "completed_at",
+            ],
+        )
+        succeeded = [a for a in attempts if a.status == AttemptStatus.SUCCEEDED]
+        failed = [
+            a for a in attempts if a.status in (AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION)
+        ]
+        _record_successes(succeeded)
+        outcome["succeeded"] = len(succeeded)
+        outcome["failed"] = len(failed)
+        outcome["unknown"] = sum(a.status == AttemptStatus.UNKNOWN for a in attempts)
+        if failed:
+            transaction.on_commit(lambda: _after_failures(failed))
+    return outcome
+
+
+def attempt_record_external(attempt: PaymentAttempt, result: ChargeResult) -> str:
+    """Record an outcome the gateway reported on its own (a webhook).  Idempotent."""
+    with transaction.atomic():
+        locked = (
+            PaymentAttempt.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("invoice", "payment_method")
+            .filter(pk=attempt.pk)
+            .first()
+        )
+        if locked is None:
+            return "in_flight"  # the process charging it records the outcome itself
+        if locked.status not in UNSETTLED:
+            return "already_settled"
+        _apply_result(locked, result)
+        locked.save()
+        if locked.status == AttemptStatus.SUCCEEDED:
+            _record_successes([locked])
+        elif locked.status in (AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION):
+            transaction.on_commit(lambda: _after_failures([locked]))
+    return locked.status
+
+
+def _threaded(call: Any) -> Any:
+    def run(attempt: PaymentAttempt) -> ChargeResult:
+        try:
+            return call(attempt)
+        finally:
+            close_old_connections()
+
+    return run
+
+
+def _record_successes(attempts: Iterable[PaymentAttempt]) -> None:
+    from .bulk import payments_record_bulk
+
+    payments_record_bulk(list(attempts))
+
+
+def _after_failures(attempts: Iterable[PaymentAttempt]) -> None:
+    from .memberships import membership_payment_failed
+
+    for attempt in attempts:
+        invoice = attempt.invoice
+        if invoice.membership_id:
+            membership_payment_failed(invoice.membership_id, attempt)
+        for hook in hooks.payment_failed:
+            hook(attempt)
+
+
+def attempts_reconcile(*, older_than_seconds: int = 0) -> dict[str, int]:
+    """Settle attempts left pending (a crashed run) or unknown (a timeout), never charging twice."""
+    cutoff = clock.now() - __import__("datetime").timedelta(seconds=older_than_seconds)
+    ids = list(
+        PaymentAttempt.objects.filter(status__in=UNSETTLED, created_at__lte=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    totals = {"succeeded": 0, "failed": 0, "unknown": 0, "skipped": 0}
+    for start in range(0, len(ids), 500):
+        for key, value in attempts_process(ids[start : start + 500], lookup_first=True).items():
+            totals[key] += value
+    return totals
+
+
+# --- Refunds --------------------------------------------------------------------------
+
+
+def payment_refund(payment: Payment, *, amount: int, reason: str, user: Any = None) -> Refund:
+    """Refund (part of) a payment: by the gateway for cards; always with a credit note."""
+    if amount <= 0:
+        raise RefundNotAllowed(reason="amount_not_positive")
+    with transaction.atomic():
+        locked = (
+            Payment.objects.select_for_update(of=("self",))
+            .select_related("attempt")
+            .get(pk=payment.pk)
+        )
+        if amount > locked.amount - locked.amount_refunded:
+            raise RefundNotAllowed(reason="exceeds_payment")
+        number = locked.refunds.count() + 1
+        refund = Refund.objects.create(
+            payment=locked,
+            amount=amount,
+            currency=locked.currency,
+            idempotency_key=f"pay{locked.pk}-r{number}",
+            reason=reason[:200],
+            created_at=clock.now(),
+        )
+    if locked.source == PaymentSource.CARD and locked.attempt is not None:
+        result = get_gateway(locked.attempt.gateway).refund(
+            RefundRequest(
+                gateway_reference=locked.attempt.gateway_reference,
+                amount=amount,
+                currency=locked.currency,
+                idempotency_key=refund.idempotency_key,
+                reason=reason,
+            )
+        )
+        if not result.succeeded:
+            refund.delete()
+            raise RefundNotAllowed(reason="gateway_refused", message=result.message)
+        refund.gateway_reference = result.gateway_reference
+    refund.succeeded = True
+    with transaction.atomic():
+        refund.save(update_fields=["gateway_reference", "succeeded"])
+        Payment.objects.filter(pk=locked.pk).update(amount_refunded=locked.amount_refunded + amount)
+        credit_note_issue(locked.invoice, amount=amount, reason=reason, user=user, refund=refund)
+    return refund
+
+
+def invoice_unsettled_attempts(invoice: Invoice) -> list[PaymentAttempt]:
+    return list(invoice.attempts.filter(Q(status__in=UNSETTLED)))
+
+
+__all__ = [
+    "attempt_create",
+    "attempts_process",
+    "attempts_reconcile",
+    "default_payment_method",
+    "invoice_charge",
+    "payment_method_attach",
+    "payment_method_card_updated",
+    "payment_method_detach",
+    "payment_method_set_default",
+    "payment_record",
+    "payment_refund",
+]

@@ -1,0 +1,39 @@
+"""Celery tasks: thin wrappers around billing services."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from celery import shared_task
+
+from config import clock
+
+from .services import notifications, run
+from .services.memberships import memberships_apply_scheduled
+from .services.payments import attempts_reconcile
+
+
+@shared_task(acks_late=True)
+def bill_batch(membership_ids: list[int], day: str) -> dict[str, int]:
+    return run.billing_run_batch(membership_ids, dt.date.fromisoformat(day))
+
+
+@shared_task
+def daily_billing() -> dict[str, int]:
+    """The daily beat job: the calendar's turn, then the run, then reminders."""
+    today = clock.today()
+    memberships_apply_scheduled(today)
+    report = run.billing_run(today)
+    notifications.renewal_reminders_send(today)
+    notifications.card_expiring_reminders_send(today)
+    return {"due": report.due, "invoiced": report.invoiced, "succeeded": report.succeeded}
+
+
+@shared_task
+def reconcile_attempts() -> dict[str, int]:
+    return attempts_reconcile(older_than_seconds=300)
+
+
+@shared_task
+def send_receipts(invoice_ids: list[int]) -> int:
+    return notifications.receipts_send(invoice_ids)

@@ -1,0 +1,293 @@
+"""Settings for the gym platform, read from the environment.
+
+Without ``DATABASE_URL`` the project runs as the demo: a SQLite file, Celery tasks
+executed eagerly, DEBUG on.  Production and the test suite set ``DATABASE_URL``
+(PostgreSQL) and ``REDIS_URL``.
+"""
+
+from pathlib import Path
+
+import environ
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEMO_MODE = not env.str("DATABASE_URL", default="")
+DEBUG = env.bool("DEBUG", default=DEMO_MODE)
+
+_DEMO_SECRET = "demo-insecure-key-only-for-the-sqlite-demo-and-never-for-production"
+SECRET_KEY = env.str("SECRET_KEY", default=_DEMO_SECRET if (DEBUG or DEMO_MODE) else "")
+if not SECRET_KEY:
+    raise environ.ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "django_celery_beat",
+    "anymail",
+    "members",
+    "billing",
+    "access_control",
+    "dunning",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+if DEMO_MODE:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env.str("SQLITE_PATH", default=str(BASE_DIR / "demo.sqlite3")),
+            "OPTIONS": {"timeout": 20},
+        }
+    }
+else:
+    DATABASES = {"default": env.db("DATABASE_URL")}
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 3)
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, cache and Celery ------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="gym"),
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+# Messages have their own queue, so a burst of receipts never delays the billing run.
+CELERY_TASK_ROUTES = {"billing.tasks.send_receipts": {"queue": "notifications"}}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Billing ---------------------------------------------------------------------------
+PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="sandbox")
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+SANDBOX_WEBHOOK_SECRET = env.str("SANDBOX_WEBHOOK_SECRET", default="sandbox-webhook-secret")
+SANDBOX_GATEWAY_LATENCY_MS = env.int("SANDBOX_GATEWAY_LATENCY_MS", default=0)
+BILLING_BATCH_SIZE = env.int("BILLING_BATCH_SIZE", default=500)
+# Gateway calls in flight at once per batch (charges are I/O bound).
+BILLING_CHARGE_CONCURRENCY = env.int("BILLING_CHARGE_CONCURRENCY", default=32)
+
+# --- Access control ---
+# A device's last_seen is written at most this often; its cached record lives this long
+# (every change to a device, zone or location invalidates it at once anyway).
+ACCESS_DEVICE_SEEN_INTERVAL_SECONDS = env.int("ACCESS_DEVICE_SEEN_INTERVAL_SECONDS", default=60)
+ACCESS_DEVICE_CACHE_SECONDS = env.int("ACCESS_DEVICE_CACHE_SECONDS", default=86400)
+# The member QR pass changes every step; a code is accepted this many steps either side.
+ACCESS_QR_STEP_SECONDS = env.int("ACCESS_QR_STEP_SECONDS", default=30)
+ACCESS_QR_SKEW_STEPS = env.int("ACCESS_QR_SKEW_STEPS", default=1)
+ACCESS_CARD_EXPIRY_WARNING_DAYS = env.int("ACCESS_CARD_EXPIRY_WARNING_DAYS", default=30)
+ACCESS_MEMBERSHIP_ENDING_WARNING_DAYS = env.int("ACCESS_MEMBERSHIP_ENDING_WARNING_DAYS", default=7)
+# Occupancy forgets an entry without an exit after this long.
+ACCESS_OCCUPANCY_MAX_STAY_MINUTES = env.int("ACCESS_OCCUPANCY_MAX_STAY_MINUTES", default=240)
+# Allowlist deltas re-read this much recent history (longer than any transaction lasts);
+# an older cursor gets the full list again.
+ACCESS_ALLOWLIST_OVERLAP_SECONDS = env.int("ACCESS_ALLOWLIST_OVERLAP_SECONDS", default=120)
+ACCESS_ALLOWLIST_MAX_DELTA_HOURS = env.int("ACCESS_ALLOWLIST_MAX_DELTA_HOURS", default=24)
+# Offline uploads: events per batch, and how old or how far ahead of the server they may be.
+ACCESS_EVENTS_MAX_BATCH = env.int("ACCESS_EVENTS_MAX_BATCH", default=500)
+ACCESS_OFFLINE_MAX_AGE_DAYS = env.int("ACCESS_OFFLINE_MAX_AGE_DAYS", default=30)
+ACCESS_OFFLINE_MAX_CLOCK_SKEW_SECONDS = env.int(
+    "ACCESS_OFFLINE_MAX_CLOCK_SKEW_SECONDS", default=300
+)
+
+# --- Auth -----------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+# --- Internationalisation and the gym's locale ----------------------------------------
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
+LANGUAGES = [("en", _("English")), ("th", _("Thai"))]
+LOCALE_PATHS = [BASE_DIR / "config" / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+# The gym's own time zone: billing dates and quiet hours are local dates and times here.
+GYM_TIME_ZONE = env.str("GYM_TIME_ZONE", default="Asia/Bangkok")
+GYM_CURRENCY = env.str("GYM_CURRENCY", default="THB")
+GYM_PHONE_REGION = env.str("GYM_PHONE_REGION", default="TH")
+# Below this age a member needs a guardian.  Thailand's age of majority is 20.
+MEMBERS_ADULT_AGE = env.int("MEMBERS_ADULT_AGE", default=20)
+
+# --- Static and media -----------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+MEDIA_URL = "media/"
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+
+# --- Email ----------------------------------------------------------------------------
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEMO_MODE
+    else "anymail.backends.console.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Demo Gym <billing@example.com>")
+ANYMAIL = {
+    key: value
+    for key, value in {
+        "MAILGUN_API_KEY": env.str("MAILGUN_API_KEY", default=""),
+        "MAILGUN_SENDER_DOMAIN": env.str("MAILGUN_SENDER_DOMAIN", default=""),
+        "POSTMARK_SERVER_TOKEN": env.str("POSTMARK_SERVER_TOKEN", default=""),
+        "SENDGRID_API_KEY": env.str("SENDGRID_API_KEY", default=""),
+        "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default=""),
+    }.items()
+    if value
+}
+
+# --- REST API -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.RolePermissions"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Gym platform API",
+    "DESCRIPTION": "Staff and integration API, and the access API for readers and turnstiles.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Dunning ---
+# Quiet hours, in the gym's local time: no message goes out between START and END; one
+# due inside the window waits for its end.  Collection laws limit contact times.
+DUNNING_QUIET_HOURS_START = env.str("DUNNING_QUIET_HOURS_START", default="21:00")
+DUNNING_QUIET_HOURS_END = env.str("DUNNING_QUIET_HOURS_END", default="08:00")
+# Day-based retries (paydays, widening intervals) run at this local time.
+DUNNING_RETRY_LOCAL_TIME = env.str("DUNNING_RETRY_LOCAL_TIME", default="10:00")
+# Card-network reattempt caps per card credential.  Visa's newer rules allow 20.
+DUNNING_VISA_REATTEMPTS_30D = env.int("DUNNING_VISA_REATTEMPTS_30D", default=15)
+DUNNING_MASTERCARD_REATTEMPTS_24H = env.int("DUNNING_MASTERCARD_REATTEMPTS_24H", default=10)
+DUNNING_MASTERCARD_REATTEMPTS_30D = env.int("DUNNING_MASTERCARD_REATTEMPTS_30D", default=35)
+# "Update your card and pay" links: how long they open the hosted page, and its address.
+DUNNING_LINK_MAX_AGE_DAYS = env.int("DUNNING_LINK_MAX_AGE_DAYS", default=14)
+DUNNING_PUBLIC_BASE_URL = env.str("DUNNING_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+DUNNING_MAX_PROMISE_DAYS = env.int("DUNNING_MAX_PROMISE_DAYS", default=30)
+DUNNING_BATCH_SIZE = env.int("DUNNING_BATCH_SIZE", default=200)
+# SMS: dunning.sms.console.ConsoleSmsBackend (demo), dunning.sms.locmem.LocmemSmsBackend
+# (tests) or dunning.sms.twilio.TwilioSmsBackend with the TWILIO_* settings below.
+DUNNING_SMS_BACKEND = env.str(
+    "DUNNING_SMS_BACKEND", default="dunning.sms.console.ConsoleSmsBackend"
+)
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+CELERY_TASK_ROUTES["dunning.tasks.deliver_messages"] = {"queue": "notifications"}
+# The API schema names dunning's enums itself (several models have a "status").  Another
+# app needing overrides adds its own dict to this one.
+DUNNING_ENUM_NAME_OVERRIDES = {
+    "DunningCaseStatusEnum": "dunning.models.CaseStatus",
+    "DunningRetryStatusEnum": "dunning.models.RetryStatus",
+    "DunningRetryReasonEnum": "dunning.models.RetryReason",
+    "DunningMessageStatusEnum": "dunning.models.MessageStatus",
+    "DunningPlanStatusEnum": "dunning.models.PlanStatus",
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = DUNNING_ENUM_NAME_OVERRIDES
+
+# --- Security -------------------------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SECURE_REFERRER_POLICY = "same-origin"
+# /healthz is polled by load balancers over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

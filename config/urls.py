@@ -1,0 +1,32 @@
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from .api.views import PingView
+from .health import healthz
+
+admin.site.site_header = "Gym front desk"
+admin.site.site_title = "Gym front desk"
+admin.site.index_title = "Today at the gym"
+
+api_v1 = [
+    path("", include("members.api.urls")),
+    path("billing/", include("billing.api.urls")),
+    path("access/", include("access_control.api.urls")),
+    path("dunning/", include("dunning.api.urls")),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/ping", PingView.as_view(), name="api-ping"),
+    path("api/v1/", include((api_v1, "api"), namespace="v1")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("pay/", include("dunning.urls")),
+]
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

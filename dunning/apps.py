@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
+from django.utils.translation import gettext_lazy as _
+
+
+class DunningConfig(AppConfig):
+    name = "dunning"
+    verbose_name = _("Dunning")
+
+    def ready(self) -> None:
+        from anymail.signals import tracking
+
+        from . import hooks, receivers
+        from .declines import decline_table_forget
+        from .models import DeclineRule
+
+        # Billing never imports dunning: dunning puts itself into billing's hooks.
+        hooks.register()
+        # The classifier's cached table goes stale when staff edit a rule.
+        post_save.connect(decline_table_forget, sender=DeclineRule, dispatch_uid="dunning.rules")
+        post_delete.connect(decline_table_forget, sender=DeclineRule, dispatch_uid="dunning.rules-")
+        tracking.connect(receivers.anymail_tracking, dispatch_uid="dunning.anymail_tracking")

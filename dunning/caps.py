@@ -1,0 +1,125 @@
+"""Card-network reattempt rules, checked before every charge dunning makes.
+
+Counted per card credential (the gateway's card fingerprint) over every
+``PaymentAttempt`` on that card, whoever started it: stricter than the networks,
+which count only reattempts, so the limits can never be exceeded.
+
+- Visa (and any brand without its own rule): at most ``DUNNING_VISA_REATTEMPTS_30D``
+  (15) in a rolling 30 days.
+- Mastercard: at most 10 in 24 hours and 35 in a rolling 30 days.
+- Never again on a card that had a hard decline, or a Mastercard merchant advice code
+  03 or 21, whatever the editable decline rules say.
+
+:func:`cap_free_at` is pure; :func:`credential_check` reads the database and must run
+inside the transaction that writes the attempt, which it serialises per credential.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Q
+
+from billing.models import AttemptStatus, PaymentAttempt
+
+from . import conf
+from .models import DeclineCategory
+
+MASTERCARD_NO_RETRY_ADVICE = ("03", "21")
+# A hard decline that the card updater can cure (declines.md): the case waits for the
+# update instead of blocking the card for good.
+CURABLE_HARD_CODES = ("new_account_information_available",)
+LONGEST_PERIOD = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class CapRule:
+    name: str
+    limit: int
+    period: dt.timedelta
+
+
+def cap_rules(brand: str) -> list[CapRule]:
+    if brand.lower() in ("mastercard", "mc"):
+        return [
+            CapRule("mastercard_24h", conf.mastercard_limit_24h(), dt.timedelta(hours=24)),
+            CapRule("mastercard_30d", conf.mastercard_limit_30d(), dt.timedelta(days=30)),
+        ]
+    return [CapRule("visa_30d", conf.visa_limit_30d(), dt.timedelta(days=30))]
+
+
+def cap_free_at(
+    history: Sequence[dt.datetime], now: dt.datetime, rules: Sequence[CapRule]
+) -> tuple[str, dt.datetime] | None:
+    """``None`` if one more attempt at ``now`` keeps every rolling window within its limit.
+
+    Otherwise the rule that binds longest and the first instant another attempt fits.
+    A window is ``(t - period, t]``: an attempt exactly one period ago no longer counts.
+    """
+    worst: tuple[str, dt.datetime] | None = None
+    for rule in rules:
+        recent = sorted(t for t in history if now - rule.period < t <= now)
+        if len(recent) < rule.limit:
+            continue
+        free_at = recent[len(recent) - rule.limit] + rule.period
+        if worst is None or free_at > worst[1]:
+            worst = (rule.name, free_at)
+    return worst
+
+
+def never_again_condition() -> Q:
+    """Attempts after which a card credential is never retried."""
+    return (Q(decline_category=DeclineCategory.HARD) & ~Q(decline_code__in=CURABLE_HARD_CODES)) | Q(
+        card_brand__in=("mastercard", "mc"), advice_code__in=MASTERCARD_NO_RETRY_ADVICE
+    )
+
+
+@dataclass(frozen=True)
+class CredentialVerdict:
+    allowed: bool
+    reason: str = ""  # "hard_decline" or the binding cap's name
+    retry_after: dt.datetime | None = None  # when a capped credential frees up
+
+
+def _lock_credential(fingerprint: str) -> None:
+    """Serialise checks on one card until the transaction ends (PostgreSQL only)."""
+    if connection.vendor != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(fingerprint.encode()).digest()[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def credential_dead(fingerprint: str) -> bool:
+    """Whether the card had a decline after which it is never charged again."""
+    return bool(fingerprint) and (
+        PaymentAttempt.objects.filter(
+            card_fingerprint=fingerprint,
+            status__in=(AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION),
+        )
+        .filter(never_again_condition())
+        .exists()
+    )
+
+
+def credential_check(fingerprint: str, brand: str, now: dt.datetime) -> CredentialVerdict:
+    """May dunning charge this card now?  Call inside the transaction that writes the attempt."""
+    if not fingerprint:
+        return CredentialVerdict(True)
+    _lock_credential(fingerprint)
+    if credential_dead(fingerprint):
+        return CredentialVerdict(False, "hard_decline")
+    attempts = PaymentAttempt.objects.filter(card_fingerprint=fingerprint)
+    history = list(
+        attempts.filter(created_at__gt=now - LONGEST_PERIOD, created_at__lte=now).values_list(
+            "created_at", flat=True
+        )
+    )
+    capped = cap_free_at(history, now, cap_rules(brand))
+    if capped is None:
+        return CredentialVerdict(True)
+    return CredentialVerdict(False, capped[0], capped[1])

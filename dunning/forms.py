@@ -1,0 +1,34 @@
+"""The hosted page's form: pay with the card on file, or with a new card's token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from billing.gateways.redaction import looks_like_card_number
+
+PAY_SAVED = "pay_saved"
+PAY_NEW = "pay_new"
+
+
+class PayForm(forms.Form):
+    action = forms.ChoiceField(choices=[(PAY_SAVED, PAY_SAVED), (PAY_NEW, PAY_NEW)])
+    card_token = forms.CharField(max_length=120, required=False, strip=True)
+
+    def clean_card_token(self) -> str:
+        token = str(self.cleaned_data.get("card_token") or "")
+        if looks_like_card_number(token):
+            # Never kept, never shown back: the template renders the field empty.
+            raise forms.ValidationError(
+                _("Never type a card number here. Use the secure card form."),
+                code="card_number_refused",
+            )
+        return token
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("action") == PAY_NEW and not data.get("card_token"):
+            self.add_error("card_token", _("Enter the new card first."))
+        return data

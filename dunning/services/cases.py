@@ -1,0 +1,233 @@
+"""Cases: opened by the first failed payment of an invoice, updated by every later failure.
+
+Billing calls :func:`case_record_failure` (through ``billing.hooks.payment_failed``)
+after its transaction commits, for any failed attempt: the billing run's, a retry's, a
+member's on the hosted page, or staff's.  The case keeps the last decline, blocks the
+card when the member must act, replans the retries for the new category, and asks the
+run to look at it at once (the day-0 notice goes out then, quiet hours permitting).
+
+The front desk sees an open alert on the member's record (``MemberNote``) for as long
+as the case is open: members cannot import dunning, so dunning writes the alert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import translation
+from django.utils.translation import gettext
+
+from billing.models import Invoice, InvoiceStatus, PaymentAttempt
+from billing.money import format_amount
+from config import clock
+from members.models import MemberNote
+from members.services import alert_resolve, note_add
+
+from ..caps import CURABLE_HARD_CODES
+from ..declines import classify
+from ..models import (
+    ACTIVE_CASE_STATUSES,
+    WAIT_FOR_MEMBER,
+    CaseStatus,
+    DeclineCategory,
+    DunningCase,
+    EventKind,
+    PaymentPlanInstallment,
+    PlanStatus,
+    RetryStatus,
+    ScheduledRetry,
+)
+from ..selectors import amount_at_risk, installments_by_case, ladder_for, owed_invoices
+from .events import event_add
+from .schedule import SCHEDULE_FIELDS, cases_schedule, executed_steps
+
+
+def _alert_text(invoice: Invoice) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return gettext("Payment overdue: %(number)s (%(amount)s). See the dunning case.") % {
+            "number": invoice.number,
+            "amount": format_amount(invoice.amount_due, invoice.currency),
+        }
+
+
+def case_open(invoice: Invoice, *, now: dt.datetime) -> DunningCase:
+    """The invoice's case, opened now if it has none (one case per invoice, however called)."""
+    existing = DunningCase.objects.filter(invoice=invoice).first()
+    if existing is not None:
+        return existing
+    membership = invoice.membership
+    try:
+        with transaction.atomic():
+            case = DunningCase.objects.create(
+                member_id=invoice.member_id,
+                invoice=invoice,
+                membership=membership,
+                plan_id=membership.plan_id if membership is not None else None,
+                currency=invoice.currency,
+                amount_due=invoice.amount_due,
+                opened_at=now,
+                opened_on=now.astimezone(clock.gym_tz()).date(),
+                next_action_at=now,
+            )
+            case.alert_note = note_add(
+                member=invoice.member, body=_alert_text(invoice), is_alert=True
+            )
+            case.save(update_fields=["alert_note"])
+            event_add(
+                case,
+                EventKind.CASE_OPENED,
+                at=now,
+                invoice=invoice.number,
+                amount=invoice.amount_due,
+                currency=invoice.currency,
+            )
+    except IntegrityError:
+        return DunningCase.objects.get(invoice=invoice)
+    return case
+
+
+def case_alert_resolve(case: DunningCase) -> None:
+    """Take the front desk's overdue alert off the member's record."""
+    if case.alert_note_id:
+        note = MemberNote.objects.filter(pk=case.alert_note_id).first()
+        if note is not None:
+            alert_resolve(note)
+
+
+def _category_of(attempt: PaymentAttempt) -> str:
+    return attempt.decline_category or classify(
+        attempt.decline_code, attempt.network_code, attempt.advice_code
+    )
+
+
+def _apply_failure(
+    case: DunningCase, attempt: PaymentAttempt, invoice: Invoice, now: dt.datetime
+) -> None:
+    category = _category_of(attempt)
+    case.last_attempt = attempt
+    case.last_decline_code = attempt.decline_code
+    case.last_decline_category = category
+    if category in WAIT_FOR_MEMBER:
+        curable = category == DeclineCategory.HARD and attempt.decline_code in CURABLE_HARD_CODES
+        case.block_reason = DeclineCategory.CUSTOMER_ACTION if curable else category
+        case.blocked_fingerprint = attempt.card_fingerprint
+    elif case.blocked_fingerprint != attempt.card_fingerprint:
+        case.block_reason, case.blocked_fingerprint = "", ""
+    ScheduledRetry.objects.filter(attempt=attempt, status=RetryStatus.SUBMITTED).update(
+        status=RetryStatus.FAILED, done_at=now
+    )
+    event_add(
+        case,
+        EventKind.PAYMENT_FAILED,
+        attempt_id=attempt.pk,
+        at=now,
+        invoice=invoice.number,
+        decline_code=attempt.decline_code,
+        network_code=attempt.network_code,
+        advice_code=attempt.advice_code,
+        category=category,
+        trigger=attempt.trigger,
+        attempt_number=attempt.attempt_number,
+        card_brand=attempt.card_brand,
+    )
+
+
+def _plan_broken(
+    case: DunningCase,
+    installment: PaymentPlanInstallment,
+    attempt: PaymentAttempt,
+    now: dt.datetime,
+) -> None:
+    """An installment failed: the plan is missed and the ladder resumes where it paused."""
+    from billing.services.memberships import membership_payment_failed
+
+    from .ladder import restrictions_reapply
+
+    plan = installment.plan
+    if case.membership_id:
+        # Installments are not tied to the membership, so billing did not mark it.
+        membership_payment_failed(case.membership_id, attempt)
+    if plan.status == PlanStatus.ACTIVE:
+        plan.status = PlanStatus.MISSED
+        plan.save(update_fields=["status"])
+    if case.status == CaseStatus.PLAN:
+        today = now.astimezone(clock.gym_tz()).date()
+        if case.paused_on is not None:
+            case.paused_days += max((today - case.paused_on).days, 0)
+        case.paused_on = None
+        case.status = CaseStatus.OPEN
+        event_add(case, EventKind.PLAN_MISSED, at=now, installment=installment.number)
+        event_add(case, EventKind.RESUMED, at=now, paused_days=case.paused_days)
+        ladder = ladder_for(case.plan_id)
+        restrictions_reapply(case, ladder, executed_steps([case.pk]).get(case.pk, set()), now)
+
+
+def case_record_failure(attempt: PaymentAttempt) -> DunningCase | None:
+    """A payment attempt failed: open or update the invoice's case, then let the run act.
+
+    Failures of a case's late-fee invoice are noted on the case and change nothing else.
+    """
+    now = clock.now()
+    invoice = Invoice.objects.select_related("membership", "member").get(pk=attempt.invoice_id)
+    installment = (
+        PaymentPlanInstallment.objects.select_related("plan").filter(invoice_id=invoice.pk).first()
+    )
+    if installment is not None:
+        case_id = installment.plan.case_id
+    else:
+        fee_case = DunningCase.objects.filter(late_fee_invoice_id=invoice.pk).first()
+        if fee_case is not None:
+            event_add(
+                fee_case,
+                EventKind.PAYMENT_FAILED,
+                attempt_id=attempt.pk,
+                at=now,
+                invoice=invoice.number,
+                late_fee=True,
+                decline_code=attempt.decline_code,
+            )
+            return fee_case
+        if invoice.status != InvoiceStatus.OPEN:
+            return None
+        case_id = case_open(invoice, now=now).pk
+    with transaction.atomic():
+        case = (
+            DunningCase.objects.select_for_update(of=("self",))
+            .select_related("invoice", "membership", "member")
+            .get(pk=case_id)
+        )
+        if case.status not in ACTIVE_CASE_STATUSES:
+            return case
+        _apply_failure(case, attempt, invoice, now)
+        if installment is not None:
+            _plan_broken(case, installment, attempt, now)
+        installments = installments_by_case([case.pk]).get(case.pk)
+        owed = owed_invoices(case, installments, clock.today())
+        from .retries import retries_replan
+
+        retries_replan(
+            case,
+            category=case.last_decline_category,
+            invoice=owed[0] if owed else invoice,
+            now=now,
+        )
+        case.amount_due = amount_at_risk(case, installments)
+        case.ladder_checked_at = None
+        cases_schedule([case])
+        case.save()
+        transaction.on_commit(lambda: advance_soon([case.pk]))
+    return case
+
+
+def advance_soon(case_ids: list[int]) -> None:
+    """Ask a worker to advance these cases now (inline when tasks run eagerly)."""
+    from ..tasks import advance_cases
+
+    advance_cases.delay(case_ids)
+
+
+def case_save_schedule(case: DunningCase) -> None:
+    cases_schedule([case])
+    case.save(update_fields=SCHEDULE_FIELDS)

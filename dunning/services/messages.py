@@ -1,0 +1,459 @@
+"""Messages to members: planned inside the case's transaction, sent after it commits.
+
+A message row is the intent (unique per case, step and channel, so a second run never
+plans it again).  :func:`messages_deliver` sends due rows while holding their row locks
+(``FOR UPDATE SKIP LOCKED``): two runs never send one row twice, and the row records
+what was sent, to whom, when, and later what the provider reported.
+
+Quiet hours (``DUNNING_QUIET_HOURS_START``–``END``, gym local time) move a message to
+the end of the window.  Members' transactional preferences decide the channels; a
+marketing opt-out changes nothing.  A message not sent is kept with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from email.utils import make_msgid
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce, Least
+from django.template import Context
+from django.template.loader import get_template
+from django.utils import translation
+
+from billing.models import InvoiceStatus
+from billing.money import format_amount
+from config import clock
+from config.db import bulk_update_rows
+from members.models import GymProfile, Member
+
+from .. import conf, links
+from ..models import (
+    WAIT_FOR_MEMBER,
+    CaseStatus,
+    Channel,
+    DunningCase,
+    DunningEvent,
+    DunningMessage,
+    EventKind,
+    LadderStep,
+    MessageStatus,
+)
+from ..selectors import installments_by_case, ladders_for
+from ..sms import SmsMessage, get_sms_backend
+from ..timing import quiet_hours_end
+from .events import event_build
+from .schedule import step_date
+
+logger = logging.getLogger(__name__)
+
+LANGUAGES = ("en", "th")
+# Messages that still go out after the case has closed (they are about the closing).
+CLOSING_TEMPLATES = ("thanks",)
+DELIVERY_CHUNK = 100
+DELIVERY_FIELDS = [
+    "status",
+    "scheduled_for",
+    "skip_reason",
+    "recipient",
+    "subject",
+    "body",
+    "provider_message_id",
+    "error",
+    "sent_at",
+]
+
+
+def send_time(at: dt.datetime) -> dt.datetime:
+    """``at``, or the end of the quiet hours if ``at`` falls inside them."""
+    start, end = conf.quiet_hours()
+    return quiet_hours_end(at, start, end, clock.gym_tz())
+
+
+def channel_refusal(member: Member, channel: str) -> str:
+    """Why ``member`` cannot get a billing message by ``channel`` ("" when they can)."""
+    if channel == Channel.EMAIL:
+        if not member.transactional_email:
+            return "member_opted_out"
+        if not member.email:
+            return "no_email_address"
+    elif channel == Channel.SMS:
+        if not member.transactional_sms:
+            return "member_opted_out"
+        if not member.phone:
+            return "no_phone_number"
+    return ""
+
+
+def message_plan(
+    case: DunningCase,
+    *,
+    template: str,
+    channel: str,
+    now: dt.datetime,
+    step: LadderStep | None = None,
+    skip_reason: str = "",
+) -> DunningMessage:
+    """An unsaved message for ``case``: pending at the next sendable instant, or skipped."""
+    member = case.member
+    reason = skip_reason or channel_refusal(member, channel)
+    if not reason and case.status == CaseStatus.COLLECTIONS and template not in CLOSING_TEMPLATES:
+        reason = "with_collections"
+    return DunningMessage(
+        case=case,
+        member=member,
+        step=step,
+        template=template,
+        channel=channel,
+        language=member.language if member.language in LANGUAGES else "en",
+        status=MessageStatus.SKIPPED if reason else MessageStatus.PENDING,
+        skip_reason=reason,
+        scheduled_for=send_time(now),
+        created_at=now,
+    )
+
+
+def messages_save(messages: Sequence[DunningMessage], now: dt.datetime) -> None:
+    """Store planned messages and put each on the timeline (scheduled or not sent, and why)."""
+    DunningMessage.objects.bulk_create(messages)
+    events = []
+    for message in messages:
+        if message.status == MessageStatus.SKIPPED:
+            kind = EventKind.MESSAGE_SKIPPED
+        else:
+            kind = EventKind.MESSAGE_SCHEDULED
+        events.append(
+            event_build(
+                message.case,
+                kind,
+                message=message,
+                at=now,
+                template=message.template,
+                channel=message.channel,
+                scheduled_for=message.scheduled_for,
+                reason=message.skip_reason,
+            )
+        )
+    DunningEvent.objects.bulk_create(events)
+
+
+def messages_cancel(case: DunningCase, reason: str, now: dt.datetime) -> int:
+    """Cancel the case's pending messages (not the ones about closing it)."""
+    return (
+        DunningMessage.objects.filter(case=case, status=MessageStatus.PENDING)
+        .exclude(template__in=CLOSING_TEMPLATES)
+        .update(status=MessageStatus.CANCELLED, skip_reason=reason[:40])
+    )
+
+
+# --- Rendering ---------------------------------------------------------------------------
+
+
+def gym_profile() -> GymProfile:
+    return GymProfile.objects.first() or GymProfile(name="Your gym")
+
+
+def _consequence_dates(case: DunningCase, ladder: list[LadderStep]) -> dict[str, dt.date | None]:
+    suspend = next((s for s in ladder if s.suspend_access), None)
+    cancel = next((s for s in ladder if s.cancel_membership), None)
+    collections = next((s for s in ladder if s.flag_collections), None)
+    return {
+        "suspend_on": step_date(case, suspend) if suspend else None,
+        "cancel_on": step_date(case, cancel) if cancel else None,
+        "collections_on": step_date(case, collections) if collections else None,
+    }
+
+
+def message_context(
+    message: DunningMessage, gym: GymProfile, ladder: list[LadderStep]
+) -> dict[str, Any]:
+    """Everything a template may use.  Amounts are formatted; no card number ever appears."""
+    case = message.case
+    invoice = case.invoice
+    dates = _consequence_dates(case, ladder)
+    step = message.step
+    upcoming = [
+        step_date(case, s)
+        for s in ladder
+        if (s.suspend_access or s.cancel_membership)
+        and (step is None or s.days_since_failure > step.days_since_failure)
+    ]
+    fee = case.late_fee_invoice
+    context: dict[str, Any] = {
+        "member": message.member,
+        "gym": gym,
+        "case": case,
+        "invoice": invoice,
+        "amount": format_amount(case.amount_due or invoice.amount_due, case.currency),
+        "invoice_total": format_amount(invoice.total, invoice.currency),
+        "due_on": invoice.due_on,
+        "link": links.pay_url(case.member_id, case.invoice_id, message.pk),
+        "deadline": upcoming[0] if upcoming else None,
+        "needs_new_card": case.block_reason in WAIT_FOR_MEMBER,
+        "problem": case.last_decline_category or "generic",
+        "late_fee": (
+            format_amount(fee.amount_due, fee.currency)
+            if fee is not None and fee.status == InvoiceStatus.OPEN and fee.amount_due
+            else ""
+        ),
+        "recovered_amount": format_amount(case.recovered_amount, case.currency),
+        "access_restored": bool(
+            case.membership is not None and case.membership.status in ("active", "trialing")
+        ),
+        **dates,
+    }
+    if message.template == "payment_plan":
+        installments = installments_by_case([case.pk]).get(case.pk, [])
+        context["installments"] = [
+            {
+                "number": i.number,
+                "invoice": i.invoice.number,
+                "amount": format_amount(i.invoice.total, i.invoice.currency),
+                "due_on": i.due_on,
+            }
+            for i in installments
+        ]
+    return context
+
+
+def message_render(message: DunningMessage, context: dict[str, Any]) -> tuple[str, str]:
+    """``(subject, body)`` in the member's language; SMS have no subject."""
+    folder = "sms/" if message.channel == Channel.SMS else ""
+    name = f"emails/dunning/{folder}{message.template}.{message.language}.txt"
+    template = get_template(name).template  # type: ignore[attr-defined]
+    with translation.override(message.language):
+        # Plain text: nothing is HTML-escaped (a name like O'Brien stays as it is).
+        text = template.render(Context(context, autoescape=False)).strip()
+    if message.channel == Channel.SMS:
+        return "", " ".join(text.split())
+    subject, _, body = text.partition("\n")
+    return subject.strip()[:200], body.strip() + "\n"
+
+
+# --- Delivery ----------------------------------------------------------------------------
+
+
+def _send_email(message: DunningMessage, subject: str, body: str) -> str:
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].rstrip(">") or "localhost"
+    message_id = make_msgid(idstring=f"dunning-{message.pk}", domain=domain)
+    email = EmailMessage(
+        subject,
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        [message.member.email],
+        headers={"Message-ID": message_id},
+    )
+    # django-anymail reads these; Django's own backends ignore them.
+    email.tags = ["dunning", message.template]  # type: ignore[attr-defined]
+    email.metadata = {"dunning_message": str(message.pk)}  # type: ignore[attr-defined]
+    email.track_clicks = True  # type: ignore[attr-defined]
+    email.track_opens = True  # type: ignore[attr-defined]
+    email.send()
+    status = getattr(email, "anymail_status", None)
+    provider_id = getattr(status, "message_id", None) if status is not None else None
+    return str(provider_id) if provider_id else message_id
+
+
+def _send_sms(message: DunningMessage, body: str) -> str:
+    result = get_sms_backend().send(
+        SmsMessage(to=message.member.phone, body=body, reference=f"dunning-{message.pk}")
+    )
+    return result.message_id
+
+
+def _deliver_one(
+    message: DunningMessage, now: dt.datetime, gym: GymProfile, ladder: list[LadderStep]
+) -> DunningEvent | None:
+    """Send one locked, due message and record the outcome on it; return its event."""
+    case = message.case
+    if not case.is_active and message.template not in CLOSING_TEMPLATES:
+        message.status, message.skip_reason = MessageStatus.CANCELLED, "case_closed"
+        return event_build(
+            case, EventKind.MESSAGE_SKIPPED, message=message, at=now, reason="case_closed"
+        )
+    later = send_time(now)
+    if later != now:
+        message.scheduled_for = later
+        return None
+    refusal = channel_refusal(message.member, message.channel)
+    if refusal:
+        message.status, message.skip_reason = MessageStatus.SKIPPED, refusal
+        return event_build(
+            case,
+            EventKind.MESSAGE_SKIPPED,
+            message=message,
+            at=now,
+            reason=refusal,
+            template=message.template,
+            channel=message.channel,
+        )
+    subject, body = message_render(message, message_context(message, gym, ladder))
+    message.subject, message.body = subject, body
+    message.recipient = (
+        message.member.email if message.channel == Channel.EMAIL else message.member.phone
+    )
+    try:
+        if message.channel == Channel.EMAIL:
+            message.provider_message_id = _send_email(message, subject, body)[:200]
+        else:
+            message.provider_message_id = _send_sms(message, body)[:200]
+    except Exception as exc:  # the provider's failure is recorded, never raised into the run
+        logger.warning("Dunning message %s failed: %s", message.pk, type(exc).__name__)
+        message.status = MessageStatus.FAILED
+        message.error = f"{type(exc).__name__}: {exc}"[:300]
+        return event_build(
+            case,
+            EventKind.MESSAGE_FAILED,
+            message=message,
+            at=now,
+            template=message.template,
+            channel=message.channel,
+            error=message.error,
+        )
+    message.status, message.sent_at = MessageStatus.SENT, now
+    return event_build(
+        case,
+        EventKind.MESSAGE_SENT,
+        message=message,
+        at=now,
+        template=message.template,
+        channel=message.channel,
+        to=message.recipient,
+    )
+
+
+def messages_deliver(
+    *, case_ids: Sequence[int] | None = None, now: dt.datetime | None = None
+) -> int:
+    """Send every pending message that is due (of ``case_ids`` only, if given).
+
+    Returns how many were sent.  Messages found inside quiet hours move to their end.
+    """
+    now = now or clock.now()
+    due = DunningMessage.objects.filter(status=MessageStatus.PENDING, scheduled_for__lte=now)
+    if case_ids is not None:
+        due = due.filter(case_id__in=list(case_ids))
+    ids = list(due.order_by("scheduled_for", "pk").values_list("pk", flat=True))
+    sent = 0
+    gym = gym_profile() if ids else None
+    for start in range(0, len(ids), DELIVERY_CHUNK):
+        assert gym is not None
+        sent += _deliver_chunk(ids[start : start + DELIVERY_CHUNK], now, gym)
+    return sent
+
+
+def _deliver_chunk(ids: Sequence[int], now: dt.datetime, gym: GymProfile) -> int:
+    with transaction.atomic():
+        messages = list(
+            DunningMessage.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=ids, status=MessageStatus.PENDING, scheduled_for__lte=now)
+            .select_related(
+                "member",
+                "step",
+                "case__invoice",
+                "case__member",
+                "case__membership",
+                "case__late_fee_invoice",
+            )
+            .order_by("pk")
+        )
+        if not messages:
+            return 0
+        ladders = ladders_for({m.case.plan_id for m in messages})
+        events = []
+        held: dict[int, dt.datetime] = {}
+        for message in messages:
+            event = _deliver_one(message, now, gym, ladders[message.case.plan_id])
+            if event is not None:
+                events.append(event)
+            elif message.status == MessageStatus.PENDING:
+                held[message.case_id] = min(
+                    message.scheduled_for, held.get(message.case_id, message.scheduled_for)
+                )
+        bulk_update_rows(messages, DELIVERY_FIELDS)
+        DunningEvent.objects.bulk_create(events)
+        for case_id, at in held.items():
+            # Make sure the run comes back when the quiet hours end.
+            DunningCase.objects.filter(pk=case_id).update(
+                next_action_at=Least(Coalesce("next_action_at", at), at)
+            )
+    return sum(m.status == MessageStatus.SENT for m in messages)
+
+
+# --- Provider tracking (anymail) ---------------------------------------------------------
+
+_TRACKED = {
+    "delivered": ("delivered_at", MessageStatus.DELIVERED),
+    "opened": ("opened_at", MessageStatus.OPENED),
+    "clicked": ("clicked_at", MessageStatus.CLICKED),
+    "bounced": ("bounced_at", MessageStatus.BOUNCED),
+    "rejected": ("bounced_at", MessageStatus.BOUNCED),
+    "failed": ("bounced_at", MessageStatus.BOUNCED),
+}
+_RANK = {
+    MessageStatus.SENT: 1,
+    MessageStatus.DELIVERED: 2,
+    MessageStatus.OPENED: 3,
+    MessageStatus.CLICKED: 4,
+}
+
+
+def message_track(
+    *,
+    event_type: str,
+    message_id: str = "",
+    metadata: dict[str, Any] | None = None,
+    timestamp: dt.datetime | None = None,
+    description: str = "",
+) -> DunningMessage | None:
+    """Record what the email provider reported about a message (an anymail tracking event).
+
+    The message is found by our id in the metadata, else by the provider's message id.
+    Statuses only move forward (sent → delivered → opened → clicked); a bounce is kept
+    unless the member already opened or clicked.  Returns the message, or ``None``.
+    """
+    if event_type not in _TRACKED:
+        return None
+    our_id = str((metadata or {}).get("dunning_message", ""))
+    condition = Q(pk=int(our_id)) if our_id.isdigit() else Q(provider_message_id=message_id)
+    if not our_id.isdigit() and not message_id:
+        return None
+    at = timestamp or clock.now()
+    field, status = _TRACKED[event_type]
+    with transaction.atomic():
+        message = (
+            DunningMessage.objects.select_for_update()
+            .select_related("case")
+            .filter(condition)
+            .first()
+        )
+        if message is None:
+            return None
+        first_time = getattr(message, field) is None
+        if first_time:
+            setattr(message, field, at)
+        if status == MessageStatus.BOUNCED:
+            if _RANK.get(MessageStatus(message.status), 0) < _RANK[MessageStatus.OPENED]:
+                message.status = status
+        elif _RANK[status] > _RANK.get(MessageStatus(message.status), 0) and message.status != (
+            MessageStatus.BOUNCED
+        ):
+            message.status = status
+        message.save(update_fields=[field, "status"])
+        if first_time:
+            event_build(
+                message.case,
+                EventKind.MESSAGE_TRACKED,
+                message=message,
+                at=at,
+                event=event_type,
+                channel=message.channel,
+                description=description[:200],
+            ).save()
+    return message

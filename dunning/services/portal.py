@@ -1,0 +1,209 @@
+"""The hosted "update your card and pay" page, behind a signed link (``dunning.links``).
+
+The page shows what the member owes on the case and lets them pay it on-session with
+the card on file or with a new card.  In the demo a new card is a sandbox token typed
+into a form; in production the card form is the gateway's own (Stripe Elements with a
+SetupIntent), so card numbers never reach this server.  Either way the card is stored
+with ``billing.services.payments.payment_method_attach`` and the invoices are charged
+with ``invoice_charge(trigger="customer")``; recovery then follows from billing's hook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+
+from billing.errors import PaymentNotAllowed
+from billing.gateways import default_gateway_name, get_gateway
+from billing.gateways.interface import CardSetup, GatewayError
+from billing.models import (
+    AttemptStatus,
+    AttemptTrigger,
+    Invoice,
+    InvoiceStatus,
+    PaymentMethod,
+)
+from billing.services.payments import default_payment_method, invoice_charge, payment_method_attach
+from config import clock
+from members.models import Member
+
+from ..links import LinkInvalid, PayLink, read_token
+from ..models import DeclineCategory, DunningCase, DunningMessage, EventKind
+from ..selectors import installments_by_case, owed_invoices, principal_invoices
+from .events import event_add
+from .retries import member_paying_online
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PayPage:
+    """What the page shows for one link."""
+
+    link: PayLink
+    member: Member
+    invoice: Invoice
+    case: DunningCase | None
+    owed: list[Invoice] = field(default_factory=list)
+    # Owed, but written off or with collections: payable at the desk, not on this page.
+    held: list[Invoice] = field(default_factory=list)
+    method: PaymentMethod | None = None
+    channel: str = ""
+
+    @property
+    def total(self) -> int:
+        return sum(invoice.amount_due for invoice in self.owed)
+
+    @property
+    def currency(self) -> str:
+        return self.invoice.currency
+
+    @property
+    def settled(self) -> bool:
+        return not self.owed and not self.held
+
+    @property
+    def needs_new_card(self) -> bool:
+        """The card on file had a hard decline: only a different card can pay."""
+        case = self.case
+        return bool(
+            case is not None
+            and case.block_reason == DeclineCategory.HARD
+            and (self.method is None or self.method.fingerprint == case.blocked_fingerprint)
+        )
+
+
+def page_for(token: str) -> PayPage:
+    """The page a token opens; raises ``LinkInvalid`` or ``LinkExpired``."""
+    link = read_token(token)
+    invoice = (
+        Invoice.objects.select_related("member")
+        .filter(pk=link.invoice_id, member_id=link.member_id)
+        .first()
+    )
+    if invoice is None:
+        raise LinkInvalid
+    case = DunningCase.objects.filter(invoice=invoice).select_related("late_fee_invoice").first()
+    page = PayPage(link=link, member=invoice.member, invoice=invoice, case=case)
+    today = clock.today()
+    if case is not None:
+        installments = installments_by_case([case.pk]).get(case.pk)
+        page.owed = owed_invoices(case, installments, today)
+        page.held = [
+            invoice
+            for invoice in principal_invoices(case, installments)
+            if invoice.status == InvoiceStatus.UNCOLLECTIBLE and invoice.amount_due > 0
+        ]
+        fee = case.late_fee_invoice
+        if fee is not None and fee.status == InvoiceStatus.OPEN and fee.amount_due > 0:
+            page.owed.append(fee)
+    elif invoice.status == InvoiceStatus.OPEN and invoice.amount_due > 0:
+        page.owed = [invoice]
+    page.method = default_payment_method(page.member.pk)
+    if link.message_id is not None:
+        page.channel = (
+            DunningMessage.objects.filter(pk=link.message_id, member_id=page.member.pk)
+            .values_list("channel", flat=True)
+            .first()
+            or ""
+        )
+    return page
+
+
+def link_opened(page: PayPage, now: dt.datetime | None = None) -> None:
+    """Record that the member opened the link (the evidence, and the channel that worked)."""
+    now = now or clock.now()
+    if page.link.message_id is not None:
+        DunningMessage.objects.filter(
+            pk=page.link.message_id, member_id=page.member.pk, clicked_at__isnull=True
+        ).update(clicked_at=now)
+    if page.case is not None:
+        event_add(
+            page.case,
+            EventKind.LINK_OPENED,
+            at=now,
+            channel=page.channel,
+            message_id=page.link.message_id,
+        )
+
+
+@dataclass(frozen=True)
+class PayOutcome:
+    """``paid``, ``declined`` (with the decline category), ``invalid_card``,
+    ``new_card_needed``, ``nothing_due``, ``contact_us`` or ``in_progress``."""
+
+    result: str
+    category: str = ""
+
+
+def member_pay(page: PayPage, *, card_token: str = "") -> PayOutcome:
+    """Store the new card (if given) and charge what is owed, on-session, in order."""
+    if not page.owed:
+        return PayOutcome("nothing_due" if not page.held else "contact_us")
+    with member_paying_online():
+        if card_token:
+            try:
+                page.method = payment_method_attach(
+                    page.member, gateway=default_gateway_name(), token=card_token.strip()
+                )
+            except (GatewayError, PaymentNotAllowed, ValidationError):
+                return PayOutcome("invalid_card")
+        elif page.needs_new_card:
+            return PayOutcome("new_card_needed")
+    if page.method is None:
+        return PayOutcome("new_card_needed")
+    for invoice in page.owed:
+        try:
+            attempt = invoice_charge(invoice, trigger=AttemptTrigger.CUSTOMER, method=page.method)
+        except PaymentNotAllowed as exc:
+            if exc.reason == "nothing_due":
+                continue
+            return PayOutcome("in_progress")
+        if attempt.status != AttemptStatus.SUCCEEDED:
+            if page.case is not None:
+                event_add(
+                    page.case,
+                    EventKind.MEMBER_PAYMENT_FAILED,
+                    attempt_id=attempt.pk,
+                    invoice=invoice.number,
+                    category=attempt.decline_category,
+                    status=attempt.status,
+                )
+            if attempt.status == AttemptStatus.UNKNOWN:
+                return PayOutcome("in_progress")
+            return PayOutcome("declined", attempt.decline_category)
+        if page.case is not None:
+            event_add(
+                page.case,
+                EventKind.MEMBER_PAID,
+                attempt_id=attempt.pk,
+                invoice=invoice.number,
+                amount=attempt.amount,
+                channel=page.channel,
+            )
+    return PayOutcome("paid")
+
+
+def card_setup_for(page: PayPage, token: str) -> CardSetup | None:
+    """The gateway's hosted card form for this page, or ``None`` where cards are typed as
+    tokens (the sandbox) or the gateway cannot start one right now.
+
+    Reloading the page reuses the same session (the key is the link's own digest).
+    """
+    gateway = get_gateway(default_gateway_name())
+    customer = (
+        PaymentMethod.objects.filter(member=page.member)
+        .exclude(customer_reference="")
+        .values_list("customer_reference", flat=True)
+        .first()
+    ) or ""
+    digest = hashlib.sha256(token.encode()).hexdigest()[:24]
+    try:
+        return gateway.begin_card_setup(customer, f"card-setup-{page.member.pk}-{digest}")
+    except GatewayError:
+        logger.warning("Card setup unavailable for member %s", page.member.pk)
+        return None

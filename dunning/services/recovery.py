@@ -1,0 +1,238 @@
+"""Recovery: an invoice in dunning was paid, by any route, so its case ends at once.
+
+Billing calls :func:`invoices_recovered` (through ``billing.hooks.invoices_paid``) after
+it has recorded the payment and restored the membership (``memberships_settle``).
+For each case this closes it as recovered (with the route, the message channel that led
+to the payment, and the time it took), cancels its pending retries and messages, takes
+the alert off the member's record, checks that billing restored the membership, and
+thanks the member.  An installment paid moves its payment plan on; the last one
+recovers the case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.db.models import Sum
+
+from billing.models import (
+    AttemptTrigger,
+    Invoice,
+    InvoiceStatus,
+    MembershipStatus,
+    Payment,
+    PaymentSource,
+)
+from billing.services.memberships import memberships_settle
+from config import clock
+
+from ..models import (
+    CaseStatus,
+    Channel,
+    DunningCase,
+    DunningMessage,
+    EventKind,
+    MessageStatus,
+    PaymentPlan,
+    PaymentPlanInstallment,
+    PlanStatus,
+    RecoveryRoute,
+    RetryReason,
+)
+from ..selectors import installments_by_case, owed_invoices
+from .cases import case_alert_resolve
+from .events import event_add
+from .messages import message_plan, messages_cancel, messages_save
+from .retries import retries_cancel
+from .schedule import cases_schedule
+
+RESTORED = (MembershipStatus.ACTIVE, MembershipStatus.TRIALING)
+# Cases a payment can still recover (a written-off debt paid late counts too).
+RECOVERABLE = (
+    CaseStatus.OPEN,
+    CaseStatus.PAUSED,
+    CaseStatus.PLAN,
+    CaseStatus.COLLECTIONS,
+    CaseStatus.WRITTEN_OFF,
+)
+
+
+def route_for(payment: Payment) -> str:
+    """How the money came: an automatic retry, the member online, staff, or the desk."""
+    if payment.attempt is None:
+        if payment.source in (
+            PaymentSource.CASH,
+            PaymentSource.PROMPTPAY,
+            PaymentSource.BANK_TRANSFER,
+        ):
+            return RecoveryRoute.FRONT_DESK
+        return RecoveryRoute.STAFF
+    return {
+        AttemptTrigger.RETRY: RecoveryRoute.RETRY,
+        AttemptTrigger.CUSTOMER: RecoveryRoute.MEMBER,
+        AttemptTrigger.STAFF: RecoveryRoute.STAFF,
+        AttemptTrigger.BILLING_RUN: RecoveryRoute.BILLING_RUN,
+    }.get(AttemptTrigger(payment.attempt.trigger), RecoveryRoute.STAFF)
+
+
+def _link_channel(case: DunningCase) -> str:
+    """The channel of the last message whose link the member opened, if any."""
+    opened = case.events.filter(kind=EventKind.LINK_OPENED).order_by("-at", "-pk").first()
+    return str(opened.detail.get("channel", "")) if opened is not None else ""
+
+
+def _close_pending(case: DunningCase, why: str, now: dt.datetime) -> None:
+    retries_cancel(case, why=why, now=now)
+    messages_cancel(case, why, now)
+    case_alert_resolve(case)
+
+
+def _thank(case: DunningCase, now: dt.datetime) -> None:
+    used_sms = DunningMessage.objects.filter(
+        case=case, channel=Channel.SMS, status__in=[MessageStatus.SENT, MessageStatus.DELIVERED]
+    ).exists()
+    channels = [Channel.EMAIL, *([Channel.SMS] if used_sms else [])]
+    messages_save(
+        [message_plan(case, template="thanks", channel=channel, now=now) for channel in channels],
+        now,
+    )
+
+
+def _check_access(case: DunningCase, now: dt.datetime) -> None:
+    membership = case.membership
+    if membership is None:
+        return
+    membership.refresh_from_db(fields=["status"])
+    kind = (
+        EventKind.ACCESS_RESTORED
+        if membership.status in RESTORED
+        else EventKind.ACCESS_NOT_RESTORED
+    )
+    event_add(case, kind, at=now, membership_status=membership.status)
+
+
+def _recover(case: DunningCase, *, route: str, amount: int, now: dt.datetime) -> None:
+    channel = _link_channel(case) if route == RecoveryRoute.MEMBER else ""
+    case.status = CaseStatus.RECOVERED
+    case.closed_at = now
+    case.recovered_route = route
+    case.recovered_channel = channel
+    case.recovered_amount = amount
+    case.time_to_recover = now - case.opened_at
+    case.amount_due = 0
+    case.next_action_at, case.next_action = None, ""
+    case.save()
+    _close_pending(case, "recovered", now)
+    event_add(
+        case,
+        EventKind.RECOVERED,
+        at=now,
+        route=route,
+        channel=channel,
+        amount=amount,
+        hours_to_recover=int(case.time_to_recover.total_seconds() // 3600),
+    )
+    _check_access(case, now)
+    _thank(case, now)
+    transaction.on_commit(lambda: deliver_soon([case.pk]))
+
+
+def case_recover(case_id: int, *, now: dt.datetime | None = None) -> DunningCase | None:
+    """The case's invoice was paid (or credited): close the case accordingly."""
+    now = now or clock.now()
+    with transaction.atomic():
+        case = (
+            DunningCase.objects.select_for_update(of=("self",))
+            .select_related("invoice", "membership", "member")
+            .filter(pk=case_id, status__in=RECOVERABLE)
+            .first()
+        )
+        if case is None or PaymentPlan.objects.filter(case=case).exists():
+            # Unknown, closed, or its invoice was moved into a payment plan (a credit note).
+            return case
+        invoice = case.invoice
+        if invoice.status != InvoiceStatus.PAID:
+            return case
+        payments = Payment.objects.filter(invoice=invoice, received_at__gte=case.opened_at)
+        latest = payments.select_related("attempt").order_by("-received_at", "-pk").first()
+        if latest is None:
+            case.status, case.close_reason, case.closed_at = CaseStatus.CLOSED, "credited", now
+            case.amount_due = 0
+            case.next_action_at, case.next_action = None, ""
+            case.save()
+            _close_pending(case, "credited", now)
+            event_add(case, EventKind.CLOSED, at=now, reason="credited")
+            return case
+        amount = payments.aggregate(total=Sum("amount"))["total"] or 0
+        _recover(case, route=route_for(latest), amount=int(amount), now=now)
+    return case
+
+
+def installment_paid(installment_id: int, *, now: dt.datetime | None = None) -> None:
+    """An installment invoice was paid: move the plan on, and recover the case at the end."""
+    now = now or clock.now()
+    with transaction.atomic():
+        installment = PaymentPlanInstallment.objects.select_related("plan").get(pk=installment_id)
+        case = (
+            DunningCase.objects.select_for_update(of=("self",))
+            .select_related("invoice", "membership", "member")
+            .filter(pk=installment.plan.case_id, status__in=RECOVERABLE)
+            .first()
+        )
+        if case is None or installment.paid_at is not None:
+            return
+        installment.paid_at = now
+        installment.save(update_fields=["paid_at"])
+        event_add(case, EventKind.INSTALLMENT_PAID, at=now, installment=installment.number)
+        plan = installment.plan
+        installments = installments_by_case([case.pk])[case.pk]
+        unpaid = [i for i in installments if i.invoice.status == InvoiceStatus.OPEN]
+        if not unpaid:
+            plan.status = PlanStatus.COMPLETED
+            plan.save(update_fields=["status"])
+            if case.membership_id:
+                memberships_settle([case.membership_id])
+            event_add(case, EventKind.PLAN_COMPLETED, at=now)
+            paid = sum(i.invoice.amount_paid for i in installments)
+            _recover(case, route=RecoveryRoute.PAYMENT_PLAN, amount=paid, now=now)
+            return
+        case.amount_due = sum(i.invoice.amount_due for i in unpaid)
+        today = clock.today()
+        if plan.status == PlanStatus.MISSED and not owed_invoices(case, installments, today):
+            # Back on track: escalation pauses again while the plan is kept.
+            plan.status = PlanStatus.ACTIVE
+            plan.save(update_fields=["status"])
+            if case.membership_id:
+                memberships_settle([case.membership_id])
+            case.status, case.paused_on = CaseStatus.PLAN, today
+            retries_cancel(case, why="plan_back_on_track", now=now, reasons=[RetryReason.POLICY])
+            event_add(case, EventKind.PAUSED, at=now, reason="payment_plan_back_on_track")
+        cases_schedule([case])
+        case.save()
+
+
+def invoices_recovered(invoices: Sequence[Invoice]) -> None:
+    """``billing.hooks.invoices_paid``: settle whatever dunning holds about these invoices."""
+    ids = [invoice.pk for invoice in invoices]
+    if not ids:
+        return
+    now = clock.now()
+    for case_id in DunningCase.objects.filter(
+        invoice_id__in=ids, status__in=RECOVERABLE
+    ).values_list("pk", flat=True):
+        case_recover(case_id, now=now)
+    for installment_id in PaymentPlanInstallment.objects.filter(
+        invoice_id__in=ids, paid_at__isnull=True
+    ).values_list("pk", flat=True):
+        installment_paid(installment_id, now=now)
+    for case in DunningCase.objects.filter(late_fee_invoice_id__in=ids):
+        event_add(case, EventKind.LATE_FEE, at=now, paid=True)
+
+
+def deliver_soon(case_ids: list[int]) -> None:
+    """Ask a worker to send the cases' due messages now (inline when tasks run eagerly)."""
+    from ..tasks import deliver_messages
+
+    deliver_messages.delay(case_ids)

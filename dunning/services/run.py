@@ -1,0 +1,228 @@
+"""``run_dunning``: look at every case whose ``next_action_at`` has come, and act.
+
+One pass finds due cases by the partial index on ``next_action_at`` and advances them
+in batches.  For a batch, one transaction locks the cases (``FOR UPDATE SKIP
+LOCKED``: a concurrent run skips them), reads what it needs in a fixed number of
+queries, fires ladder steps (unique per case and step), plans messages (unique per
+case, step and channel), picks the retries that are due and moves ``next_action_at``
+on.  After the commit it sends the due messages and runs the due retries.  Two runs at
+once therefore act on each case once and send each message once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from billing.models import InvoiceStatus
+from billing.selectors import overdue_summary
+from config import clock
+from config.db import bulk_update_rows
+
+from .. import conf
+from ..models import (
+    ACTIVE_CASE_STATUSES,
+    CaseStatus,
+    DunningCase,
+    DunningEvent,
+    EventKind,
+    RetryReason,
+    RetryStatus,
+    ScheduledRetry,
+    StepExecution,
+)
+from ..selectors import amount_at_risk, installments_by_case, ladders_for, owed_invoices
+from .events import event_build
+from .ladder import ladder_evaluate
+from .messages import messages_deliver, messages_save
+from .plans import installments_due
+from .retries import retries_execute, retries_replan, retries_settle_submitted
+from .schedule import cases_schedule, executed_steps
+
+CASE_FIELDS = [
+    "status",
+    "stage",
+    "stage_position",
+    "amount_due",
+    "paused_days",
+    "paused_on",
+    "paused_until",
+    "ladder_checked_at",
+    "late_fee_invoice",
+    "collections_at",
+    "closed_at",
+    "close_reason",
+    "next_action_at",
+    "next_action",
+]
+
+
+@dataclass
+class RunReport:
+    at: dt.datetime
+    due: int = 0
+    advanced: int = 0
+    steps: int = 0
+    messages_sent: int = 0
+    retries: Counter[str] = field(default_factory=Counter)
+    recovered_late: int = 0
+
+    def add(self, other: RunReport) -> None:
+        self.advanced += other.advanced
+        self.steps += other.steps
+        self.messages_sent += other.messages_sent
+        self.retries.update(other.retries)
+        self.recovered_late += other.recovered_late
+
+
+def due_case_ids(now: dt.datetime) -> list[int]:
+    """Cases whose next action has come (the ``dunning_case_due`` index)."""
+    return list(
+        DunningCase.objects.filter(status__in=ACTIVE_CASE_STATUSES, next_action_at__lte=now)
+        .order_by("next_action_at", "pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _resume_if_promise_passed(
+    case: DunningCase, today: dt.date, now: dt.datetime, events: list[DunningEvent]
+) -> bool:
+    if case.status != CaseStatus.PAUSED or case.paused_until is None or today <= case.paused_until:
+        return False
+    if case.paused_on is not None:
+        case.paused_days += max((today - case.paused_on).days, 0)
+    case.status, case.paused_on, case.paused_until = CaseStatus.OPEN, None, None
+    case.ladder_checked_at = None
+    events.append(event_build(case, EventKind.RESUMED, at=now, paused_days=case.paused_days))
+    return True
+
+
+def _due_retries(case_ids: Sequence[int], now: dt.datetime) -> list[int]:
+    """One due retry per case, the earliest.  Older policy retries that came due while no
+    run ran are cancelled: a card is never charged several times in a row to catch up."""
+    chosen: dict[int, int] = {}
+    missed: list[int] = []
+    due = (
+        ScheduledRetry.objects.filter(
+            case_id__in=case_ids, status=RetryStatus.PENDING, due_at__lte=now
+        )
+        .order_by("due_at", "pk")
+        .values_list("pk", "case_id", "reason")
+    )
+    for retry_id, case_id, reason in due:
+        if case_id not in chosen:
+            chosen[case_id] = retry_id
+        elif reason == RetryReason.POLICY:
+            missed.append(retry_id)
+    if missed:
+        ScheduledRetry.objects.filter(pk__in=missed).update(
+            status=RetryStatus.CANCELLED, skip_reason="missed_catching_up", done_at=now
+        )
+    return sorted(chosen.values())
+
+
+def cases_advance(case_ids: Sequence[int], now: dt.datetime | None = None) -> RunReport:
+    """Advance these cases as of ``now``; cases another process holds are skipped."""
+    now = now or clock.now()
+    today = now.astimezone(clock.gym_tz()).date()
+    report = RunReport(at=now)
+    retry_ids: list[int] = []
+    paid_without_hook: list[int] = []
+    with transaction.atomic():
+        cases = list(
+            DunningCase.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=list(case_ids), status__in=ACTIVE_CASE_STATUSES)
+            .select_related("invoice", "membership", "member", "plan", "late_fee_invoice")
+            .order_by("pk")
+        )
+        if not cases:
+            return report
+        ids = [case.pk for case in cases]
+        retries_settle_submitted(ids)
+        ladders = ladders_for({case.plan_id for case in cases})
+        executed = executed_steps(ids)
+        installments = installments_by_case(ids)
+        summary = overdue_summary({case.member_id for case in cases}, today)
+        executions: list[StepExecution] = []
+        messages = []
+        events: list[DunningEvent] = []
+        for case in cases:
+            plan_rows = installments.get(case.pk)
+            if not plan_rows and case.invoice.status == InvoiceStatus.PAID:
+                paid_without_hook.append(case.pk)  # billing's hook did not reach us
+                continue
+            case.amount_due = amount_at_risk(case, plan_rows)
+            if _resume_if_promise_passed(case, today, now, events):
+                owed = owed_invoices(case, plan_rows, today)
+                if owed:
+                    retries_replan(
+                        case, category=case.last_decline_category, invoice=owed[0], now=now
+                    )
+            if case.status == CaseStatus.PLAN and plan_rows:
+                installments_due(case, plan_rows, now)
+            if case.status in (CaseStatus.OPEN, CaseStatus.COLLECTIONS):
+                count, owed_amount = summary.get(case.member_id, {}).get(case.currency, (0, 0))
+                outcome = ladder_evaluate(
+                    case,
+                    ladders.get(case.plan_id, []),
+                    executed.setdefault(case.pk, set()),
+                    now=now,
+                    today=today,
+                    overdue=(count, owed_amount),
+                )
+                executions.extend(outcome.executions)
+                messages.extend(outcome.messages)
+                events.extend(outcome.events)
+        StepExecution.objects.bulk_create(executions)
+        messages_save(messages, now)
+        DunningEvent.objects.bulk_create(events)
+        retry_ids = _due_retries(ids, now)
+        live = [case for case in cases if case.pk not in paid_without_hook]
+        cases_schedule(live, ladders=ladders, executed=executed, installments=installments)
+        bulk_update_rows(live, CASE_FIELDS)
+        report.advanced = len(live)
+        report.steps = len(executions)
+    report.messages_sent = messages_deliver(case_ids=ids, now=now)
+    report.retries = retries_execute(retry_ids, now)
+    if paid_without_hook:
+        from .recovery import case_recover
+
+        for case_id in paid_without_hook:
+            case_recover(case_id, now=now)
+        report.recovered_late = len(paid_without_hook)
+    cases_reschedule(ids)
+    return report
+
+
+def cases_reschedule(case_ids: Sequence[int]) -> None:
+    """Move ``next_action_at`` past what was just done (cases held elsewhere keep theirs)."""
+    with transaction.atomic():
+        cases = list(
+            DunningCase.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=list(case_ids), status__in=ACTIVE_CASE_STATUSES)
+            .order_by("pk")
+        )
+        cases_schedule(cases)
+        bulk_update_rows(cases, ["next_action_at", "next_action"])
+
+
+def dunning_run(
+    now: dt.datetime | None = None, *, progress: Callable[[int], None] | None = None
+) -> RunReport:
+    """One pass: advance every due case, then send any other message that has come due."""
+    now = now or clock.now()
+    report = RunReport(at=now)
+    ids = due_case_ids(now)
+    report.due = len(ids)
+    size = conf.batch_size()
+    for start in range(0, len(ids), size):
+        batch = ids[start : start + size]
+        report.add(cases_advance(batch, now))
+        if progress:
+            progress(len(batch))
+    report.messages_sent += messages_deliver(now=now)
+    return report

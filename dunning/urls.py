@@ -1,0 +1,11 @@
+"""The hosted page members reach from a dunning message's link (mounted at ``/pay/``)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "dunning"
+
+urlpatterns = [
+    path("<str:token>/", views.pay_page, name="pay"),
+]

@@ -1,0 +1,142 @@
+"""The hosted update-card-and-pay page.  Thin: ``dunning.services.portal`` does the work.
+
+A tampered link answers 400 and an expired one 410, each with a friendly page that says
+how else to pay; neither ever becomes a server error.  The page speaks the member's
+language, is never cached, and sends no referrer (the link is a credential).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from billing.money import format_amount
+
+from .forms import PAY_NEW, PayForm
+from .links import LinkExpired, LinkInvalid
+from .models import DeclineCategory
+from .services import portal
+from .services.messages import gym_profile
+
+NO_REFERRER = "no-referrer"
+
+
+def _outcome_text(outcome: portal.PayOutcome) -> tuple[str, str]:
+    """``(css class, sentence)`` for what happened when the member paid."""
+    if outcome.result == "paid":
+        return "success", _("Thank you! Your payment went through and your account is up to date.")
+    if outcome.result == "contact_us":
+        return "info", _(
+            "This balance can no longer be paid online. Please pay at the front desk or call us."
+        )
+    if outcome.result == "nothing_due":
+        return "success", _("Nothing is owed on this account. Thank you!")
+    if outcome.result == "in_progress":
+        return "info", _(
+            "Your payment is being processed. Please check this page again in a few minutes."
+        )
+    if outcome.result == "invalid_card":
+        return "error", _("We could not use that card. Please check it and try again.")
+    if outcome.result == "new_card_needed":
+        return "error", _("The card we have on file can no longer be used. Please add a new card.")
+    by_category: dict[str, str] = {
+        DeclineCategory.FUNDS: _(
+            "Your bank declined the payment because of the available balance. "
+            "You can try another card, or pay at the front desk."
+        ),
+        DeclineCategory.HARD: _("This card cannot be used. Please use a different card."),
+        DeclineCategory.CUSTOMER_ACTION: _(
+            "Your bank needs you to check the card details or approve the payment. "
+            "Please try again or use another card."
+        ),
+    }
+    fallback = _("Your bank declined the payment. Please try another card or contact your bank.")
+    return "error", by_category.get(outcome.category, fallback)
+
+
+def _page_context(page: portal.PayPage) -> dict[str, Any]:
+    return {
+        "gym": gym_profile(),
+        "page": page,
+        "member": page.member,
+        "lines": [
+            {
+                "number": invoice.number,
+                "due_on": invoice.due_on,
+                "amount": format_amount(invoice.amount_due, invoice.currency),
+                "is_fee": page.case is not None and invoice.pk == page.case.late_fee_invoice_id,
+            }
+            for invoice in page.owed
+        ],
+        "total": format_amount(page.total, page.currency),
+        "held": [
+            {
+                "number": invoice.number,
+                "amount": format_amount(invoice.amount_due, invoice.currency),
+            }
+            for invoice in page.held
+        ],
+        "method": page.method,
+    }
+
+
+def _link_error(request: HttpRequest, *, expired: bool) -> HttpResponse:
+    language = translation.get_language_from_request(request)
+    with translation.override(language):
+        response = render(
+            request,
+            "dunning/link_error.html",
+            {"gym": gym_profile(), "expired": expired},
+            status=410 if expired else 400,
+        )
+    response["Referrer-Policy"] = NO_REFERRER
+    return response
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def pay_page(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        page = portal.page_for(token)
+    except LinkExpired:
+        return _link_error(request, expired=True)
+    except LinkInvalid:
+        return _link_error(request, expired=False)
+    status = 200
+    outcome_class, outcome_text = "", ""
+    with translation.override(page.member.language):
+        if request.method == "POST":
+            form = PayForm(request.POST)
+            if form.is_valid():
+                outcome = portal.member_pay(
+                    page,
+                    card_token=form.cleaned_data["card_token"]
+                    if form.cleaned_data["action"] == PAY_NEW
+                    else "",
+                )
+                outcome_class, outcome_text = _outcome_text(outcome)
+                page = portal.page_for(token)
+                form = PayForm()
+            else:
+                status = 400
+        else:
+            portal.link_opened(page)
+            form = PayForm()
+        context = {
+            **_page_context(page),
+            "card_setup": portal.card_setup_for(page, token) if page.owed else None,
+            "form": form,
+            "outcome_class": outcome_class,
+            "outcome_text": outcome_text,
+            "language": page.member.language,
+        }
+        response = render(request, "dunning/pay.html", context, status=status)
+        response["Content-Language"] = page.member.language
+    response["Referrer-Policy"] = NO_REFERRER
+    return response

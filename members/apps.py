@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class MembersConfig(AppConfig):
+    name = "members"
+    verbose_name = _("Members")
+
+    def ready(self) -> None:
+        from . import roles
+
+        # Later apps add permissions in their own migrations; keep the role groups whole.
+        post_migrate.connect(roles.sync_after_migrate, dispatch_uid="members.sync_roles")

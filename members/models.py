@@ -1,0 +1,395 @@
+"""People at the gym: members, households, guardians, agreements and staff notes.
+
+A member's ``status`` is a denormalised copy of what their memberships say; only
+billing services write it, so the front desk can filter 100k members by it quickly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from config import clock
+
+from .phones import normalize_phone
+
+
+class Sequence(models.Model):
+    """A named counter.  Allocation inside a transaction keeps numbers gap-free."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    last_value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.last_value}"
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", _("English")
+    THAI = "th", _("Thai")
+
+
+class MemberStatus(models.TextChoices):
+    PROSPECT = "prospect", _("Prospect")
+    ACTIVE = "active", _("Active")
+    FROZEN = "frozen", _("Frozen")
+    PAST_DUE = "past_due", _("Past due")
+    SUSPENDED = "suspended", _("Suspended")
+    CANCELLED = "cancelled", _("Cancelled")
+    ENDED = "ended", _("Ended")
+
+
+class LeadSource(models.TextChoices):
+    WALK_IN = "walk_in", _("Walk-in")
+    WEBSITE = "website", _("Website")
+    REFERRAL = "referral", _("Referral")
+    SOCIAL = "social", _("Social media")
+    CORPORATE = "corporate", _("Corporate")
+    OTHER = "other", _("Other")
+
+
+def age_on(born: dt.date, day: dt.date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+class Household(models.Model):
+    """A payer and the dependants they are billed for."""
+
+    name = models.CharField(_("name"), max_length=120)
+    payer = models.OneToOneField(
+        "Member",
+        on_delete=models.PROTECT,
+        related_name="paying_household",
+        verbose_name=_("payer"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("household")
+        verbose_name_plural = _("households")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        payer = self.payer if self.payer_id else None
+        if payer is None:
+            return
+        if payer.is_minor:
+            raise ValidationError(
+                {"payer": ValidationError(_("The payer must be an adult."), code="payer_minor")}
+            )
+        if payer.household_id and payer.household_id != self.pk:
+            raise ValidationError(
+                {
+                    "payer": ValidationError(
+                        _("This member already belongs to another household."),
+                        code="payer_in_other_household",
+                    )
+                }
+            )
+
+
+class Member(models.Model):
+    member_number = models.PositiveIntegerField(_("member number"), unique=True, editable=False)
+    first_name = models.CharField(_("first name"), max_length=80)
+    last_name = models.CharField(_("last name"), max_length=80)
+    nickname = models.CharField(_("nickname"), max_length=40, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(
+        _("phone"), max_length=20, blank=True, db_index=True, help_text=_("Stored as +66812345678")
+    )
+    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
+    photo = models.ImageField(_("photo"), upload_to="members/photos/", blank=True)
+
+    address_line1 = models.CharField(_("address"), max_length=200, blank=True)
+    address_line2 = models.CharField(_("address line 2"), max_length=200, blank=True)
+    city = models.CharField(_("city or district"), max_length=100, blank=True)
+    province = models.CharField(_("province or state"), max_length=100, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    country = models.CharField(_("country"), max_length=2, default="TH")
+
+    emergency_contact_name = models.CharField(_("emergency contact"), max_length=120, blank=True)
+    emergency_contact_phone = models.CharField(
+        _("emergency contact phone"), max_length=20, blank=True
+    )
+    emergency_contact_relationship = models.CharField(_("relationship"), max_length=60, blank=True)
+
+    language = models.CharField(
+        _("language"), max_length=5, choices=Language.choices, default=Language.THAI
+    )
+    # Transactional messages (receipts, billing notices) and marketing are separate consents.
+    transactional_email = models.BooleanField(_("billing and service emails"), default=True)
+    transactional_sms = models.BooleanField(_("billing and service SMS"), default=True)
+    marketing_email = models.BooleanField(_("marketing emails"), default=False)
+    marketing_sms = models.BooleanField(_("marketing SMS"), default=False)
+    marketing_consent_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    household = models.ForeignKey(
+        Household,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("household"),
+    )
+    guardian = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="wards",
+        verbose_name=_("guardian"),
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="member",
+        verbose_name=_("portal login"),
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=12,
+        choices=MemberStatus.choices,
+        default=MemberStatus.PROSPECT,
+        editable=False,
+        db_index=True,
+    )
+    lead_source = models.CharField(
+        _("how they found us"), max_length=20, choices=LeadSource.choices, blank=True
+    )
+    created_at = models.DateTimeField(_("joined"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        ordering = ["-member_number"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~models.Q(email=""),
+                name="member_email_unique_ci",
+                violation_error_message=_("Another member already uses this email address."),
+                violation_error_code="email_taken",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(guardian=models.F("id")), name="member_not_own_guardian"
+            ),
+        ]
+        indexes = [
+            models.Index(Lower("last_name"), Lower("first_name"), name="member_name_ci"),
+        ]
+        permissions = [("check_in_member", "Can check a member in at the desk")]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} (#{self.member_number})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def age(self, on: dt.date | None = None) -> int | None:
+        if not self.date_of_birth:
+            return None
+        return age_on(self.date_of_birth, on or clock.today())
+
+    @property
+    def is_minor(self) -> bool:
+        age = self.age()
+        return age is not None and age < settings.MEMBERS_ADULT_AGE
+
+    @property
+    def payer(self) -> Member:
+        """Who is billed for this member: the household payer, or the member."""
+        if self.household_id and self.household:
+            return self.household.payer
+        return self
+
+    def validate_constraints(self, exclude: Any = None) -> None:
+        # The case-insensitive email constraint is an expression; report it on the field.
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict({})
+            general = errors.pop(NON_FIELD_ERRORS, [])
+            for error in general:
+                target = "email" if error.code == "email_taken" else NON_FIELD_ERRORS
+                errors.setdefault(target, []).append(error)
+            raise ValidationError(errors) from exc
+
+    def clean(self) -> None:
+        errors: dict[str, list[ValidationError]] = {}
+
+        def add(field: str, error: ValidationError) -> None:
+            errors.setdefault(field, []).append(error)
+
+        self.first_name = (self.first_name or "").strip()
+        self.last_name = (self.last_name or "").strip()
+        self.email = (self.email or "").strip().lower()
+        for field in ("phone", "emergency_contact_phone"):
+            try:
+                setattr(self, field, normalize_phone(getattr(self, field)))
+            except ValidationError as exc:
+                add(field, exc)
+
+        today = clock.today()
+        if self.date_of_birth:
+            if self.date_of_birth > today:
+                add(
+                    "date_of_birth",
+                    ValidationError(
+                        _("The date of birth cannot be in the future."), code="dob_in_future"
+                    ),
+                )
+            elif age_on(self.date_of_birth, today) > 120:
+                add(
+                    "date_of_birth",
+                    ValidationError(
+                        _("Check the year: that would make the member over 120."),
+                        code="dob_implausible",
+                    ),
+                )
+            elif self.is_minor and not self.guardian_id:
+                add(
+                    "guardian",
+                    ValidationError(
+                        _("A member under %(age)s needs a guardian.")
+                        % {"age": settings.MEMBERS_ADULT_AGE},
+                        code="guardian_required",
+                    ),
+                )
+        if self.guardian_id:
+            if self.pk and self.guardian_id == self.pk:
+                add(
+                    "guardian",
+                    ValidationError(
+                        _("A member cannot be their own guardian."), code="guardian_self"
+                    ),
+                )
+            elif self.guardian and self.guardian.is_minor:
+                add(
+                    "guardian",
+                    ValidationError(_("The guardian must be an adult."), code="guardian_minor"),
+                )
+        if errors:
+            raise ValidationError(errors)
+
+
+class MemberNote(models.Model):
+    """A staff note.  An alert shows at check-in and at the desk until it is resolved."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notes")
+    body = models.TextField(_("note"), max_length=2000)
+    is_alert = models.BooleanField(
+        _("alert"), default=False, help_text=_("Show at check-in, e.g. 'see staff'.")
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("staff note")
+        verbose_name_plural = _("staff notes")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["member"],
+                condition=models.Q(is_alert=True, resolved_at__isnull=True),
+                name="member_open_alerts",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+
+class AgreementKind(models.TextChoices):
+    MEMBERSHIP_TERMS = "terms", _("Membership terms")
+    WAIVER = "waiver", _("Liability waiver")
+    PRIVACY = "privacy", _("Privacy notice (PDPA)")
+
+
+class AgreementVersion(models.Model):
+    """A published text members sign.  A new wording is a new version, never an edit."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=AgreementKind.choices)
+    version = models.CharField(_("version"), max_length=20)
+    title = models.CharField(_("title"), max_length=200)
+    body_en = models.TextField(_("text (English)"))
+    body_th = models.TextField(_("text (Thai)"))
+    effective_from = models.DateField(_("effective from"))
+    is_current = models.BooleanField(_("current"), default=False)
+
+    class Meta:
+        verbose_name = _("agreement version")
+        verbose_name_plural = _("agreement versions")
+        ordering = ["kind", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "version"], name="agreement_kind_version"),
+            models.UniqueConstraint(
+                fields=["kind"], condition=models.Q(is_current=True), name="one_current_agreement"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} v{self.version}"
+
+    def body_for(self, language: str) -> str:
+        return self.body_th if language == Language.THAI else self.body_en
+
+
+class AgreementSignature(models.Model):
+    """Evidence that a member accepted one exact version: who, when, from where."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="signatures")
+    version = models.ForeignKey(
+        AgreementVersion, on_delete=models.PROTECT, related_name="signatures"
+    )
+    signer_name = models.CharField(_("signed by"), max_length=160)
+    signed_by_guardian = models.BooleanField(default=False)
+    signed_at = models.DateTimeField(_("signed at"))
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("device"), max_length=400, blank=True)
+
+    class Meta:
+        verbose_name = _("signed agreement")
+        verbose_name_plural = _("signed agreements")
+        ordering = ["-signed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["member", "version"], name="one_signature_per_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} — {self.signer_name}"
+
+
+class GymProfile(models.Model):
+    """Who the gym is: shown on invoices, receipts and every message to a member."""
+
+    name = models.CharField(_("gym name"), max_length=120)
+    legal_name = models.CharField(_("legal name"), max_length=200, blank=True)
+    tax_id = models.CharField(_("tax ID"), max_length=30, blank=True)
+    address = models.TextField(_("address"), blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    website = models.URLField(_("website"), blank=True)
+    opening_hours = models.CharField(_("opening hours"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("gym profile")
+        verbose_name_plural = _("gym profile")
+        permissions = [("view_reports", "Can view owner reports")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,210 @@
+"""Writes for the members domain.  Views, the API and the admin call these."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from config import clock
+
+from .models import (
+    AgreementSignature,
+    AgreementVersion,
+    Household,
+    Member,
+    MemberNote,
+    Sequence,
+)
+
+MEMBER_NUMBER_SEQUENCE = "member_number"
+MEMBER_NUMBER_START = 1000
+
+# Fields a member record may be created or updated with.  Anything else is refused.
+MEMBER_FIELDS = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "nickname",
+        "email",
+        "phone",
+        "date_of_birth",
+        "photo",
+        "address_line1",
+        "address_line2",
+        "city",
+        "province",
+        "postal_code",
+        "country",
+        "emergency_contact_name",
+        "emergency_contact_phone",
+        "emergency_contact_relationship",
+        "language",
+        "transactional_email",
+        "transactional_sms",
+        "marketing_email",
+        "marketing_sms",
+        "guardian",
+        "household",
+        "lead_source",
+    }
+)
+
+StaffUser = AbstractBaseUser | AnonymousUser | None
+
+
+def sequence_allocate(name: str, count: int = 1, *, start: int = 0) -> range:
+    """Reserve ``count`` consecutive numbers of the named sequence.
+
+    The counter row is locked until the caller's transaction ends, so numbers
+    allocated in a transaction that rolls back are handed out again: no gaps.
+    """
+    if count < 1:
+        raise ValueError("count must be positive")
+    with transaction.atomic():
+        Sequence.objects.get_or_create(name=name, defaults={"last_value": start})
+        seq = Sequence.objects.select_for_update().get(name=name)
+        first = seq.last_value + 1
+        Sequence.objects.filter(name=name).update(last_value=F("last_value") + count)
+    return range(first, first + count)
+
+
+def _apply(member: Member, data: Mapping[str, Any]) -> None:
+    unknown = set(data) - MEMBER_FIELDS
+    if unknown:
+        raise ValidationError({field: _("This field cannot be set here.") for field in unknown})
+    for field, value in data.items():
+        setattr(member, field, value)
+
+
+def _save_validated(member: Member) -> Member:
+    try:
+        with transaction.atomic():
+            member.save()
+    except IntegrityError as exc:
+        if "member_email_unique_ci" in str(exc):
+            raise ValidationError(
+                {"email": _("Another member already uses this email address.")}
+            ) from exc
+        raise
+    return member
+
+
+@transaction.atomic
+def member_create(**data: Any) -> Member:
+    """Register a member.  Raises ``ValidationError`` with field errors; saves nothing then."""
+    member = Member()
+    _apply(member, data)
+    return member_register(member)
+
+
+@transaction.atomic
+def member_register(member: Member) -> Member:
+    """Validate an unsaved member, give it the next member number and save it."""
+    if member.pk:
+        raise ValueError("member_register takes an unsaved member")
+    member.full_clean(exclude=["member_number"])
+    member.member_number = sequence_allocate(
+        MEMBER_NUMBER_SEQUENCE, start=MEMBER_NUMBER_START
+    ).start
+    return _save_validated(member)
+
+
+@transaction.atomic
+def member_update(member: Member, **data: Any) -> Member:
+    _apply(member, data)
+    member.full_clean()
+    return _save_validated(member)
+
+
+@transaction.atomic
+def member_set_marketing_consent(member: Member, *, email: bool, sms: bool) -> Member:
+    member.marketing_email = email
+    member.marketing_sms = sms
+    member.marketing_consent_at = clock.now() if (email or sms) else None
+    member.save(update_fields=["marketing_email", "marketing_sms", "marketing_consent_at"])
+    return member
+
+
+@transaction.atomic
+def household_create(*, payer: Member, name: str = "") -> Household:
+    """Make ``payer`` the payer of a new household that contains them."""
+    household = Household(payer=payer, name=name or f"{payer.last_name} household")
+    household.full_clean()
+    household.save()
+    payer.household = household
+    payer.save(update_fields=["household", "updated_at"])
+    return household
+
+
+@transaction.atomic
+def household_add_member(household: Household, member: Member) -> Member:
+    if member.household_id and member.household_id != household.pk:
+        raise ValidationError({"household": _("This member already belongs to another household.")})
+    member.household = household
+    member.save(update_fields=["household", "updated_at"])
+    return member
+
+
+@transaction.atomic
+def household_remove_member(household: Household, member: Member) -> Member:
+    if member.pk == household.payer_id:
+        raise ValidationError({"household": _("The payer cannot leave their own household.")})
+    member.household = None
+    member.save(update_fields=["household", "updated_at"])
+    return member
+
+
+@transaction.atomic
+def agreement_sign(
+    *,
+    member: Member,
+    version: AgreementVersion,
+    signer_name: str,
+    ip_address: str | None,
+    user_agent: str = "",
+) -> AgreementSignature:
+    """Record that ``signer_name`` accepted ``version`` for ``member``; never twice."""
+    signer_name = (signer_name or "").strip()
+    if not signer_name:
+        raise ValidationError({"signer_name": _("Type the signer's full name.")})
+    by_guardian = member.is_minor
+    if by_guardian and not member.guardian_id:
+        raise ValidationError({"signer_name": _("A guardian must sign for a minor.")})
+    if AgreementSignature.objects.filter(member=member, version=version).exists():
+        raise ValidationError({"version": _("This version is already signed.")})
+    return AgreementSignature.objects.create(
+        member=member,
+        version=version,
+        signer_name=signer_name,
+        signed_by_guardian=by_guardian,
+        signed_at=clock.now(),
+        ip_address=ip_address or None,
+        user_agent=(user_agent or "")[:400],
+    )
+
+
+def note_add(
+    *, member: Member, body: str, is_alert: bool = False, author: Any = None
+) -> MemberNote:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": _("Write the note first.")})
+    return MemberNote.objects.create(
+        member=member,
+        body=body,
+        is_alert=is_alert,
+        author=author if getattr(author, "is_authenticated", False) else None,
+    )
+
+
+def alert_resolve(note: MemberNote) -> MemberNote:
+    if note.resolved_at is None:
+        note.resolved_at = clock.now()
+        note.save(update_fields=["resolved_at"])
+    return note

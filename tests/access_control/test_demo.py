@@ -1,0 +1,84 @@
+"""``seed_demo`` gives access control a site, devices with working keys, and a credential
+for every state, each of which the gate answers as the manifest says."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.core.management import call_command
+
+from access_control.keys import key_hash
+from access_control.models import Credential, Device, Zone
+
+from .helpers import check, device_client
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """Wednesday 08:00 in Bangkok: before the off-peak window opens."""
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2027, 2, 3, 1, 0, tzinfo=dt.UTC), tick=False) as t:
+        yield t
+
+
+def seed(tmp_path, name="demo.json"):
+    manifest = tmp_path / name
+    call_command("seed_demo", members=30, json=manifest, no_progress=True)
+    return json.loads(manifest.read_text())
+
+
+def test_every_demo_credential_gets_the_answer_the_manifest_promises(tmp_path):
+    manifest = seed(tmp_path)
+    devices = {device["name"]: device for device in manifest["devices"]}
+    assert {d["zone"] for d in devices.values()} == {"gym-floor", "studio", "pool"}
+    assert {(d["zone"], d["direction"]) for d in devices.values()} >= {
+        ("gym-floor", "in"),
+        ("gym-floor", "out"),
+        ("pool", "in"),
+        ("pool", "out"),
+    }
+    assert any(d["kind"] == "kiosk" for d in devices.values())
+    gate = device_client(devices["gym-floor-in"]["key"])
+    states = {c["state"]: c for c in manifest["credentials"]}
+    assert set(states) == {
+        "active",
+        "outside_off_peak_hours",
+        "frozen",
+        "suspended_overdue",
+        "cancelled",
+        "pack_exhausted",
+        "unknown",
+    }
+    for state, entry in states.items():
+        assert check(gate, entry["credential"])["reason"] == entry["expect"], state
+    assert not Credential.objects.filter(value=states["unknown"]["credential"]).exists()
+
+
+def test_reseeding_reuses_the_device_keys_and_duplicates_nothing(tmp_path):
+    first = seed(tmp_path, "one.json")
+    counts = (Device.objects.count(), Zone.objects.count(), Credential.objects.count())
+    second = seed(tmp_path, "two.json")
+    assert second["devices"] == first["devices"]
+    assert second["credentials"] == first["credentials"]
+    assert (Device.objects.count(), Zone.objects.count(), Credential.objects.count()) == counts
+    for device in first["devices"]:
+        stored = Device.objects.get(name=device["name"])
+        assert stored.key_hash == key_hash(device["key"])
+        assert device["key"] not in repr(Device.objects.filter(pk=stored.pk).values().get())
+
+
+def test_demo_members_with_a_membership_get_a_card(tmp_path):
+    seed(tmp_path)
+    from members.demo import DEMO_EMAIL_DOMAIN
+    from members.models import Member
+
+    with_membership = Member.objects.filter(
+        email__endswith=f"@{DEMO_EMAIL_DOMAIN}", memberships__isnull=False
+    ).distinct()
+    assert with_membership.exists()
+    assert not with_membership.filter(credentials__isnull=True).exists()

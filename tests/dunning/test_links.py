@@ -1,0 +1,252 @@
+"""Signed "update your card and pay" links and the hosted page behind them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from billing.models import InvoiceStatus, PaymentMethod
+from dunning.links import LinkExpired, LinkInvalid, make_token, pay_url, read_token
+from dunning.models import CaseStatus, DunningMessage, EventKind
+from tests.dunning.conftest import local
+from tests.dunning.helpers import case_of, fail_renewal
+
+
+def test_a_token_carries_member_invoice_and_message(time_machine):
+    time_machine.move_to(local(2026, 4, 5, 10), tick=False)
+    link = read_token(make_token(7, 42, 9))
+    assert (link.member_id, link.invoice_id, link.message_id) == (7, 42, 9)
+    assert link.issued_at == local(2026, 4, 5, 10)
+    assert read_token(make_token(7, 42)).message_id is None
+
+
+def test_a_token_expires_after_the_maximum_age(time_machine, settings):
+    time_machine.move_to(local(2026, 4, 5, 10), tick=False)
+    token = make_token(7, 42)
+    time_machine.move_to(local(2026, 4, 19, 10), tick=False)
+    assert read_token(token).invoice_id == 42  # exactly 14 days: still fine
+    time_machine.move_to(local(2026, 4, 19, 10, 1), tick=False)
+    with pytest.raises(LinkExpired):
+        read_token(token)
+    settings.DUNNING_LINK_MAX_AGE_DAYS = 30
+    assert read_token(token).member_id == 7
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # the signature
+        lambda t: "eyJtIjo4LCJpIjo0Mn0" + t[t.index(":") :],  # another member, same signature
+        lambda t: t.replace(":", "", 1),
+        lambda t: "",
+        lambda t: "not-a-token",
+    ],
+)
+def test_a_tampered_token_is_refused(tamper):
+    with pytest.raises(LinkInvalid):
+        read_token(tamper(make_token(7, 42)))
+
+
+def test_tokens_are_salted_for_this_purpose_only():
+    from django.core import signing
+
+    other = signing.TimestampSigner(salt="something-else").sign_object({"m": 7, "i": 42})
+    with pytest.raises(LinkInvalid):
+        read_token(other)
+
+
+@pytest.mark.django_db
+def test_a_tampered_link_shows_a_friendly_400_page(gym):
+    response = Client().get("/pay/eyJtIjo4fQ:1abc:forged/")
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "This link does not work" in text and gym.phone in text
+    assert response["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.django_db
+def test_an_expired_link_shows_a_friendly_410_page(gym, time_machine):
+    time_machine.move_to(local(2026, 4, 5, 10), tick=False)
+    url = reverse("dunning:pay", args=[make_token(1, 1)])
+    time_machine.move_to(local(2026, 5, 5, 10), tick=False)
+    response = Client().get(url)
+    assert response.status_code == 410
+    assert "expired" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_link_for_someone_elses_invoice_is_refused(gym, failing_member):
+    membership = failing_member()
+    invoice = membership.member.invoices.first()
+    url = reverse("dunning:pay", args=[make_token(membership.member_id + 1000, invoice.pk)])
+    assert Client().get(url).status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_page_shows_what_is_owed_in_the_members_language(failing_member, time_machine):
+    membership = failing_member("tok_decline_insufficient_funds", language="th")
+    fail_renewal(time_machine)
+    case = case_of(membership)
+    message = DunningMessage.objects.get(case=case, channel="email")
+    url = pay_url(case.member_id, case.invoice_id, message.pk).removeprefix("https://gym.example")
+    response = Client().get(url)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "฿1,500.00" in text and case.invoice.number in text
+    assert "ชำระ" in text  # Thai
+    assert response["Content-Language"] == "th"
+    assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
+    assert "Stripe Elements" in text or "Elements" in text
+    message.refresh_from_db()
+    assert message.clicked_at is not None
+    opened = case.events.get(kind=EventKind.LINK_OPENED)
+    assert opened.detail["channel"] == "email"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paying_with_the_card_on_file_after_the_bank_recovers(failing_member, time_machine):
+    membership = failing_member("tok_succeed_after_1")
+    fail_renewal(time_machine)
+    case = case_of(membership)
+    url = reverse("dunning:pay", args=[make_token(case.member_id, case.invoice_id)])
+    client = Client()
+    page = client.get(url).content.decode()
+    assert "•••• " in page
+    response = client.post(url, {"action": "pay_saved"})
+    assert response.status_code == 200
+    assert "Thank you" in response.content.decode()
+    case.refresh_from_db()
+    assert case.status == CaseStatus.RECOVERED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_declined_card_on_the_page_says_so_plainly(failing_member, time_machine):
+    membership = failing_member("tok_decline_insufficient_funds")
+    fail_renewal(time_machine)
+    case = case_of(membership)
+    url = reverse("dunning:pay", args=[make_token(case.member_id, case.invoice_id)])
+    client = Client()
+    response = client.post(url, {"action": "pay_new", "card_token": "tok_decline_do_not_honor.x1"})
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "declined" in text and "do_not_honor" not in text
+    response = client.post(url, {"action": "pay_new", "card_token": "tok_no_such_behaviour"})
+    assert "could not use that card" in response.content.decode()
+    case.refresh_from_db()
+    assert case.status == CaseStatus.OPEN
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_card_number_typed_into_the_page_is_refused_and_never_shown(failing_member, time_machine):
+    membership = failing_member("tok_decline_insufficient_funds")
+    fail_renewal(time_machine)
+    case = case_of(membership)
+    url = reverse("dunning:pay", args=[make_token(case.member_id, case.invoice_id)])
+    response = Client().post(url, {"action": "pay_new", "card_token": "4242 4242 4242 4242"})
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "4242" not in text and "Never type a card number" in text
+    assert not PaymentMethod.objects.filter(token__contains="4242").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hard_declined_card_cannot_be_used_again_on_the_page(failing_member, time_machine):
+    membership = failing_member("tok_decline_lost_card")
+    fail_renewal(time_machine)
+    case = case_of(membership)
+    url = reverse("dunning:pay", args=[make_token(case.member_id, case.invoice_id)])
+    client = Client()
+    page = client.get(url).content.decode()
+    assert "Add a new card and pay" in page and "Pay with the card on file" not in page
+    response = client.post(url, {"action": "pay_saved"})
+    assert "can no longer be used" in response.content.decode()
+    response = client.post(url, {"action": "pay_new", "card_token": "tok_ok.fresh"})
+    assert "Thank you" in response.content.decode()
+    case.refresh_from_db()
+    case.invoice.refresh_from_db()
+    assert case.invoice.status == InvoiceStatus.PAID
+    assert case.status == CaseStatus.RECOVERED
+    # The page charged on-session; the card update did not also trigger a retry.
+    assert not case.retries.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_link_in_an_email_opens_the_page(failing_member, time_machine):
+    from django.core import mail
+
+    membership = failing_member("tok_decline_insufficient_funds")
+    fail_renewal(time_machine)
+    (email,) = mail.outbox
+    path = re.search(r"https://gym\.example(/pay/\S+/)", email.body).group(1)
+    time_machine.move_to(local(2026, 4, 5, 10) + dt.timedelta(days=13), tick=False)
+    assert Client().get(path).status_code == 200
+    time_machine.move_to(local(2026, 4, 5, 10) + dt.timedelta(days=15), tick=False)
+    assert Client().get(path).status_code == 410
+    assert case_of(membership).status == CaseStatus.OPEN
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_balance_with_collections_is_shown_but_not_payable_online(failing_member, time_machine):
+    from tests.dunning.helpers import run_until
+
+    membership = failing_member("tok_decline_lost_card")
+    fail_renewal(time_machine)
+    run_until(time_machine, local(2026, 5, 6))
+    case = case_of(membership)
+    assert case.status == CaseStatus.COLLECTIONS
+    url = reverse("dunning:pay", args=[make_token(case.member_id, case.invoice_id)])
+    client = Client()
+    text = client.get(url).content.decode()
+    assert "can no longer be paid online" in text and "฿1,500.00" in text
+    assert "up to date" not in text
+    response = client.post(url, {"action": "pay_new", "card_token": "tok_ok.late"})
+    assert "can no longer be paid online" in response.content.decode()
+    assert not PaymentMethod.objects.filter(token="tok_ok.late").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_stripe_the_page_collects_the_card_in_stripe_elements(
+    failing_member, time_machine, settings
+):
+    """Production: a SetupIntent is started and the page mounts Stripe's card form."""
+    import billing.gateways as gateways
+    from billing.gateways.stripe_gateway import StripeGateway
+    from tests.billing.gateways.stripe_stub import API_KEY, WEBHOOK_SECRET, StubStripeHTTPClient
+
+    membership = failing_member("tok_decline_insufficient_funds")
+    fail_renewal(time_machine)
+    case = case_of(membership)
+    message = DunningMessage.objects.get(case=case, channel="email")
+    url = pay_url(case.member_id, case.invoice_id, message.pk).removeprefix("https://gym.example")
+    http = StubStripeHTTPClient().reply(
+        200,
+        {
+            "id": "seti_123",
+            "object": "setup_intent",
+            "client_secret": "seti_123_secret_abc",
+            "status": "requires_payment_method",
+            "usage": "off_session",
+        },
+    )
+    stripe_gateway = StripeGateway(
+        API_KEY, WEBHOOK_SECRET, http_client=http, publishable_key="pk_test_abc"
+    )
+    settings.PAYMENT_GATEWAY = "stripe"
+    gateways.clear_gateway_cache()
+    gateways._instances["stripe"] = stripe_gateway
+    try:
+        response = Client().get(url)
+    finally:
+        gateways.clear_gateway_cache()
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "https://js.stripe.com/v3/" in text and "seti_123_secret_abc" in text
+    assert "pk_test_abc" in text and 'placeholder="tok_ok"' not in text
+    (request,) = http.requests
+    assert request.path == "/v1/setup_intents"
+    assert request.params["usage"] == "off_session"
+    assert request.headers.get("Idempotency-Key", "").startswith(f"card-setup-{case.member_id}-")

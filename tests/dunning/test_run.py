@@ -1,0 +1,129 @@
+"""``run_dunning``: only due cases, each step's message exactly once, however it is run."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+import pytest
+from django.apps import apps
+from django.core import mail
+from django.core.management import CommandError, call_command
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+from django_celery_beat.models import PeriodicTask
+
+from billing.models import Membership
+from dunning.models import DunningMessage, MessageStatus, StepExecution
+from dunning.services.run import due_case_ids, dunning_run
+from dunning.sms import locmem
+from tests.billing.factories import PlanFactory, card, signed_up
+from tests.dunning.conftest import local
+from tests.dunning.helpers import fail_renewal
+from tests.factories import MemberFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def many_failing(count: int, time_machine) -> list[Membership]:
+    time_machine.move_to(local(2026, 3, 5, 9), tick=False)
+    plan = PlanFactory()
+    memberships = []
+    for _ in range(count):
+        member = MemberFactory()
+        membership = signed_up(member=member, plan=plan)
+        method = card(member, "tok_decline_lost_card")
+        Membership.objects.filter(pk=membership.pk).update(payment_method=method)
+        memberships.append(membership)
+    return memberships
+
+
+def test_two_runs_at_once_send_each_steps_message_exactly_once(bank, gym, time_machine, settings):
+    settings.DUNNING_BATCH_SIZE = 3
+    memberships = many_failing(8, time_machine)
+    fail_renewal(time_machine, local(2026, 4, 5, 23))  # every notice waits for 08:00
+    assert DunningMessage.objects.filter(status=MessageStatus.PENDING).count() == 16
+    time_machine.move_to(local(2026, 4, 8, 9), tick=False)  # notices due, and day-3 reminders
+    mail.outbox = []
+    locmem.outbox.clear()
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            dunning_run()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    # Three runs at once, eight members: one day-0 notice by email and by SMS each (held
+    # from the night), one reminder by email each; nothing twice.
+    assert StepExecution.objects.count() == 8 * 2
+    per_member = {}
+    for message in mail.outbox:
+        per_member.setdefault(message.to[0], []).append(message.subject.split(" ")[0])
+    assert len(per_member) == 8
+    assert all(sorted(subjects) == ["Payment", "Reminder:"] for subjects in per_member.values())
+    assert len(locmem.outbox) == 8
+    assert DunningMessage.objects.filter(status=MessageStatus.SENT).count() == 24
+    assert len(memberships) == 8
+
+
+def test_a_run_touches_only_due_cases(bank, gym, time_machine):
+    many_failing(5, time_machine)
+    fail_renewal(time_machine)
+    time_machine.move_to(local(2026, 4, 6, 12), tick=False)
+    assert due_case_ids(local(2026, 4, 6, 12)) == []
+    with CaptureQueriesContext(connection) as queries:
+        report = dunning_run()
+    assert report.due == 0 and report.advanced == 0
+    assert len(queries) <= 3
+
+
+def test_queries_per_batch_do_not_grow_with_the_number_of_cases(bank, gym, time_machine):
+    def queries_for(count: int) -> int:
+        many_failing(count, time_machine)
+        fail_renewal(time_machine)
+        time_machine.move_to(local(2026, 4, 12, 7), tick=False)  # day 7, quiet hours: no sends
+        with CaptureQueriesContext(connection) as queries:
+            report = dunning_run()
+        assert report.advanced == count  # the earlier batch is not due again yet
+        return len(queries)
+
+    small = queries_for(2)
+    # The ladder's effects are per case (billing's services); the rest of the pass is a
+    # fixed number of queries, so the cost per case stays flat.
+    large = queries_for(6)
+    per_case = (large - small) / 4
+    assert per_case < 30, (small, large)
+
+
+def test_the_command_runs_as_of_a_date(bank, gym, time_machine, capsys):
+    many_failing(2, time_machine)
+    fail_renewal(time_machine)
+    time_machine.move_to(local(2026, 4, 5, 12), tick=False)
+    call_command("run_dunning", date="2026-04-08", no_progress=True)
+    out = capsys.readouterr().out
+    assert out.startswith("2026-04-08: 2 cases due, 2 advanced, 2 ladder steps")
+    assert StepExecution.objects.filter(step__name="Reminder").count() == 2
+
+
+def test_the_command_refuses_a_bad_date():
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        call_command("run_dunning", date="08/04/2026")
+
+
+def test_the_hourly_beat_schedule_exists():
+    importlib.import_module("dunning.migrations.0003_beat_schedule").create_schedule(apps, None)
+    task = PeriodicTask.objects.get(name="Hourly dunning run")
+    assert task.task == "dunning.tasks.run_dunning"
+    assert (task.crontab.minute, task.crontab.hour) == ("0", "*")
+    assert str(task.crontab.timezone) == "Asia/Bangkok"

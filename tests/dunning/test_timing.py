@@ -1,0 +1,150 @@
+"""Quiet hours, paydays and retry timing, as pure functions (hypothesis where it pays)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dunning.timing import (
+    in_quiet_hours,
+    is_payday,
+    quiet_hours_end,
+    retry_times,
+    spread,
+)
+from tests.dunning.conftest import BANGKOK, local
+
+NINE_PM, EIGHT_AM = dt.time(21), dt.time(8)
+instants = st.datetimes(
+    min_value=dt.datetime(2025, 1, 1),
+    max_value=dt.datetime(2030, 12, 31),
+    timezones=st.just(dt.UTC),
+)
+times_of_day = st.times().map(lambda t: t.replace(second=0, microsecond=0))
+
+
+def test_a_message_due_at_22_waits_for_8_the_next_morning():
+    assert quiet_hours_end(local(2026, 4, 5, 22), NINE_PM, EIGHT_AM, BANGKOK) == local(
+        2026, 4, 6, 8
+    )
+    assert quiet_hours_end(local(2026, 4, 6, 7, 59), NINE_PM, EIGHT_AM, BANGKOK) == local(
+        2026, 4, 6, 8
+    )
+    noon = local(2026, 4, 6, 12)
+    assert quiet_hours_end(noon, NINE_PM, EIGHT_AM, BANGKOK) == noon
+    assert in_quiet_hours(local(2026, 4, 6, 21), NINE_PM, EIGHT_AM, BANGKOK)
+    assert not in_quiet_hours(local(2026, 4, 6, 8), NINE_PM, EIGHT_AM, BANGKOK)
+
+
+@settings(max_examples=300)
+@given(at=instants, start=times_of_day, end=times_of_day)
+def test_quiet_hours_end_is_never_inside_the_window_nor_before_now(at, start, end):
+    sendable = quiet_hours_end(at, start, end, BANGKOK)
+    assert sendable >= at
+    assert not in_quiet_hours(sendable, start, end, BANGKOK)
+    assert sendable - at <= dt.timedelta(days=1)
+
+
+def test_paydays_are_the_start_of_the_month_and_after_paydays():
+    april = [dt.date(2026, 4, d) for d in range(1, 31)]
+    assert [d.day for d in april if is_payday(d)] == [1, 2, 15, 16, 25, 26, 27, 28, 29, 30]
+
+
+def test_funds_retries_land_on_paydays_at_ten():
+    failed = local(2026, 4, 5, 2)
+    times = retry_times(
+        "funds", after=failed, until=failed + dt.timedelta(days=14), count=8, tz=BANGKOK
+    )
+    assert times == [local(2026, 4, 15), local(2026, 4, 16)]
+    # A window over the month's end picks the best paydays and stays within the count.
+    failed = local(2026, 4, 20, 2)
+    times = retry_times(
+        "funds", after=failed, until=failed + dt.timedelta(days=14), count=4, tz=BANGKOK
+    )
+    days = [t.astimezone(BANGKOK).date() for t in times]
+    assert days == [
+        dt.date(2026, 4, 25),
+        dt.date(2026, 4, 30),
+        dt.date(2026, 5, 1),
+        dt.date(2026, 5, 2),
+    ]
+
+
+def test_funds_without_a_payday_in_the_window_spread_out_instead():
+    failed = local(2026, 4, 3, 2)
+    times = retry_times(
+        "funds", after=failed, until=failed + dt.timedelta(days=7), count=8, tz=BANGKOK
+    )
+    assert times and all(not is_payday(t.astimezone(BANGKOK).date()) for t in times)
+
+
+def test_temporary_retries_within_hours_then_daily():
+    failed = local(2026, 4, 5, 2)
+    times = retry_times(
+        "temporary", after=failed, until=failed + dt.timedelta(days=14), count=5, tz=BANGKOK
+    )
+    assert [t - failed for t in times] == [
+        dt.timedelta(hours=2),
+        dt.timedelta(hours=6),
+        dt.timedelta(days=1),
+        dt.timedelta(days=2),
+        dt.timedelta(days=3),
+    ]
+
+
+def test_generic_retries_widen():
+    failed = local(2026, 4, 5, 2)
+    times = retry_times(
+        "generic", after=failed, until=failed + dt.timedelta(days=14), count=8, tz=BANGKOK
+    )
+    assert [t.astimezone(BANGKOK).day for t in times] == [6, 8, 11, 15]
+    gaps = spread(times)
+    assert gaps == sorted(gaps)
+
+
+def test_hard_and_customer_action_declines_are_never_retried_by_schedule():
+    failed = local(2026, 4, 5, 2)
+    for category in ("hard", "customer_action"):
+        for mode in ("smart", "fixed"):
+            assert (
+                retry_times(
+                    category,
+                    after=failed,
+                    until=failed + dt.timedelta(days=60),
+                    count=30,
+                    mode=mode,
+                    tz=BANGKOK,
+                )
+                == []
+            )
+
+
+def test_fixed_mode_retries_every_n_days():
+    failed = local(2026, 4, 5, 2)
+    times = retry_times(
+        "funds",
+        after=failed,
+        until=failed + dt.timedelta(days=14),
+        count=4,
+        mode="fixed",
+        fixed_interval_days=3,
+        tz=BANGKOK,
+    )
+    assert [t - failed for t in times] == [dt.timedelta(days=d) for d in (3, 6, 9, 12)]
+
+
+@given(
+    category=st.sampled_from(["funds", "temporary", "generic", "processing"]),
+    after=instants,
+    window_days=st.integers(min_value=7, max_value=60),
+    count=st.integers(min_value=0, max_value=30),
+    mode=st.sampled_from(["smart", "fixed"]),
+)
+def test_retries_stay_inside_the_window_and_the_budget(category, after, window_days, count, mode):
+    until = after + dt.timedelta(days=window_days)
+    times = retry_times(category, after=after, until=until, count=count, mode=mode, tz=BANGKOK)
+    assert len(times) <= count
+    assert times == sorted(times) and len(set(times)) == len(times)
+    assert all(after < t <= until for t in times)
