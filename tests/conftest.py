@@ -1,0 +1,73 @@
+"""Shared fixtures.  The suite runs on real PostgreSQL and Redis, never SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from django.utils import translation
+from rest_framework.test import APIClient
+
+from members import roles
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" not in engine:
+        raise pytest.UsageError(
+            "The test suite runs on PostgreSQL only. Run `make test`, or set DATABASE_URL "
+            f"to a PostgreSQL URL (the current engine is {engine})."
+        )
+    if not settings.REDIS_URL:
+        raise pytest.UsageError("The test suite needs Redis: set REDIS_URL or run `make test`.")
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> None:
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Any:
+    """Start every test in the default language.
+
+    The locale middleware activates the request's language on the test thread and
+    leaves it active, so a Thai request in one test would otherwise leak into the next
+    when tests run in random order.
+    """
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture
+def make_staff(db: None) -> Callable[..., Any]:
+    """A staff user in one role group (``Front desk``, ``Manager`` or ``Owner``)."""
+    user_model = get_user_model()
+
+    def make(role: str, username: str | None = None) -> Any:
+        roles.sync_roles()
+        user = user_model.objects.create_user(
+            username=username or role.lower().replace(" ", "_"),
+            password="pw-for-tests-only",
+            is_staff=True,
+        )
+        user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def api_as(make_staff: Callable[..., Any]) -> Callable[[str], APIClient]:
+    def client_for(role: str) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(make_staff(role))
+        return client
+
+    return client_for
