@@ -653,7 +653,7 @@ def command_status(args: argparse.Namespace, api: Api, state: dict[str, Any]) ->
 
 def command_run(args: argparse.Namespace, api: Api, state_file: Path) -> int:
     """Read one credential per line until end of input or ``:quit``."""
-    last_sync = 0.0
+    last_sync: float | None = None  # sync after the first online check
     for line in sys.stdin:
         words = line.split()
         if not words:
@@ -674,7 +674,7 @@ def command_run(args: argparse.Namespace, api: Api, state_file: Path) -> int:
                 if decision.source == "online":
                     if state["buffer"]:
                         command_flush(args, api, state)
-                    if time.monotonic() - last_sync >= args.sync_every:
+                    if last_sync is None or time.monotonic() - last_sync >= args.sync_every:
                         command_sync(args, api, state)
                         last_sync = time.monotonic()
             except SimulatorError as exc:
