@@ -10,16 +10,19 @@ status is cached, so a suspension or a payment shows at the very next check.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import (
     Count,
     Exists,
     F,
     JSONField,
-    Model,
     OuterRef,
     Q,
     QuerySet,
@@ -35,6 +38,7 @@ from billing.selectors import (
     packs_access_expression,
     packs_access_from_json,
 )
+from config.db import prepared_cursor
 from members.models import Member, MemberNote
 
 from .credentials import Presented
@@ -89,9 +93,10 @@ def _inside(zone_ids: list[int], since: dt.datetime) -> QuerySet[AccessEvent]:
     ).exclude(Exists(later))
 
 
-def occupancy_expression(zone: ZoneSnapshot, now: dt.datetime) -> Coalesce:
+def occupancy_expression(zone: ZoneSnapshot, since: dt.datetime) -> Coalesce:
+    """Members inside ``zone``, counting passes from ``since`` (:func:`occupancy_since`)."""
     counted = (
-        _inside([zone.id], occupancy_since(zone, now))
+        _inside([zone.id], since)
         .values("zone_id")
         .annotate(n=Count("member_id", distinct=True))
         .values("n")
@@ -174,28 +179,43 @@ def _prior_event_expression(device_id: int, device_event_id: str) -> Subquery:
     return Subquery(prior.values(data=fields)[:1], output_field=JSONField())
 
 
+@dataclass(frozen=True)
+class GateWhen:
+    """The instants and the day a gate read at ``now`` looks at, in the zone's time."""
+
+    day: dt.date
+    passback_since: dt.datetime | None  # None: anti-passback is off
+    occupancy_since: dt.datetime | None  # None: capacity is not checked
+
+    @classmethod
+    def at(cls, zone: ZoneSnapshot, now: dt.datetime, direction: str) -> GateWhen:
+        counts = zone.capacity is not None and direction == Direction.IN
+        return cls(
+            day=now.astimezone(zone.tz).date(),
+            passback_since=passback_since(zone, now),
+            occupancy_since=occupancy_since(zone, now) if counts else None,
+        )
+
+
 def gate_annotations(
     member_ref: str,
     zone: ZoneSnapshot,
-    now: dt.datetime,
+    when: GateWhen,
     *,
-    direction: str,
     device_id: int | None = None,
     device_event_id: str | None = None,
 ) -> dict[str, Any]:
     """The subqueries the gate annotates onto a query with a member id column."""
-    day = now.astimezone(zone.tz).date()
     annotations: dict[str, Any] = {
         "gate_membership": membership_access_expression(member_ref, zone.code),
-        "gate_packs": packs_access_expression(member_ref, zone.code, day),
-        "gate_pack_visits": _pack_visits_expression(member_ref, day),
+        "gate_packs": packs_access_expression(member_ref, zone.code, when.day),
+        "gate_pack_visits": _pack_visits_expression(member_ref, when.day),
         "gate_alerts": _alerts_expression(member_ref),
     }
-    since = passback_since(zone, now)
-    if since is not None:
-        annotations.update(_last_pass_expressions(member_ref, zone, since))
-    if zone.capacity is not None and direction == Direction.IN:
-        annotations["gate_occupancy"] = occupancy_expression(zone, now)
+    if when.passback_since is not None:
+        annotations.update(_last_pass_expressions(member_ref, zone, when.passback_since))
+    if when.occupancy_since is not None:
+        annotations["gate_occupancy"] = occupancy_expression(zone, when.occupancy_since)
     if device_id is not None and device_event_id:
         annotations["gate_prior"] = _prior_event_expression(device_id, device_event_id)
     return annotations
@@ -222,8 +242,13 @@ class GateRead:
     prior: dict[str, Any] | None
 
 
+def _json(value: Any) -> Any:
+    # A raw cursor hands JSON back as text (Django registers jsonb as text with psycopg 3).
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def _facts_from_row(
-    row: Model,
+    row: dict[str, Any],
     member: Member,
     *,
     now: dt.datetime,
@@ -232,40 +257,188 @@ def _facts_from_row(
     credential_status: str,
     qr_fresh: bool | None,
 ) -> GateFacts:
-    last_direction = getattr(row, "last_direction", None)
-    last_at = getattr(row, "last_at", None)
+    last_direction = row.get("last_direction")
+    last_at = row.get("last_at")
     return GateFacts(
         now=now,
         zone=zone,
         direction=direction,
         credential_status=credential_status,
         qr_fresh=qr_fresh,
-        member=member_snapshot(member, getattr(row, "gate_alerts", None)),
-        membership=membership_access_from_json(getattr(row, "gate_membership", None)),
-        packs=tuple(packs_access_from_json(getattr(row, "gate_packs", None))),
-        packs_used_today=frozenset(int(i) for i in (getattr(row, "gate_pack_visits", None) or [])),
+        member=member_snapshot(member, _json(row.get("gate_alerts"))),
+        membership=membership_access_from_json(row.get("gate_membership")),
+        packs=tuple(packs_access_from_json(row.get("gate_packs"))),
+        packs_used_today=frozenset(int(i) for i in (_json(row.get("gate_pack_visits")) or [])),
         last_pass=LastPass(last_direction, last_at) if last_direction and last_at else None,
-        occupancy=getattr(row, "gate_occupancy", None),
+        occupancy=row.get("gate_occupancy"),
     )
 
 
+MEMBER_COLUMNS = ("first_name", "last_name", "member_number", "photo", "language")
 GATE_COLUMNS = (
+    "pk",
     "kind",
     "value",
     "status",
-    "member__first_name",
-    "member__last_name",
-    "member__member_number",
-    "member__photo",
-    "member__language",
+    "member_id",
+    *(f"member__{name}" for name in MEMBER_COLUMNS),
 )
 
 
-def _credential_query(presented: Presented) -> Q:
+# --- The gate's statement, compiled once per shape ---------------------------------------
+#
+# Building and compiling the gate's query with the ORM costs about ten times more than
+# PostgreSQL takes to run it.  So the SQL is compiled once per shape (zone, number of
+# candidate readings, which checks apply) with placeholder values in the slots that change
+# from check to check, and each check binds its own values to the cached text.  The
+# statement is then executed prepared, so PostgreSQL plans it once per connection too.
+
+
+class _Slots:
+    """Distinctive placeholder values, one per slot, to find in the compiled parameters."""
+
+    def __init__(self, candidates: int) -> None:
+        epoch = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+        self.values: dict[str, Any] = {
+            "day": dt.date(1, 1, 3),
+            "passback_since": epoch + dt.timedelta(days=1),
+            "occupancy_since": epoch + dt.timedelta(days=2),
+            "device_id": -2_000_000_001,
+            "device_event_id": "\x1fslot:device_event_id",
+        }
+        for n in range(candidates):
+            self.values[f"kind{n}"] = f"\x1fslot:kind{n}"
+            self.values[f"value{n}"] = f"\x1fslot:value{n}"
+        self.by_value = {(type(v), v): name for name, v in self.values.items()}
+
+    def name_of(self, param: Any) -> str | None:
+        try:
+            return self.by_value.get((type(param), param))
+        except TypeError:  # an unhashable parameter is never a slot
+            return None
+
+
+@dataclass(frozen=True)
+class _GateStatement:
+    sql: str
+    slots: tuple[str, ...]  # the slot each parameter takes, in order
+    columns: tuple[str, ...]
+
+    def bind(self, values: dict[str, Any]) -> list[Any]:
+        return [values[slot] for slot in self.slots]
+
+
+_PLACEHOLDER = re.compile(r"%[%s]")
+
+
+def _inline_constants(
+    sql: str, params: Sequence[Any], slots: Sequence[str | None], connection: Any
+) -> str:
+    """``sql`` with every parameter that is not a slot written in as a quoted literal.
+
+    A prepared statement is planned once for any values of its parameters, so what is
+    fixed for the shape (statuses, the zone, JSON keys) must be literal for PostgreSQL to
+    use the partial indexes that name them.
+    """
+    constants = iter(zip(params, slots, strict=True))
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group() == "%%":
+            return "%%"
+        param, slot = next(constants)
+        if slot is not None:
+            return "%s"
+        return str(connection.ops.compose_sql("%s", [param])).replace("%", "%%")
+
+    inlined = _PLACEHOLDER.sub(replace, sql)
+    if next(constants, None) is not None:  # pragma: no cover - guards against ORM changes
+        raise RuntimeError("the gate statement has more parameters than placeholders")
+    return inlined
+
+
+_statements: dict[tuple[Any, ...], _GateStatement] = {}
+_STATEMENTS_MAX = 256
+
+
+def _gate_queryset(
+    candidates: list[tuple[Any, Any]],
+    zone: ZoneSnapshot,
+    when: GateWhen,
+    *,
+    device_id: Any,
+    device_event_id: Any,
+) -> QuerySet[Credential]:
     condition = Q(pk__in=[])
-    for kind, value in presented.candidates:
+    for kind, value in candidates:
         condition |= Q(kind=kind, value=value)
-    return condition
+    annotations = gate_annotations(
+        "member_id", zone, when, device_id=device_id, device_event_id=device_event_id
+    )
+    return (
+        Credential.objects.filter(condition)
+        .order_by()
+        .annotate(**annotations)
+        .values(*GATE_COLUMNS, *annotations)
+    )
+
+
+def _gate_statement(
+    zone: ZoneSnapshot, when: GateWhen, candidates: int, *, prior: bool
+) -> _GateStatement:
+    key = (
+        zone.id,
+        zone.code,
+        zone.anti_passback,
+        candidates,
+        when.passback_since is not None,
+        when.occupancy_since is not None,
+        prior,
+    )
+    statement = _statements.get(key)
+    if statement is not None:
+        return statement
+    slots = _Slots(candidates)
+    slot = slots.values
+    queryset = _gate_queryset(
+        [(slot[f"kind{n}"], slot[f"value{n}"]) for n in range(candidates)],
+        zone,
+        GateWhen(
+            day=slot["day"],
+            passback_since=slot["passback_since"] if when.passback_since else None,
+            occupancy_since=slot["occupancy_since"] if when.occupancy_since else None,
+        ),
+        device_id=slot["device_id"] if prior else None,
+        device_event_id=slot["device_event_id"] if prior else None,
+    )
+    query = queryset.query
+    sql, params = query.get_compiler(using=queryset.db).as_sql()
+    names = tuple(slots.name_of(p) for p in params)
+    expected = {"day", *(f"{k}{n}" for n in range(candidates) for k in ("kind", "value"))}
+    expected |= {"passback_since"} if when.passback_since else set()
+    expected |= {"occupancy_since"} if when.occupancy_since else set()
+    expected |= {"device_id", "device_event_id"} if prior else set()
+    if set(names) - {None} != expected:  # pragma: no cover - guards against ORM changes
+        raise RuntimeError(f"gate statement slots: found {set(names) - {None}}, not {expected}")
+    statement = _GateStatement(
+        sql=_inline_constants(sql, params, names, connections[queryset.db]),
+        slots=tuple(name for name in names if name is not None),
+        columns=(*query.extra_select, *query.values_select, *query.annotation_select),
+    )
+    if len(_statements) >= _STATEMENTS_MAX:
+        _statements.clear()
+    _statements[key] = statement
+    return statement
+
+
+def _gate_rows(statement: _GateStatement, values: dict[str, Any]) -> list[dict[str, Any]]:
+    params = statement.bind(values)
+    with prepared_cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        return [dict(zip(statement.columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _member_of(row: dict[str, Any]) -> Member:
+    return Member(pk=row["member_id"], **{name: row[f"member__{name}"] for name in MEMBER_COLUMNS})
 
 
 def gate_read(
@@ -283,24 +456,21 @@ def gate_read(
     of an ambiguous number), an active one wins, then the better reading.  With no
     match the facts say so (``credential_status=None``) and no query is spent.
     """
-    rows: list[Credential] = []
+    rows: list[dict[str, Any]] = []
     if presented.candidates:
-        rows = list(
-            Credential.objects.filter(_credential_query(presented))
-            .select_related("member")
-            .only(*GATE_COLUMNS)
-            .order_by()
-            .annotate(
-                **gate_annotations(
-                    "member_id",
-                    zone,
-                    now,
-                    direction=direction,
-                    device_id=device_id,
-                    device_event_id=device_event_id,
-                )
-            )
-        )
+        when = GateWhen.at(zone, now, direction)
+        prior = device_id is not None and bool(device_event_id)
+        statement = _gate_statement(zone, when, len(presented.candidates), prior=prior)
+        values: dict[str, Any] = {
+            "day": when.day,
+            "passback_since": when.passback_since,
+            "occupancy_since": when.occupancy_since,
+            "device_id": device_id,
+            "device_event_id": device_event_id,
+        }
+        for n, (kind, value) in enumerate(presented.candidates):
+            values[f"kind{n}"], values[f"value{n}"] = kind, value
+        rows = _gate_rows(statement, values)
     if not rows:
         return GateRead(
             facts=GateFacts(now=now, zone=zone, direction=direction, credential_status=None),
@@ -309,30 +479,33 @@ def gate_read(
         )
     best = min(
         rows,
-        key=lambda c: (c.status != CredentialStatus.ACTIVE, presented.rank(c.kind, c.value)),
+        key=lambda c: (
+            c["status"] != CredentialStatus.ACTIVE,
+            presented.rank(c["kind"], c["value"]),
+        ),
     )
     facts = _facts_from_row(
         best,
-        best.member,
+        _member_of(best),
         now=now,
         zone=zone,
         direction=direction,
-        credential_status=best.status,
+        credential_status=best["status"],
         qr_fresh=presented.qr.fresh if presented.qr else None,
     )
-    return GateRead(facts=facts, credential_id=best.pk, prior=getattr(best, "gate_prior", None))
+    return GateRead(facts=facts, credential_id=best["pk"], prior=_json(best.get("gate_prior")))
 
 
 def gate_read_member(
     member: Member, zone: ZoneSnapshot, now: dt.datetime, *, direction: str = Direction.IN
 ) -> GateFacts:
     """The facts for a member checked in by staff, with no credential presented."""
-    row = Member.objects.annotate(**gate_annotations("pk", zone, now, direction=direction)).get(
-        pk=member.pk
-    )
+    when = GateWhen.at(zone, now, direction)
+    annotations = gate_annotations("pk", zone, when)
+    row = Member.objects.filter(pk=member.pk).annotate(**annotations).values(*annotations).get()
     return _facts_from_row(
         row,
-        row,
+        member,
         now=now,
         zone=zone,
         direction=direction,

@@ -2,11 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from django.db import connections, router
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections, router
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
+
+
+@contextlib.contextmanager
+def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> Iterator[CursorWrapper]:
+    """A cursor whose statements PostgreSQL prepares: planned once per connection.
+
+    For a hot statement executed over and over with new values (the gate's read).  The
+    parameters are bound server-side and psycopg prepares the statement on its first
+    execution; Django's own cursors bind client-side and never prepare.  Set
+    ``DB_PREPARED_STATEMENTS=0`` behind a pooler that cannot keep prepared statements
+    (PgBouncer before 1.21 in transaction mode).  Elsewhere this is a plain cursor.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = _preparing_cursor_class()(connection.connection)
+        cursor = connection._prepare_cursor(raw)  # type: ignore[attr-defined]
+    with cursor:
+        yield cursor
+
+
+_PREPARING_CURSOR: type | None = None
+
+
+def _preparing_cursor_class() -> type:
+    global _PREPARING_CURSOR
+    if _PREPARING_CURSOR is None:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+
+        class PreparingCursor(ServerBindingCursor):  # type: ignore[misc,valid-type]
+            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+                kwargs.setdefault("prepare", True)
+                return super().execute(query, params, **kwargs)  # type: ignore[misc]
+
+            def _send_query_prepared(self, name: bytes, pgq: Any, **kwargs: Any) -> None:
+                # Keep the query, as for an unprepared one, for Django's query log.
+                self._query = pgq
+                super()._send_query_prepared(name, pgq, **kwargs)  # type: ignore[misc]
+
+        _PREPARING_CURSOR = PreparingCursor
+    return _PREPARING_CURSOR
 
 
 def bulk_update_rows(
@@ -54,3 +103,60 @@ def bulk_update_rows(
                 f"WHERE t.{quote(pk_column)} = v.{quote(pk_column)}::{pk.db_type(connection)}",
                 params,
             )
+
+
+_INSERTS: dict[tuple[Any, ...], tuple[str, list[Field[Any, Any]]]] = {}
+
+
+def insert_row(
+    obj: Model, *, conflict_fields: Sequence[str] = (), using: str = DEFAULT_DB_ALIAS
+) -> int:
+    """Insert ``obj`` with one prepared statement and return its primary key.
+
+    The same row as ``obj.save(force_insert=True)`` writes (``auto_now_add`` fields
+    included), without the ORM building and compiling the INSERT on every call: for
+    rows written on a hot path.  With ``conflict_fields`` (a unique constraint), a row
+    that already exists is left as it is and its key is returned instead.  Nothing is
+    sent to signals.  Not inside ``transaction.atomic`` it commits at once.
+    """
+    connection = connections[using]
+    meta = obj._meta
+    key = (meta.label, tuple(conflict_fields), using)
+    if key not in _INSERTS:
+        _INSERTS[key] = _insert_statement(obj, conflict_fields, connection)
+    sql, fields = _INSERTS[key]
+    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    with prepared_cursor(using) as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    assert row is not None
+    obj.pk = row[0]
+    obj._state.adding, obj._state.db = False, using
+    return int(row[0])
+
+
+def _insert_statement(
+    obj: Model, conflict_fields: Sequence[str], connection: Any
+) -> tuple[str, list[Field[Any, Any]]]:
+    meta = obj._meta
+    quote = connection.ops.quote_name
+    fields: list[Field[Any, Any]] = [
+        f  # type: ignore[misc]
+        for f in meta.local_concrete_fields
+        if not f.primary_key and not f.generated
+    ]
+    pk = meta.pk
+    assert pk is not None
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    values = ", ".join(["%s"] * len(fields))
+    # Identifiers from the model's meta, quoted; every value is a parameter.
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
+    if conflict_fields:
+        targets = [str(meta.get_field(name).column) for name in conflict_fields]  # type: ignore[union-attr]
+        first = quote(targets[0])
+        sql += (
+            f" ON CONFLICT ({', '.join(quote(c) for c in targets)})"
+            f" DO UPDATE SET {first} = EXCLUDED.{first}"
+        )
+    sql += f" RETURNING {quote(str(pk.column))}"
+    return sql, fields

@@ -90,6 +90,17 @@ else:
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 3)
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# Hot statements (the gate's read) run prepared: see ``config.db.prepared_cursor``.  They
+# are planned once, generically: a custom plan per execution costs more than running them.
+# Only prepared statements are affected; Django's own queries bind client-side.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+if DB_PREPARED_STATEMENTS and not DEMO_MODE:
+    # psycopg prepares nothing while this is None (Django's default); its client-side
+    # cursors, which Django uses everywhere else, never prepare whatever the value.
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
+    DATABASES["default"]["OPTIONS"].setdefault("options", "-c plan_cache_mode=force_generic_plan")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery ------------------------------------------------------------
@@ -97,7 +108,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="gym"),
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},

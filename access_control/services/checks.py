@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from billing.services.packs import pack_visit_take
 from config import clock
+from config.db import insert_row
 from config.errors import InvalidInput
 from members.models import Member
 
@@ -87,16 +88,8 @@ def resolve_direction(device: DeviceIdentity, requested: str | None) -> str:
 def _insert(event: AccessEvent) -> int:
     """Insert ``event``; with a device event id, a duplicate returns the original's id."""
     if event.device_event_id:
-        AccessEvent.objects.bulk_create(
-            [event],
-            update_conflicts=True,
-            unique_fields=["device", "device_event_id"],
-            update_fields=["device_event_id"],
-        )
-    else:
-        event.save(force_insert=True)
-    assert event.pk is not None
-    return int(event.pk)
+        return insert_row(event, conflict_fields=["device", "device_event_id"])
+    return insert_row(event)
 
 
 def _apply(event: AccessEvent, decision: AccessDecision) -> None:
@@ -105,7 +98,7 @@ def _apply(event: AccessEvent, decision: AccessDecision) -> None:
     event.warnings = list(decision.warnings)
 
 
-def _contained(write: Callable[[], None]) -> None:
+def _contained(write: Callable[[], object]) -> None:
     """Run one write whose IntegrityError the caller handles.  In autocommit a failed
     statement rolls back alone; inside a caller's transaction it needs a savepoint."""
     if connection.in_atomic_block:
@@ -130,7 +123,7 @@ def _record(event: AccessEvent, decision: AccessDecision, facts: GateFacts) -> A
         return decision
     event.pack_purchase_id, event.pack_day = pack.purchase_id, facts.today
     try:
-        _contained(lambda: event.save(force_insert=True))
+        _contained(lambda: insert_row(event))
     except IntegrityError:
         event.pk = None
         event.pack_purchase_id = event.pack_day = None
