@@ -249,7 +249,7 @@ def _json(value: Any) -> Any:
 
 def _facts_from_row(
     row: dict[str, Any],
-    member: Member,
+    member: Member | None,
     *,
     now: dt.datetime,
     zone: ZoneSnapshot,
@@ -259,13 +259,18 @@ def _facts_from_row(
 ) -> GateFacts:
     last_direction = row.get("last_direction")
     last_at = row.get("last_at")
+    alerts = _json(row.get("gate_alerts"))
     return GateFacts(
         now=now,
         zone=zone,
         direction=direction,
         credential_status=credential_status,
         qr_fresh=qr_fresh,
-        member=member_snapshot(member, _json(row.get("gate_alerts"))),
+        member=(
+            member_snapshot(member, alerts)
+            if member is not None
+            else _row_member_snapshot(row, alerts)
+        ),
         membership=membership_access_from_json(row.get("gate_membership")),
         packs=tuple(packs_access_from_json(row.get("gate_packs"))),
         packs_used_today=frozenset(int(i) for i in (_json(row.get("gate_pack_visits")) or [])),
@@ -437,8 +442,19 @@ def _gate_rows(statement: _GateStatement, values: dict[str, Any]) -> list[dict[s
         return [dict(zip(statement.columns, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _member_of(row: dict[str, Any]) -> Member:
-    return Member(pk=row["member_id"], **{name: row[f"member__{name}"] for name in MEMBER_COLUMNS})
+def _row_member_snapshot(row: dict[str, Any], alerts: Any) -> MemberSnapshot:
+    """:func:`member_snapshot` from the gate row's columns, without building a model."""
+    notes = sorted(alerts or [], key=lambda note: -int(note["id"]))
+    photo = row["member__photo"]
+    storage = Member._meta.get_field("photo").storage  # type: ignore[union-attr]
+    return MemberSnapshot(
+        id=row["member_id"],
+        name=f"{row['member__first_name']} {row['member__last_name']}".strip(),
+        member_number=row["member__member_number"],
+        photo_url=storage.url(photo) if photo else None,
+        language=row["member__language"],
+        alerts=tuple(str(note["body"]) for note in notes),
+    )
 
 
 def gate_read(
@@ -486,7 +502,7 @@ def gate_read(
     )
     facts = _facts_from_row(
         best,
-        _member_of(best),
+        None,
         now=now,
         zone=zone,
         direction=direction,

@@ -51,7 +51,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SECRET_KEY = "benchmark-only-secret-key-0123456789-abcdefghijklmnop"
+# Members enter at one turnstile and leave by the other, so the zone's occupancy stays
+# realistic (only entering would fill the zone and turn every later check into zone_full).
 DEVICE = "gym-floor-in"
+EXIT_DEVICE = "gym-floor-out"
 # name -> lines appended to a settings module that starts with ``from config.settings import *``
 VARIANTS: dict[str, str] = {
     "default": "",
@@ -326,9 +329,10 @@ def ping_request(port: int) -> bytes:
     ).encode()
 
 
-def check_requests(port: int, key: str, cards: list[str]) -> list[bytes]:
+def check_requests(port: int, passes: list[tuple[str, str]]) -> list[bytes]:
+    """One request per (device key, card) pass."""
     requests = []
-    for card in cards:
+    for key, card in passes:
         body = json.dumps({"credential": card}).encode()
         head = (
             f"POST /api/v1/access/check HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -601,14 +605,17 @@ def cpu_line(spent: dict[str, float], sample: Sample) -> str:
     )
 
 
-def in_process_breakdown(key: str, cards: list[str], count: int = 300) -> None:
+def gate_passes(keys: tuple[str, str], cards: list[str]) -> list[tuple[str, str]]:
+    """Each card in at the entry turnstile, then out at the exit one."""
+    return [(key, card) for card in cards for key in keys]
+
+
+def in_process_breakdown(passes: list[tuple[str, str]], count: int = 300) -> None:
     """(c) Where a check's time goes, in this process: SQL round trips versus Python."""
     from django.db import connection
 
     from access_control import services
 
-    device = services.device_authenticate(key)
-    assert device is not None
     spent = {"sql": 0.0, "statements": 0}
 
     def timed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
@@ -619,16 +626,21 @@ def in_process_breakdown(key: str, cards: list[str], count: int = 300) -> None:
             spent["sql"] += time.perf_counter() - started
             spent["statements"] += 1
 
-    for card in cards[:20]:
+    def check(key: str, card: str) -> None:
+        device = services.device_authenticate(key)  # as the API does on every request
+        assert device is not None
         services.access_check(device, credential=card)
+
+    for key, card in passes[:20]:
+        check(key, card)
     started = time.perf_counter()
     with connection.execute_wrapper(timed):
         for n in range(count):
-            services.access_check(device, credential=cards[n % len(cards)])
+            check(*passes[n % len(passes)])
     each = (time.perf_counter() - started) / count * 1000
     sql = spent["sql"] / count * 1000
     print(
-        f"\n(c) in one process, default settings, {count} checks: {each:.2f} ms each; "
+        f"\n(c) in one process, {count} checks (with authentication): {each:.2f} ms each; "
         f"SQL {sql:.2f} ms ({spent['statements'] / count:.1f} statements), "
         f"Python {each - sql:.2f} ms"
     )
@@ -644,7 +656,7 @@ class VariantResult:
 
 
 def run_variant(
-    args: argparse.Namespace, variant: str, key: str, cards: list[str], settings_dir: Path
+    args: argparse.Namespace, variant: str, passes: list[tuple[str, str]], settings_dir: Path
 ) -> VariantResult:
     from access_control.models import AccessEvent
 
@@ -656,7 +668,7 @@ def run_variant(
     )
     try:
         ping = [ping_request(server.port)]
-        checks = check_requests(server.port, key, cards)
+        checks = check_requests(server.port, passes)
         warm = argparse.Namespace(**{**vars(args), "requests": 400})
         saturate(warm, server.port, ping)
         saturate(warm, server.port, checks)
@@ -735,18 +747,21 @@ def main() -> None:
         import django
 
         django.setup()
-        key = next(d["key"] for d in manifest["devices"] if d["name"] == DEVICE)
+        keys = {d["name"]: d["key"] for d in manifest["devices"]}
         analyze()
         cards = active_cards(args.cards)
-        print(f"  presenting {len(cards)} distinct active cards at {DEVICE}")
+        passes = gate_passes((keys[DEVICE], keys[EXIT_DEVICE]), cards)
+        print(
+            f"  presenting {len(cards)} distinct active cards, in at {DEVICE}, out at {EXIT_DEVICE}"
+        )
         results = [
-            run_variant(args, variant, key, cards, Path(scratch))
+            run_variant(args, variant, passes, Path(scratch))
             for variant in args.variants.split(",")
         ]
         from access_control.models import AccessEvent
 
         mark = AccessEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        in_process_breakdown(key, cards)
+        in_process_breakdown(passes)
         forget_benchmark_events(mark)
     print("\nSummary")
     for result in results:
