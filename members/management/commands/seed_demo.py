@@ -10,6 +10,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 
 from members.demo import SeedContext
 
@@ -40,6 +41,12 @@ class Command(BaseCommand):
                 continue
             self.stdout.write(f"Seeding {app_config.label}…")
             module.seed(ctx)
+        if connection.vendor == "postgresql":
+            # Fresh planner statistics, as autovacuum would keep them on a live database:
+            # until then PostgreSQL plans the bulk-loaded tables as if they were empty.
+            self.stdout.write("Analysing the tables…")
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         elapsed = time.monotonic() - started
         if target is not None:
             try:
