@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from config import clock
 from members.models import Member
 
 from .gateways.redaction import looks_like_card_number
@@ -354,10 +355,13 @@ class MembershipEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    # The gym's clock, not the wall clock: a run with ``--date`` dates its events then.
+    created_at = models.DateTimeField(default=clock.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Reports count events of one kind over a date range (involuntary churn).
+        indexes = [models.Index(fields=["kind", "created_at"], name="membership_event_kind_time")]
 
     def __str__(self) -> str:
         return self.kind
@@ -427,6 +431,8 @@ class Invoice(models.Model):
         ]
         indexes = [
             models.Index(fields=["member", "status"], name="invoice_member_status"),
+            # Reports select invoices issued in a date range (the failed-payment rate).
+            models.Index(fields=["issued_at"], name="invoice_issued_at"),
             models.Index(fields=["due_on"], condition=Q(status="open"), name="invoice_open_due"),
         ]
 
@@ -643,6 +649,8 @@ class PaymentAttempt(models.Model):
                 name="attempt_unsettled",
             ),
             models.Index(fields=["card_fingerprint", "created_at"], name="attempt_card_time"),
+            # Reports select attempts made in a date range.
+            models.Index(fields=["created_at"], name="attempt_created_at"),
         ]
 
     def __str__(self) -> str:
