@@ -86,10 +86,16 @@ def resolve_direction(device: DeviceIdentity, requested: str | None) -> str:
 
 
 def _insert(event: AccessEvent) -> int:
-    """Insert ``event``; with a device event id, a duplicate returns the original's id."""
+    """Insert ``event``; with a device event id, a duplicate returns the original's id.
+
+    The gate's log is written without waiting for the disk (see ``insert_row``'s
+    ``durable``): only a crash of the database server itself could lose the last
+    fraction of a second of attempts.  A pack visit's claim, which money depends on, is
+    written durably (:func:`_record`), and flushes any such event before it.
+    """
     if event.device_event_id:
-        return insert_row(event, conflict_fields=["device", "device_event_id"])
-    return insert_row(event)
+        return insert_row(event, conflict_fields=["device", "device_event_id"], durable=False)
+    return insert_row(event, durable=False)
 
 
 def _apply(event: AccessEvent, decision: AccessDecision) -> None:

@@ -255,12 +255,28 @@ def test_a_pack_holders_first_entry_also_runs_three_queries(zone, make_device, c
     clock.move_to(NOW + dt.timedelta(minutes=5))  # last_seen is due again
     queries = count_queries(client, "04A1B2C3")
     assert len(queries) <= 3, queries
+    claim = next(q for q in queries if q.startswith("INSERT"))
+    assert "synchronous_commit" not in claim, "a pack visit's claim is written durably"
     assert PackPurchase.objects.get(pk=purchase.pk).remaining == 1
     device.refresh_from_db()
     assert device.last_seen == NOW  # the deduction took the third statement ...
     assert len(count_queries(client, "04A1B2C3")) <= 3  # ... and the next check writes it
     device.refresh_from_db()
     assert device.last_seen == NOW + dt.timedelta(minutes=5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_gate_log_does_not_wait_for_the_disk(zone, make_device, member_with):
+    client = device_client(make_device(zone, "quick")[1])
+    membership = member_with()
+    card(membership.member, "04A1B2C3")
+    queries = count_queries(client, "04A1B2C3")
+    insert = next(q for q in queries if q.startswith("INSERT"))
+    assert "set_config('synchronous_commit', 'off', true)" in insert
+    assert AccessEvent.objects.filter(member=membership.member, reason="granted").count() == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on", "only that statement's own transaction"
 
 
 # --- A two-way device ------------------------------------------------------------------

@@ -1,0 +1,109 @@
+"""config.db: the prepared cursor, the cached INSERT and its non-durable commit."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from access_control.models import AccessEvent, Location, Zone
+from config import clock
+from config.db import insert_row, prepared_cursor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def zone() -> Zone:
+    location = Location.objects.create(name="Sukhumvit", time_zone="Asia/Bangkok")
+    return Zone.objects.create(location=location, code="floor", name="Floor")
+
+
+def event(zone: Zone, **fields: object) -> AccessEvent:
+    values = {
+        "zone": zone,
+        "presented": "04A1B2C3",
+        "direction": "in",
+        "occurred_at": clock.now(),
+        "source": "online",
+        "decision": "denied",
+        "reason": "unknown_credential",
+        **fields,
+    }
+    return AccessEvent(**values)
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return str(cursor.fetchone()[0])
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_insert_row_writes_what_save_would(zone, durable):
+    written = event(zone, warnings=["card_expiring"])
+    pk = insert_row(written, durable=durable)
+    stored = AccessEvent.objects.get(pk=pk)
+    assert written.pk == pk and not written._state.adding
+    assert (stored.presented, stored.reason, stored.warnings) == (
+        "04A1B2C3",
+        "unknown_credential",
+        ["card_expiring"],
+    )
+    assert stored.recorded_at is not None, "auto_now_add is honoured"
+
+
+def test_a_non_durable_insert_turns_synchronous_commit_off_for_itself_only(zone):
+    assert synchronous_commit() == "on"
+    with CaptureQueriesContext(connection) as queries:
+        insert_row(event(zone), durable=False)
+    assert len(queries) == 1 and "synchronous_commit" in queries[0]["sql"]
+    assert synchronous_commit() == "on", "the setting ended with the statement's transaction"
+
+
+def test_inside_a_transaction_the_insert_stays_durable(zone):
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        insert_row(event(zone), durable=False)
+        assert synchronous_commit() == "on"
+    assert "synchronous_commit" not in queries[0]["sql"]
+
+
+def test_a_conflict_returns_the_existing_row(zone):
+    first = insert_row(event(zone, device_event_id="e-1"), durable=False)
+    again = insert_row(
+        event(zone, device_event_id="e-1", reason="granted"),
+        conflict_fields=["device", "device_event_id"],
+        durable=False,
+    )
+    # Without a device the pair is never equal (NULLs are distinct): two rows.
+    assert again != first
+    assert AccessEvent.objects.filter(device_event_id="e-1").count() == 2
+
+
+def test_a_unique_violation_is_djangos_integrity_error(zone):
+    from access_control.services import device_create
+
+    device, _key = device_create(zone=zone, name="gate", kind="turnstile", direction="in")
+    first = insert_row(event(zone, device=device, device_event_id="e-2"))
+    same = insert_row(
+        event(zone, device=device, device_event_id="e-2", reason="granted"),
+        conflict_fields=["device", "device_event_id"],
+    )
+    assert same == first
+    assert AccessEvent.objects.get(pk=first).reason == "unknown_credential"
+    with pytest.raises(IntegrityError):
+        insert_row(event(zone, device=device, device_event_id="e-2"))
+
+
+def test_the_prepared_cursor_prepares_and_is_logged():
+    with CaptureQueriesContext(connection) as queries, prepared_cursor() as cursor:
+        for n in range(3):
+            cursor.execute("SELECT %s::int + 1", [n])
+            assert cursor.fetchone()[0] == n + 1
+    assert [q["sql"] for q in queries] and all(q["sql"] for q in queries)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["SELECT $1::int + 1%"],
+        )
+        assert cursor.fetchone()[0] == 1
