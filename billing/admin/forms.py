@@ -14,7 +14,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
 from django.core.exceptions import ValidationError
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
@@ -22,8 +22,9 @@ from members.models import Member
 
 from ..gateways import GATEWAY_NAMES, default_gateway_name
 from ..gateways.redaction import looks_like_card_number
-from ..models import Membership, PaymentMethod, PaymentSource, Plan
+from ..models import AddOn, Membership, PaymentMethod, PaymentSource, Plan
 from ..money import minor_unit_exponent
+from ..services.memberships import ADDON_MAX_QUANTITY
 
 CARD_NUMBER_MESSAGE = _("Never enter a card number; enter the gateway's token for the card.")
 
@@ -148,6 +149,30 @@ class ChangePlanForm(BillingForm):
         plan_field = self.fields["plan"]
         assert isinstance(plan_field, forms.ModelChoiceField)
         plan_field.queryset = plans
+
+
+class AddOnForm(BillingForm):
+    change = forms.ChoiceField(
+        label=_("Change"),
+        choices=[
+            ("add", _("Add now (the rest of this period is charged, prorated)")),
+            ("remove", _("Remove at the end of the period already paid for")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    addon = forms.ModelChoiceField(label=_("Add-on"), queryset=AddOn.objects.none())
+    quantity = forms.IntegerField(
+        label=_("Quantity"), min_value=1, max_value=ADDON_MAX_QUANTITY, initial=1
+    )
+
+    def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        held = membership.addons.values("addon")
+        field = self.fields["addon"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = AddOn.objects.filter(
+            Q(is_active=True, currency=membership.currency) | Q(pk__in=held)
+        ).order_by("name")
 
 
 class CouponForm(BillingForm):

@@ -17,6 +17,7 @@ from config.errors import DomainError
 from ..models import (
     LIVE_STATUSES,
     Membership,
+    MembershipAddOn,
     MembershipEvent,
     MembershipFreeze,
     MembershipStatus,
@@ -34,6 +35,7 @@ from .base import (
     posted,
 )
 from .forms import (
+    AddOnForm,
     CancelForm,
     ChangePlanForm,
     ConfirmForm,
@@ -69,6 +71,14 @@ class MembershipFreezeInline(ReadOnlyInline):
     parent_view_permission = "billing.view_membership"
 
 
+class MembershipAddOnInline(ReadOnlyInline):
+    model = MembershipAddOn
+    fields = ("addon", "quantity", "started_on", "ended_on")
+    parent_view_permission = "billing.view_membership"
+    verbose_name = _("add-on")
+    verbose_name_plural = _("add-ons")
+
+
 @admin.register(Membership)
 class MembershipAdmin(ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmin):
     list_display = (
@@ -85,7 +95,7 @@ class MembershipAdmin(ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmin):
     list_select_related = ("member", "plan", "payer")
     list_per_page = 50
     show_full_result_count = False
-    inlines = (MembershipFreezeInline, MembershipEventInline)
+    inlines = (MembershipAddOnInline, MembershipFreezeInline, MembershipEventInline)
     actions = ("cancel_at_period_end", "cancel_now", "reactivate", "unfreeze")
     change_form_template = CHANGE_FORM_WITH_ACTIONS
     fieldsets = (
@@ -152,6 +162,7 @@ class MembershipAdmin(ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmin):
             self._action_path("grant-free-time", self.grant_free_time_view),
             self._action_path("change-plan", self.change_plan_view),
             self._action_path("apply-coupon", self.apply_coupon_view),
+            self._action_path("addons", self.addons_view),
         ]
         return custom + super().get_urls()
 
@@ -162,6 +173,11 @@ class MembershipAdmin(ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmin):
         status = obj.status
         candidates = [
             ("change-plan", _("Change plan"), status in allowed["upgrade"]),
+            (
+                "addons",
+                _("Add-ons"),
+                status in allowed["change_addons"] and obj.plan.kind == PlanKind.RECURRING,
+            ),
             ("freeze", _("Freeze"), status in allowed["freeze"]),
             ("unfreeze", _("Unfreeze"), status in allowed["unfreeze"]),
             (
@@ -364,6 +380,35 @@ class MembershipAdmin(ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmin):
             perform,
             title=str(_("Change the plan of %(membership)s") % {"membership": membership}),
             submit_label=str(_("Change plan")),
+        )
+
+    def addons_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        membership = self._changeable(request, object_id)
+
+        def perform(data: dict[str, Any]) -> str:
+            addon = data["addon"]
+            if data["change"] == "add":
+                invoice = memberships.membership_add_addon(
+                    membership, addon, quantity=data["quantity"], actor=request.user
+                )
+                if invoice is None:
+                    return str(_("%(addon)s added; it is billed from the next period.")) % {
+                        "addon": addon
+                    }
+                return str(_("%(addon)s added; %(amount)s is being charged for this period.")) % {
+                    "addon": addon,
+                    "amount": money(invoice.total, invoice.currency),
+                }
+            item = memberships.membership_remove_addon(membership, addon, actor=request.user)
+            return str(_("%(addon)s ends on %(date)s.")) % {"addon": addon, "date": item.ended_on}
+
+        return self._service_form_view(
+            request,
+            membership,
+            AddOnForm(posted(request), membership=membership),
+            perform,
+            title=str(_("Add-ons of %(membership)s") % {"membership": membership}),
+            submit_label=str(_("Save")),
         )
 
     def apply_coupon_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

@@ -21,10 +21,12 @@ from rest_framework import serializers
 from billing.gateways import GATEWAY_NAMES
 from billing.gateways.redaction import looks_like_card_number
 from billing.models import (
+    AddOn,
     CreditNote,
     Invoice,
     InvoiceLine,
     Membership,
+    MembershipAddOn,
     MembershipEvent,
     MembershipFreeze,
     Payment,
@@ -38,6 +40,7 @@ from billing.models import (
 )
 from billing.money import format_amount
 from billing.services import catalogue
+from billing.services.memberships import ADDON_MAX_QUANTITY
 from config.errors import InvalidInput
 from members.models import Member
 
@@ -214,8 +217,18 @@ class MembershipFreezeSerializer(serializers.ModelSerializer):
         fields = ["id", "starts_on", "ends_on", "ended_early_on", "reason", "created_at"]
 
 
+class MembershipAddOnSerializer(serializers.ModelSerializer):
+    code = serializers.CharField(source="addon.code", read_only=True)
+    name = serializers.CharField(source="addon.name", read_only=True)
+    price = serializers.IntegerField(source="addon.price", read_only=True)
+
+    class Meta:
+        model = MembershipAddOn
+        fields = ["id", "addon", "code", "name", "price", "quantity", "started_on", "ended_on"]
+
+
 class MembershipSerializer(serializers.ModelSerializer):
-    """A membership with its freezes and its audit trail (newest event first)."""
+    """A membership with its add-ons, its freezes and its audit trail (newest event first)."""
 
     member_name = serializers.CharField(source="member.full_name", read_only=True)
     member_number = serializers.IntegerField(source="member.member_number", read_only=True)
@@ -223,6 +236,7 @@ class MembershipSerializer(serializers.ModelSerializer):
     coupon: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="code", read_only=True
     )
+    addons = MembershipAddOnSerializer(many=True, read_only=True)
     freezes = MembershipFreezeSerializer(many=True, read_only=True)
     events = MembershipEventSerializer(many=True, read_only=True)
 
@@ -258,6 +272,7 @@ class MembershipSerializer(serializers.ModelSerializer):
             "account_charges_blocked",
             "coupon",
             "coupon_periods_left",
+            "addons",
             "payment_method",
             "created_at",
             "updated_at",
@@ -293,6 +308,14 @@ class MembershipSignUpSerializer(RefusingCardNumbers):
 
 class PlanChangeSerializer(RefusingCardNumbers):
     plan = serializers.PrimaryKeyRelatedField(queryset=Plan.objects.all())
+
+
+class AddOnChangeSerializer(RefusingCardNumbers):
+    addon = serializers.SlugRelatedField(slug_field="code", queryset=AddOn.objects.all())
+
+
+class AddOnAddSerializer(AddOnChangeSerializer):
+    quantity = serializers.IntegerField(default=1, min_value=1, max_value=ADDON_MAX_QUANTITY)
 
 
 class FreezeSerializer(RefusingCardNumbers):

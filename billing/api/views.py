@@ -140,7 +140,7 @@ class MembershipViewSet(
     serializer_class = s.MembershipSerializer
     queryset = (
         Membership.objects.select_related("member", "plan", "coupon")
-        .prefetch_related("events__actor", "freezes")
+        .prefetch_related("events__actor", "freezes", "addons__addon")
         .order_by("-pk")
     )
     filter_backends = [filters.DjangoFilterBackend, MemberSearchBackend, OrderingFilter]
@@ -227,6 +227,36 @@ class MembershipViewSet(
     def reactivate(self, request: Request, pk: str | None = None) -> Response:
         membership = self.get_object()
         memberships.membership_reactivate(membership, actor=request.user)
+        return _membership_response(membership)
+
+    @_membership_action(
+        s.AddOnAddSerializer, "Add an add-on now (the rest of the period is prorated)"
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="add-addon",
+        required_permission="billing.change_membership",
+    )
+    def add_addon(self, request: Request, pk: str | None = None) -> Response:
+        data = _valid(s.AddOnAddSerializer, request)
+        membership = self.get_object()
+        memberships.membership_add_addon(
+            membership, data["addon"], quantity=data["quantity"], actor=request.user
+        )
+        return _membership_response(membership)
+
+    @_membership_action(s.AddOnChangeSerializer, "Remove an add-on at the end of the period")
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="remove-addon",
+        required_permission="billing.change_membership",
+    )
+    def remove_addon(self, request: Request, pk: str | None = None) -> Response:
+        data = _valid(s.AddOnChangeSerializer, request)
+        membership = self.get_object()
+        memberships.membership_remove_addon(membership, data["addon"], actor=request.user)
         return _membership_response(membership)
 
     @_membership_action(s.GrantFreeTimeSerializer, "Grant free days")

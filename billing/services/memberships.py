@@ -12,8 +12,10 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
+from django.utils.translation import gettext as _
 
 from config import clock
+from config.errors import InvalidInput
 from members.models import Member, MemberStatus
 
 from ..errors import (
@@ -24,6 +26,7 @@ from ..errors import (
 )
 from ..models import (
     LIVE_STATUSES,
+    AddOn,
     AttemptTrigger,
     BillingReason,
     Coupon,
@@ -62,6 +65,7 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     "mark_past_due": (S.TRIALING, S.ACTIVE, S.PAST_DUE),
     "suspend": (S.PAST_DUE,),
     "cancel_for_nonpayment": (S.PAST_DUE, S.SUSPENDED),
+    "change_addons": (S.TRIALING, S.ACTIVE),
 }
 
 # The member's own status follows their most significant live membership.
@@ -80,8 +84,8 @@ _MEMBER_STATUS_PRIORITY = [
 def _require(membership: Membership, action: str) -> None:
     if membership.status not in ALLOWED_FROM[action]:
         raise TransitionNotAllowed(
-            f"A {membership.get_status_display().lower()} membership cannot "
-            f"{action.replace('_', ' ')}.",
+            _("This membership is %(status)s: it cannot do that now.")
+            % {"status": membership.get_status_display().lower()},
             reason=f"{action}_from_{membership.status}",
         )
 
@@ -395,6 +399,93 @@ def _check_plan_change(membership: Membership, new_plan: Plan) -> None:
     )
     if not same_cycle:
         raise TransitionNotAllowed(reason="different_billing_interval")
+
+
+# --- Add-ons --------------------------------------------------------------------------
+
+ADDON_MAX_QUANTITY = 20
+
+
+@transaction.atomic
+def membership_add_addon(
+    membership: Membership, addon: AddOn, *, quantity: int = 1, actor: Any = None
+) -> Invoice | None:
+    """Add ``addon`` from today; it renews with every period after this one.
+
+    The rest of the current period is charged now, prorated by day, on its own invoice
+    (nothing during a trial: the first full period bills it).  Returns that invoice.
+    """
+    membership = _lock(membership)
+    _require(membership, "change_addons")
+    if membership.plan.kind != PlanKind.RECURRING:
+        raise TransitionNotAllowed(reason="addon_on_prepaid_plan")
+    if not addon.is_active:
+        raise TransitionNotAllowed(reason="addon_not_on_sale")
+    if addon.currency != membership.currency:
+        raise TransitionNotAllowed(reason="currency_mismatch")
+    if not 1 <= quantity <= ADDON_MAX_QUANTITY:
+        message = _("Choose a quantity from 1 to %(most)d.") % {"most": ADDON_MAX_QUANTITY}
+        raise InvalidInput({"quantity": [message]})
+    today = clock.today()
+    if _live_addons(membership, today).filter(addon=addon).exists():
+        raise TransitionNotAllowed(reason="addon_already_added")
+    MembershipAddOn.objects.create(
+        membership=membership, addon=addon, quantity=quantity, started_on=today
+    )
+    _save(membership, "addon_added", membership.status, actor, addon=addon.code, quantity=quantity)
+    start, end = membership.current_period_start, membership.current_period_end
+    if membership.status == S.TRIALING or start is None or end is None or today >= end:
+        return None
+    amount = prorate(addon.price * quantity, days_between(today, end), days_between(start, end))
+    if amount <= 0:
+        return None
+    invoice = invoice_create(
+        member=membership.payer,
+        currency=membership.currency,
+        reason=BillingReason.PRORATION,
+        specs=[
+            LineSpec(
+                LineKind.ADDON,
+                _("%(addon)s for the rest of the period") % {"addon": addon.name},
+                amount,
+                addon.tax_rate_bp,
+                membership.plan.prices_include_tax,
+                period_start=today,
+                period_end=end,
+            )
+        ],
+        membership_id=membership.pk,
+        apply_account=False,
+    )
+    _charge_after_commit(invoice)
+    return invoice
+
+
+@transaction.atomic
+def membership_remove_addon(
+    membership: Membership, addon: AddOn, *, actor: Any = None
+) -> MembershipAddOn:
+    """Stop ``addon`` at the end of the period already paid for (no refund); during a
+    trial, which bills nothing, at once."""
+    membership = _lock(membership)
+    _require(membership, "change_addons")
+    today = clock.today()
+    item = _live_addons(membership, today).filter(addon=addon).first()
+    if item is None:
+        raise TransitionNotAllowed(reason="addon_not_on_membership")
+    if item.ended_on is not None:
+        raise TransitionNotAllowed(reason="addon_removal_scheduled")
+    end = membership.current_period_end
+    trial = membership.status == S.TRIALING
+    item.ended_on = today if trial or end is None else max(end, today)
+    item.save(update_fields=["ended_on"])
+    _save(membership, "addon_removed", membership.status, actor, addon=addon.code, on=item.ended_on)
+    return item
+
+
+def _live_addons(membership: Membership, today: dt.date) -> Any:
+    """The add-ons billed now or from the next period: not ended, or ending later."""
+    return membership.addons.filter(started_on__lte=today).exclude(ended_on__lte=today)
 
 
 # --- Freeze ---------------------------------------------------------------------------
