@@ -13,9 +13,11 @@ Bangkok time, just after the quiet hours.  It prints total seconds, accounts per
 second, SQL queries per account (every statement on the connection, counted with
 ``connection.execute_wrapper``), the time spent inside SQL, and the messages sent.
 
-Work that production hands to Celery (``advance_cases`` after a failed retry,
-``deliver_messages`` after a recovery, billing's receipts) runs eagerly, in this
-process, so it is timed and counted too.  The sandbox gateway answers at once
+Work the pass hands to Celery workers (``deliver_messages``, one task per batch on the
+``notifications`` queue; billing's ``send_receipts``) is captured instead of sent to a
+broker, then drained in this process, as a worker would run it, after the pass: the
+drain is timed and its queries counted separately, and the total is printed too, so no
+work is hidden.  The sandbox gateway answers at once
 (``SANDBOX_GATEWAY_LATENCY_MS=0``); email and SMS go to the local-memory backends.
 
 The seeded state is what the services would have left (``case_record_failure``,
@@ -130,7 +132,7 @@ def configure(args: argparse.Namespace) -> None:
             "DEBUG": "0",
             "SECURE_SSL_REDIRECT": "0",
             "CACHE_KEY_PREFIX": "gym-bench-dunning",
-            "CELERY_TASK_ALWAYS_EAGER": "1",
+            "CELERY_TASK_ALWAYS_EAGER": "0",
             "SANDBOX_GATEWAY_LATENCY_MS": "0",
             "LOG_LEVEL": "WARNING",
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
@@ -575,6 +577,43 @@ def at_bench_time() -> Iterator[None]:
         yield
 
 
+class _Queued:
+    """What ``delay`` returns while tasks are handed off: not run yet."""
+
+    result = None
+
+    def ready(self) -> bool:
+        return False
+
+
+@contextmanager
+def tasks_handed_off(queue: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> Iterator[None]:
+    """Tasks sent in this block go to ``queue`` (a stand-in broker), not to Redis."""
+    from celery.app.task import Task
+
+    original = Task.apply_async
+
+    def capture(self: Any, args: Any = None, kwargs: Any = None, **options: Any) -> _Queued:
+        queue.append((self, tuple(args or ()), dict(kwargs or {})))
+        return _Queued()
+
+    Task.apply_async = capture  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        Task.apply_async = original  # type: ignore[method-assign]
+
+
+def drain(queue: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> Counter[str]:
+    """Run the handed-off tasks here, as a worker would, until none is left."""
+    ran: Counter[str] = Counter()
+    while queue:
+        task, args, kwargs = queue.pop(0)
+        task.apply(args, kwargs, throw=True)
+        ran[task.name] += 1
+    return ran
+
+
 @dataclass
 class PassResult:
     accounts: int
@@ -584,7 +623,14 @@ class PassResult:
     report: Any
     sent: int
     recovered: int
+    drain_seconds: float = 0.0
+    drain_queries: QueryLog = field(default_factory=QueryLog)
+    drained: Counter[str] = field(default_factory=Counter)
     profile: str = ""
+
+    @property
+    def total_seconds(self) -> float:
+        return self.seconds + self.drain_seconds
 
 
 def run_once(count: int, args: argparse.Namespace, profile: bool) -> PassResult:
@@ -610,21 +656,42 @@ def run_once(count: int, args: argparse.Namespace, profile: bool) -> PassResult:
         assert due == count, f"{due} of {count} cases are due"
         connection.close()  # start the pass on a fresh connection, like a new process
         log = QueryLog(keep_shapes=profile or args.sql_shapes)
+        drain_log = QueryLog(keep_shapes=profile or args.sql_shapes)
         profiler = cProfile.Profile() if profile else None
-        with connection.execute_wrapper(log):
-            t0 = time.perf_counter()
-            if profiler is not None:
-                profiler.enable()
-            report = dunning_run(clock.now())  # as ``run_dunning`` calls it
-            if profiler is not None:
-                profiler.disable()
-            elapsed = time.perf_counter() - t0
+        queue: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
+        with tasks_handed_off(queue):
+            with connection.execute_wrapper(log):
+                t0 = time.perf_counter()
+                if profiler is not None:
+                    profiler.enable()
+                report = dunning_run(clock.now())  # as ``run_dunning`` calls it
+                if profiler is not None:
+                    profiler.disable()
+                elapsed = time.perf_counter() - t0
+            with connection.execute_wrapper(drain_log):
+                t1 = time.perf_counter()
+                if profiler is not None:
+                    profiler.enable()
+                drained = drain(queue)
+                if profiler is not None:
+                    profiler.disable()
+                drain_elapsed = time.perf_counter() - t1
         sent = DunningMessage.objects.filter(
             status=MessageStatus.SENT, sent_at__gte=NOW - dt.timedelta(minutes=1)
         ).count()
         recovered = DunningCase.objects.filter(status=CaseStatus.RECOVERED).count()
     return PassResult(
-        count, due, elapsed, log, report, sent, recovered, _profile_text(profiler, log)
+        count,
+        due,
+        elapsed,
+        log,
+        report,
+        sent,
+        recovered,
+        drain_elapsed,
+        drain_log,
+        drained,
+        _profile_text(profiler, log, drain_log),
     )
 
 
@@ -637,7 +704,7 @@ def _sql_shapes_text(log: QueryLog) -> str:
     return "\n".join(out)
 
 
-def _profile_text(profiler: cProfile.Profile | None, log: QueryLog) -> str:
+def _profile_text(profiler: cProfile.Profile | None, log: QueryLog, drain_log: QueryLog) -> str:
     if profiler is None:
         return ""
     out = io.StringIO()
@@ -645,7 +712,8 @@ def _profile_text(profiler: cProfile.Profile | None, log: QueryLog) -> str:
     stats.sort_stats("cumulative").print_stats(r"(dunning|billing|members|config)/", 45)
     if os.environ.get("BENCH_PROFILE_TOTTIME"):
         stats.sort_stats("tottime").print_stats(40)
-    out.write("\n" + _sql_shapes_text(log) + "\n")
+    out.write("\nthe pass: " + _sql_shapes_text(log) + "\n")
+    out.write("\nthe drain: " + _sql_shapes_text(drain_log) + "\n")
     return out.getvalue()
 
 
@@ -667,27 +735,46 @@ def main() -> None:
             f"  due {result.due:,}  advanced {report.advanced:,}  ladder steps {report.steps:,}  "
             f"retries: {retries}  recovered {result.recovered:,}"
         )
-        print(f"  total seconds             {result.seconds:10.2f}")
-        print(f"  accounts per second       {result.accounts / result.seconds:10.1f}")
-        print(f"  SQL queries               {result.queries.count:10,}")
-        print(f"  SQL queries / account     {result.queries.count / result.accounts:10.2f}")
-        print(f"  seconds inside SQL        {result.queries.seconds:10.2f}")
+        n = result.accounts
+        tasks = ", ".join(f"{k} x{v:,}" for k, v in sorted(result.drained.items())) or "none"
+        print(f"  pass seconds              {result.seconds:10.2f}")
+        print(f"  pass accounts per second  {n / result.seconds:10.1f}")
+        print(f"  pass SQL queries          {result.queries.count:10,}")
+        print(f"  pass SQL queries / account{result.queries.count / n:10.2f}")
+        print(f"  pass seconds inside SQL   {result.queries.seconds:10.2f}")
+        print(f"  handed off and drained    {tasks}")
+        print(f"  drain seconds             {result.drain_seconds:10.2f}")
+        print(f"  drain SQL queries         {result.drain_queries.count:10,}")
+        print(f"  drain SQL queries / acc.  {result.drain_queries.count / n:10.2f}")
+        print(f"  drain seconds inside SQL  {result.drain_queries.seconds:10.2f}")
+        print(f"  total seconds (pass+drain){result.total_seconds:10.2f}")
+        print(f"  total accounts per second {n / result.total_seconds:10.1f}")
+        total_queries = result.queries.count + result.drain_queries.count
+        print(f"  total SQL queries / acc.  {total_queries / n:10.2f}")
         if args.sql_shapes and not result.profile:
-            print(_sql_shapes_text(result.queries))
+            print("the pass: " + _sql_shapes_text(result.queries))
+            print("the drain: " + _sql_shapes_text(result.drain_queries))
         print(
             f"  messages sent             {result.sent:10,}  (run report: {report.messages_sent:,})"
         )
-    print("\nsummary")
-    print(f"  {'accounts':>9} {'seconds':>9} {'acc/s':>8} {'queries/acc':>12} {'sent':>7}")
+    print("\nsummary (pass = dunning_run; drain = the tasks it handed off, run here)")
+    print(
+        f"  {'accounts':>9} {'pass s':>8} {'pass q/acc':>10} {'drain s':>8} {'drain q/acc':>11} "
+        f"{'total s':>8} {'acc/s':>8} {'sent':>7}"
+    )
     for r in results:
         print(
-            f"  {r.accounts:>9,} {r.seconds:>9.2f} {r.accounts / r.seconds:>8.1f} "
-            f"{r.queries.count / r.accounts:>12.2f} {r.sent:>7,}"
+            f"  {r.accounts:>9,} {r.seconds:>8.2f} {r.queries.count / r.accounts:>10.2f} "
+            f"{r.drain_seconds:>8.2f} {r.drain_queries.count / r.accounts:>11.2f} "
+            f"{r.total_seconds:>8.2f} {r.accounts / r.total_seconds:>8.1f} {r.sent:>7,}"
         )
     target = [r for r in results if r.accounts == 10_000]
     if target:
-        verdict = "met" if target[0].seconds <= 10 else "MISSED"
-        print(f"  target (10,000 accounts in <= 10 s): {verdict}")
+        t = target[0]
+        print(
+            f"  target (10,000 accounts in <= 10 s): pass {'met' if t.seconds <= 10 else 'MISSED'}"
+            f", pass + drain {'met' if t.total_seconds <= 10 else 'MISSED'}"
+        )
     for r in results:
         if r.profile:
             print(f"\nprofile of the {r.accounts:,}-account pass\n{r.profile}")

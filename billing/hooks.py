@@ -13,11 +13,15 @@ if TYPE_CHECKING:
     from .models import Invoice, PaymentAttempt, PaymentMethod
 
 PaymentFailedHook = Callable[["PaymentAttempt"], None]
+PaymentsFailedHook = Callable[[list["PaymentAttempt"]], None]
 InvoicesPaidHook = Callable[[list["Invoice"]], None]
 PaymentMethodHook = Callable[["PaymentMethod"], None]
 DeclineClassifier = Callable[[str, str, str], str]
 
 payment_failed: list[PaymentFailedHook] = []
+# Called once with every batch of failed attempts (a run's charges fail together), before
+# the one-at-a-time ``payment_failed`` hooks.
+payments_failed: list[PaymentsFailedHook] = []
 # Called with every batch of invoices that became paid, by any route.
 invoices_paid: list[InvoicesPaidHook] = []
 payment_method_updated: list[PaymentMethodHook] = []

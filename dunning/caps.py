@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection
@@ -85,41 +86,90 @@ class CredentialVerdict:
     retry_after: dt.datetime | None = None  # when a capped credential frees up
 
 
-def _lock_credential(fingerprint: str) -> None:
-    """Serialise checks on one card until the transaction ends (PostgreSQL only)."""
-    if connection.vendor != "postgresql":
+def _credential_key(fingerprint: str) -> int:
+    return int.from_bytes(hashlib.sha256(fingerprint.encode()).digest()[:8], "big", signed=True)
+
+
+def credentials_lock(fingerprints: Iterable[str]) -> None:
+    """Serialise checks on these cards until the transaction ends (PostgreSQL only).
+
+    The locks are taken in one statement, in key order, so two processes locking
+    overlapping sets never deadlock.
+    """
+    keys = sorted({_credential_key(fp) for fp in fingerprints if fp})
+    if not keys or connection.vendor != "postgresql":
         return
-    key = int.from_bytes(hashlib.sha256(fingerprint.encode()).digest()[:8], "big", signed=True)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY 1) s",
+            [keys],
+        )
+
+
+def credentials_dead(fingerprints: Iterable[str]) -> set[str]:
+    """The cards among ``fingerprints`` that had a decline after which they are never charged."""
+    wanted = {fp for fp in fingerprints if fp}
+    if not wanted:
+        return set()
+    return set(
+        PaymentAttempt.objects.filter(
+            card_fingerprint__in=wanted,
+            status__in=(AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION),
+        )
+        .filter(never_again_condition())
+        .values_list("card_fingerprint", flat=True)
+        .distinct()
+    )
 
 
 def credential_dead(fingerprint: str) -> bool:
     """Whether the card had a decline after which it is never charged again."""
-    return bool(fingerprint) and (
-        PaymentAttempt.objects.filter(
-            card_fingerprint=fingerprint,
-            status__in=(AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION),
-        )
-        .filter(never_again_condition())
-        .exists()
-    )
+    return fingerprint in credentials_dead([fingerprint])
+
+
+def credentials_history(
+    fingerprints: Iterable[str], now: dt.datetime
+) -> dict[str, list[dt.datetime]]:
+    """Every attempt on each card in the longest cap period up to ``now``."""
+    history: dict[str, list[dt.datetime]] = defaultdict(list)
+    wanted = {fp for fp in fingerprints if fp}
+    if not wanted:
+        return history
+    for fingerprint, at in PaymentAttempt.objects.filter(
+        card_fingerprint__in=wanted, created_at__gt=now - LONGEST_PERIOD, created_at__lte=now
+    ).values_list("card_fingerprint", "created_at"):
+        history[fingerprint].append(at)
+    return history
+
+
+def credential_verdict(
+    fingerprint: str,
+    brand: str,
+    now: dt.datetime,
+    *,
+    dead: set[str],
+    history: dict[str, list[dt.datetime]],
+) -> CredentialVerdict:
+    """:func:`credential_check` on what :func:`credentials_dead` and ``_history`` read."""
+    if not fingerprint:
+        return CredentialVerdict(True)
+    if fingerprint in dead:
+        return CredentialVerdict(False, "hard_decline")
+    capped = cap_free_at(history.get(fingerprint, []), now, cap_rules(brand))
+    if capped is None:
+        return CredentialVerdict(True)
+    return CredentialVerdict(False, capped[0], capped[1])
 
 
 def credential_check(fingerprint: str, brand: str, now: dt.datetime) -> CredentialVerdict:
     """May dunning charge this card now?  Call inside the transaction that writes the attempt."""
     if not fingerprint:
         return CredentialVerdict(True)
-    _lock_credential(fingerprint)
-    if credential_dead(fingerprint):
-        return CredentialVerdict(False, "hard_decline")
-    attempts = PaymentAttempt.objects.filter(card_fingerprint=fingerprint)
-    history = list(
-        attempts.filter(created_at__gt=now - LONGEST_PERIOD, created_at__lte=now).values_list(
-            "created_at", flat=True
-        )
+    credentials_lock([fingerprint])
+    return credential_verdict(
+        fingerprint,
+        brand,
+        now,
+        dead=credentials_dead([fingerprint]),
+        history=credentials_history([fingerprint], now),
     )
-    capped = cap_free_at(history, now, cap_rules(brand))
-    if capped is None:
-        return CredentialVerdict(True)
-    return CredentialVerdict(False, capped[0], capped[1])

@@ -44,6 +44,13 @@ def on_payment_failed(attempt: PaymentAttempt) -> None:
 
 
 @_never_breaks_billing
+def on_payments_failed(attempts: list[PaymentAttempt]) -> None:
+    from .services.cases import cases_record_failures
+
+    cases_record_failures(attempts)
+
+
+@_never_breaks_billing
 def on_invoices_paid(invoices: list[Invoice]) -> None:
     from .services.recovery import invoices_recovered
 
@@ -80,7 +87,7 @@ def register() -> None:
     from billing import hooks
 
     for hook_list, function in (
-        (hooks.payment_failed, on_payment_failed),
+        (hooks.payments_failed, on_payments_failed),
         (hooks.invoices_paid, on_invoices_paid),
         (hooks.payment_method_updated, on_payment_method_updated),
         (hooks.decline_classifiers, classify_decline),

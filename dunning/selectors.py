@@ -20,13 +20,22 @@ from .models import (
 )
 
 
-def retry_policy_for(plan_id: int | None) -> RetryPolicy:
-    """The plan's own retry policy, else the global one, else the built-in 8 in 14 days."""
+def retry_policies_for(plan_ids: Iterable[int | None]) -> dict[int | None, RetryPolicy]:
+    """Each plan's retry policy: its own, else the global one, else the built-in 8 in 14 days."""
+    wanted = set(plan_ids)
     policies = {
         policy.plan_id: policy
-        for policy in RetryPolicy.objects.filter(Q(plan__isnull=True) | Q(plan_id=plan_id))
+        for policy in RetryPolicy.objects.filter(
+            Q(plan__isnull=True) | Q(plan_id__in=[p for p in wanted if p is not None])
+        )
     }
-    return policies.get(plan_id) or policies.get(None) or RetryPolicy(name="Built-in default")
+    fallback = policies.get(None) or RetryPolicy(name="Built-in default")
+    return {plan_id: policies.get(plan_id) or fallback for plan_id in wanted}
+
+
+def retry_policy_for(plan_id: int | None) -> RetryPolicy:
+    """The plan's own retry policy, else the global one, else the built-in 8 in 14 days."""
+    return retry_policies_for([plan_id])[plan_id]
 
 
 def ladders_for(plan_ids: Iterable[int | None]) -> dict[int | None, list[LadderStep]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -193,23 +194,89 @@ def attempt_build(
     return attempt
 
 
+@dataclass(frozen=True)
+class AttemptRequest:
+    """One intent to charge an invoice: by whom, and on which card (``None``: the default)."""
+
+    invoice_id: int
+    trigger: str
+    method: PaymentMethod | None = None
+
+
+def attempts_create(
+    requests: Sequence[AttemptRequest],
+) -> list[PaymentAttempt | PaymentNotAllowed]:
+    """Write the intents to charge several invoices at once, in a fixed number of queries.
+
+    Each request gets its attempt, or the refusal :func:`attempt_create` would raise
+    (nothing due, an attempt already in flight).  The attempts are committed before any
+    gateway call; the caller sends them with :func:`attempts_process`.
+    """
+    if not requests:
+        return []
+    invoice_ids = sorted({request.invoice_id for request in requests})
+    created: list[PaymentAttempt] = []
+    results: list[PaymentAttempt | PaymentNotAllowed] = []
+    with transaction.atomic():
+        invoices = {
+            invoice.pk: invoice
+            for invoice in Invoice.objects.select_for_update()
+            .filter(pk__in=invoice_ids)
+            .order_by("pk")
+        }
+        in_flight = set(
+            PaymentAttempt.objects.filter(
+                invoice_id__in=invoice_ids, status__in=UNSETTLED
+            ).values_list("invoice_id", flat=True)
+        )
+        numbers: dict[int, int] = dict(
+            PaymentAttempt.objects.filter(invoice_id__in=invoice_ids)
+            .values("invoice_id")
+            .annotate(n=Max("attempt_number"))
+            .values_list("invoice_id", "n")
+        )
+        need_default = {
+            invoices[r.invoice_id].member_id
+            for r in requests
+            if r.method is None and r.invoice_id in invoices
+        }
+        defaults: dict[int, PaymentMethod] = {}
+        if need_default:
+            for method in PaymentMethod.objects.filter(
+                member_id__in=need_default, is_default=True, status=PaymentMethodStatus.ACTIVE
+            ).order_by("-pk"):
+                defaults[method.member_id] = method
+        for request in requests:
+            invoice = invoices.get(request.invoice_id)
+            if invoice is None or invoice.status != InvoiceStatus.OPEN or invoice.amount_due <= 0:
+                results.append(PaymentNotAllowed(reason="nothing_due"))
+                continue
+            if invoice.pk in in_flight:
+                results.append(PaymentNotAllowed(reason="attempt_in_flight"))
+                continue
+            number = numbers.get(invoice.pk, 0) + 1
+            numbers[invoice.pk] = number
+            chosen = request.method or defaults.get(invoice.member_id)
+            attempt = attempt_build(invoice, chosen, number=number, trigger=request.trigger)
+            if attempt.status in UNSETTLED:
+                in_flight.add(invoice.pk)
+            created.append(attempt)
+            results.append(attempt)
+        PaymentAttempt.objects.bulk_create(created)
+    failed = [attempt for attempt in created if attempt.status == AttemptStatus.FAILED]
+    if failed:
+        _after_failures(failed)
+    return results
+
+
 def attempt_create(
     invoice: Invoice, *, trigger: str, method: PaymentMethod | None = None
 ) -> PaymentAttempt:
     """Write the intent to charge ``invoice`` (committed before any gateway call)."""
-    with transaction.atomic():
-        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        if locked.status != InvoiceStatus.OPEN or locked.amount_due <= 0:
-            raise PaymentNotAllowed(reason="nothing_due")
-        if locked.attempts.filter(status__in=UNSETTLED).exists():
-            raise PaymentNotAllowed(reason="attempt_in_flight")
-        number = (locked.attempts.aggregate(n=Max("attempt_number"))["n"] or 0) + 1
-        method = method or default_payment_method(locked.member_id)
-        attempt = attempt_build(locked, method, number=number, trigger=trigger)
-        attempt.save()
-    if attempt.status == AttemptStatus.FAILED:
-        _after_failures([attempt])
-    return attempt
+    (result,) = attempts_create([AttemptRequest(invoice.pk, trigger, method)])
+    if isinstance(result, PaymentNotAllowed):
+        raise result
+    return result
 
 
 def invoice_charge(
@@ -372,12 +439,16 @@ def _record_successes(attempts: Iterable[PaymentAttempt]) -> None:
 
 
 def _after_failures(attempts: Iterable[PaymentAttempt]) -> None:
-    from .memberships import membership_payment_failed
+    """Failed charges: their memberships become past due, then the hooks hear of them."""
+    from .bulk import memberships_mark_past_due
 
-    for attempt in attempts:
-        invoice = attempt.invoice
-        if invoice.membership_id:
-            membership_payment_failed(invoice.membership_id, attempt)
+    failed = list(attempts)
+    if not failed:
+        return
+    memberships_mark_past_due(failed)
+    for batch_hook in hooks.payments_failed:
+        batch_hook(failed)
+    for attempt in failed:
         for hook in hooks.payment_failed:
             hook(attempt)
 
@@ -448,7 +519,9 @@ def invoice_unsettled_attempts(invoice: Invoice) -> list[PaymentAttempt]:
 
 
 __all__ = [
+    "AttemptRequest",
     "attempt_create",
+    "attempts_create",
     "attempts_process",
     "attempts_reconcile",
     "default_payment_method",

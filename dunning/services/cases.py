@@ -1,6 +1,6 @@
 """Cases: opened by the first failed payment of an invoice, updated by every later failure.
 
-Billing calls :func:`case_record_failure` (through ``billing.hooks.payment_failed``)
+Billing calls :func:`cases_record_failures` (through ``billing.hooks.payments_failed``)
 after its transaction commits, for any failed attempt: the billing run's, a retry's, a
 member's on the hosted page, or staff's.  The case keeps the last decline, blocks the
 card when the member must act, replans the retries for the new category, and asks the
@@ -13,6 +13,7 @@ as the case is open: members cannot import dunning, so dunning writes the alert.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -22,6 +23,7 @@ from django.utils.translation import gettext
 from billing.models import Invoice, InvoiceStatus, PaymentAttempt
 from billing.money import format_amount
 from config import clock
+from config.db import bulk_update_rows
 from members.models import MemberNote
 from members.services import alert_resolve, note_add
 
@@ -33,6 +35,7 @@ from ..models import (
     CaseStatus,
     DeclineCategory,
     DunningCase,
+    DunningEvent,
     EventKind,
     PaymentPlanInstallment,
     PlanStatus,
@@ -40,7 +43,7 @@ from ..models import (
     ScheduledRetry,
 )
 from ..selectors import amount_at_risk, installments_by_case, ladder_for, owed_invoices
-from .events import event_add
+from .events import event_add, event_build
 from .schedule import SCHEDULE_FIELDS, cases_schedule, executed_steps
 
 
@@ -102,9 +105,10 @@ def _category_of(attempt: PaymentAttempt) -> str:
     )
 
 
-def _apply_failure(
+def _failure_applied(
     case: DunningCase, attempt: PaymentAttempt, invoice: Invoice, now: dt.datetime
-) -> None:
+) -> DunningEvent:
+    """Note the decline on the case (unsaved) and return its timeline event (unsaved)."""
     category = _category_of(attempt)
     case.last_attempt = attempt
     case.last_decline_code = attempt.decline_code
@@ -115,10 +119,7 @@ def _apply_failure(
         case.blocked_fingerprint = attempt.card_fingerprint
     elif case.blocked_fingerprint != attempt.card_fingerprint:
         case.block_reason, case.blocked_fingerprint = "", ""
-    ScheduledRetry.objects.filter(attempt=attempt, status=RetryStatus.SUBMITTED).update(
-        status=RetryStatus.FAILED, done_at=now
-    )
-    event_add(
+    return event_build(
         case,
         EventKind.PAYMENT_FAILED,
         attempt_id=attempt.pk,
@@ -132,6 +133,16 @@ def _apply_failure(
         attempt_number=attempt.attempt_number,
         card_brand=attempt.card_brand,
     )
+
+
+def _apply_failure(
+    case: DunningCase, attempt: PaymentAttempt, invoice: Invoice, now: dt.datetime
+) -> None:
+    event = _failure_applied(case, attempt, invoice, now)
+    ScheduledRetry.objects.filter(attempt=attempt, status=RetryStatus.SUBMITTED).update(
+        status=RetryStatus.FAILED, done_at=now
+    )
+    event.save()
 
 
 def _plan_broken(
@@ -221,11 +232,99 @@ def case_record_failure(attempt: PaymentAttempt) -> DunningCase | None:
     return case
 
 
+def cases_record_failures(attempts: Sequence[PaymentAttempt]) -> None:
+    """:func:`case_record_failure` for a batch of failed attempts (a run's retries).
+
+    Failures on invoices that already have a case are recorded together in a fixed
+    number of queries; the rest (a first failure, an installment, a late fee, a second
+    failure of one invoice in the batch) go one by one.
+    """
+    invoice_ids = {attempt.invoice_id for attempt in attempts}
+    special = set(
+        PaymentPlanInstallment.objects.filter(invoice_id__in=invoice_ids).values_list(
+            "invoice_id", flat=True
+        )
+    ) | set(
+        DunningCase.objects.filter(late_fee_invoice_id__in=invoice_ids).values_list(
+            "late_fee_invoice_id", flat=True
+        )
+    )
+    case_of = dict(
+        DunningCase.objects.filter(invoice_id__in=invoice_ids - special).values_list(
+            "invoice_id", "pk"
+        )
+    )
+    together: dict[int, PaymentAttempt] = {}
+    one_by_one: list[PaymentAttempt] = []
+    for attempt in attempts:
+        if attempt.invoice_id in case_of and attempt.invoice_id not in together:
+            together[attempt.invoice_id] = attempt
+        else:
+            one_by_one.append(attempt)
+    if together:
+        _failures_record({case_of[i]: attempt for i, attempt in together.items()})
+    for attempt in one_by_one:
+        case_record_failure(attempt)
+
+
+def _failures_record(attempt_by_case: dict[int, PaymentAttempt]) -> None:
+    from .retries import Replan, retries_replan_many
+
+    now = clock.now()
+    today = clock.today()
+    with transaction.atomic():
+        cases = [
+            case
+            for case in DunningCase.objects.select_for_update(of=("self",))
+            .select_related("invoice", "membership", "member")
+            .filter(pk__in=list(attempt_by_case))
+            .order_by("pk")
+            if case.status in ACTIVE_CASE_STATUSES
+        ]
+        if not cases:
+            return
+        ids = [case.pk for case in cases]
+        ScheduledRetry.objects.filter(
+            attempt_id__in=[attempt_by_case[pk].pk for pk in ids], status=RetryStatus.SUBMITTED
+        ).update(status=RetryStatus.FAILED, done_at=now)
+        installments = installments_by_case(ids)
+        events = []
+        plans = []
+        for case in cases:
+            attempt = attempt_by_case[case.pk]
+            events.append(_failure_applied(case, attempt, case.invoice, now))
+            owed = owed_invoices(case, installments.get(case.pk), today)
+            plans.append(
+                Replan(case, case.last_decline_category, owed[0] if owed else case.invoice)
+            )
+        DunningEvent.objects.bulk_create(events)
+        retries_replan_many(plans, now)
+        for case in cases:
+            case.amount_due = amount_at_risk(case, installments.get(case.pk))
+            case.ladder_checked_at = None
+        cases_schedule(cases, installments=installments)
+        bulk_update_rows(cases, FAILURE_FIELDS)
+        transaction.on_commit(lambda: advance_soon(ids))
+
+
+# What recording a failure changes on a case.
+FAILURE_FIELDS = [
+    "last_attempt",
+    "last_decline_code",
+    "last_decline_category",
+    "block_reason",
+    "blocked_fingerprint",
+    "amount_due",
+    "ladder_checked_at",
+    *SCHEDULE_FIELDS,
+]
+
+
 def advance_soon(case_ids: list[int]) -> None:
     """Ask a worker to advance these cases now (inline when tasks run eagerly)."""
-    from ..tasks import advance_cases
+    from .followups import advance_soon as followup
 
-    advance_cases.delay(case_ids)
+    followup(case_ids)
 
 
 def case_save_schedule(case: DunningCase) -> None:

@@ -19,7 +19,8 @@ from email.utils import make_msgid
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce, Least
@@ -49,7 +50,7 @@ from ..selectors import installments_by_case, ladders_for
 from ..sms import SmsMessage, get_sms_backend
 from ..timing import quiet_hours_end
 from .events import event_build
-from .schedule import step_date
+from .schedule import cases_reschedule, step_date
 
 logger = logging.getLogger(__name__)
 
@@ -239,7 +240,9 @@ def message_render(message: DunningMessage, context: dict[str, Any]) -> tuple[st
 # --- Delivery ----------------------------------------------------------------------------
 
 
-def _send_email(message: DunningMessage, subject: str, body: str) -> str:
+def _send_email(
+    message: DunningMessage, subject: str, body: str, connection: BaseEmailBackend | None = None
+) -> str:
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].rstrip(">") or "localhost"
     message_id = make_msgid(idstring=f"dunning-{message.pk}", domain=domain)
     email = EmailMessage(
@@ -248,6 +251,7 @@ def _send_email(message: DunningMessage, subject: str, body: str) -> str:
         settings.DEFAULT_FROM_EMAIL,
         [message.member.email],
         headers={"Message-ID": message_id},
+        connection=connection,
     )
     # django-anymail reads these; Django's own backends ignore them.
     email.tags = ["dunning", message.template]  # type: ignore[attr-defined]
@@ -268,7 +272,11 @@ def _send_sms(message: DunningMessage, body: str) -> str:
 
 
 def _deliver_one(
-    message: DunningMessage, now: dt.datetime, gym: GymProfile, ladder: list[LadderStep]
+    message: DunningMessage,
+    now: dt.datetime,
+    gym: GymProfile,
+    ladder: list[LadderStep],
+    connection: BaseEmailBackend | None = None,
 ) -> DunningEvent | None:
     """Send one locked, due message and record the outcome on it; return its event."""
     case = message.case
@@ -300,7 +308,7 @@ def _deliver_one(
     )
     try:
         if message.channel == Channel.EMAIL:
-            message.provider_message_id = _send_email(message, subject, body)[:200]
+            message.provider_message_id = _send_email(message, subject, body, connection)[:200]
         else:
             message.provider_message_id = _send_sms(message, body)[:200]
     except Exception as exc:  # the provider's failure is recorded, never raised into the run
@@ -348,6 +356,28 @@ def messages_deliver(
     return sent
 
 
+def messages_deliver_soon(case_ids: Sequence[int]) -> int:
+    """Hand the cases' due messages to delivery: one ``deliver_messages`` task (the
+    ``notifications`` queue) for the whole batch.  Returns how many were sent when the
+    task ran at once (eager tasks), else 0."""
+    from ..tasks import deliver_messages
+
+    result = deliver_messages.delay(list(case_ids))
+    return int(result.result or 0) if result.ready() else 0
+
+
+def _open_connection() -> BaseEmailBackend | None:
+    """One open connection to the email provider, or ``None`` (then each message opens
+    its own, and a provider that is down fails each message on its own record)."""
+    try:
+        connection = get_connection()
+        connection.open()
+    except Exception as exc:
+        logger.warning("Email connection failed: %s", type(exc).__name__)
+        return None
+    return connection
+
+
 def _deliver_chunk(ids: Sequence[int], now: dt.datetime, gym: GymProfile) -> int:
     with transaction.atomic():
         messages = list(
@@ -368,18 +398,29 @@ def _deliver_chunk(ids: Sequence[int], now: dt.datetime, gym: GymProfile) -> int
         ladders = ladders_for({m.case.plan_id for m in messages})
         events = []
         held: dict[int, dt.datetime] = {}
-        for message in messages:
-            event = _deliver_one(message, now, gym, ladders[message.case.plan_id])
-            if event is not None:
-                events.append(event)
-            elif message.status == MessageStatus.PENDING:
-                held[message.case_id] = min(
-                    message.scheduled_for, held.get(message.case_id, message.scheduled_for)
-                )
+        # One connection to the email provider for the chunk (each message still succeeds
+        # or fails on its own).
+        connection = _open_connection()
+        try:
+            for message in messages:
+                event = _deliver_one(message, now, gym, ladders[message.case.plan_id], connection)
+                if event is not None:
+                    events.append(event)
+                elif message.status == MessageStatus.PENDING:
+                    held[message.case_id] = min(
+                        message.scheduled_for, held.get(message.case_id, message.scheduled_for)
+                    )
+        finally:
+            if connection is not None:
+                connection.close()
         bulk_update_rows(messages, DELIVERY_FIELDS)
         DunningEvent.objects.bulk_create(events)
+        # The run looks at each case again at its next pending message (or other action),
+        # so a message held by the quiet hours is sent when they end.
+        rescheduled = cases_reschedule({message.case_id for message in messages})
         for case_id, at in held.items():
-            # Make sure the run comes back when the quiet hours end.
+            if case_id in rescheduled:
+                continue
             DunningCase.objects.filter(pk=case_id).update(
                 next_action_at=Least(Coalesce("next_action_at", at), at)
             )

@@ -15,23 +15,27 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.db import transaction
-from django.db.models import Sum
 
 from billing.models import (
     AttemptTrigger,
     Invoice,
     InvoiceStatus,
+    Membership,
     MembershipStatus,
     Payment,
     PaymentSource,
 )
 from billing.services.memberships import memberships_settle
 from config import clock
+from config.db import bulk_update_rows
+from members.models import MemberNote
+from members.services import alert_resolve
 
 from ..models import (
     CaseStatus,
     Channel,
     DunningCase,
+    DunningEvent,
     DunningMessage,
     EventKind,
     MessageStatus,
@@ -40,11 +44,13 @@ from ..models import (
     PlanStatus,
     RecoveryRoute,
     RetryReason,
+    RetryStatus,
+    ScheduledRetry,
 )
 from ..selectors import installments_by_case, owed_invoices
 from .cases import case_alert_resolve
-from .events import event_add
-from .messages import message_plan, messages_cancel, messages_save
+from .events import event_add, event_build
+from .messages import CLOSING_TEMPLATES, message_plan, messages_cancel, messages_save
 from .retries import retries_cancel
 from .schedule import cases_schedule
 
@@ -141,33 +147,184 @@ def _recover(case: DunningCase, *, route: str, amount: int, now: dt.datetime) ->
 
 def case_recover(case_id: int, *, now: dt.datetime | None = None) -> DunningCase | None:
     """The case's invoice was paid (or credited): close the case accordingly."""
+    cases_recover([case_id], now=now)
+    return (
+        DunningCase.objects.select_related("invoice", "membership", "member")
+        .filter(pk=case_id)
+        .first()
+    )
+
+
+# What closing a case (recovered or credited) writes on it.
+CLOSING_FIELDS = [
+    "status",
+    "close_reason",
+    "closed_at",
+    "recovered_route",
+    "recovered_channel",
+    "recovered_amount",
+    "time_to_recover",
+    "amount_due",
+    "next_action_at",
+    "next_action",
+]
+
+
+def cases_recover(case_ids: Sequence[int], *, now: dt.datetime | None = None) -> list[int]:
+    """:func:`case_recover` for several cases in a fixed number of queries.
+
+    Returns the cases closed as recovered (they get a thank-you).
+    """
     now = now or clock.now()
     with transaction.atomic():
-        case = (
+        cases = list(
             DunningCase.objects.select_for_update(of=("self",))
             .select_related("invoice", "membership", "member")
-            .filter(pk=case_id, status__in=RECOVERABLE)
-            .first()
+            .filter(pk__in=list(case_ids), status__in=RECOVERABLE)
+            .order_by("pk")
         )
-        if case is None or PaymentPlan.objects.filter(case=case).exists():
-            # Unknown, closed, or its invoice was moved into a payment plan (a credit note).
-            return case
-        invoice = case.invoice
-        if invoice.status != InvoiceStatus.PAID:
-            return case
-        payments = Payment.objects.filter(invoice=invoice, received_at__gte=case.opened_at)
-        latest = payments.select_related("attempt").order_by("-received_at", "-pk").first()
-        if latest is None:
+        # Moved into a payment plan (a credit note): the plan decides.
+        planned = set(PaymentPlan.objects.filter(case__in=cases).values_list("case_id", flat=True))
+        cases = [
+            case
+            for case in cases
+            if case.pk not in planned and case.invoice.status == InvoiceStatus.PAID
+        ]
+        if not cases:
+            return []
+        payments: dict[int, list[Payment]] = {}
+        for payment in (
+            Payment.objects.filter(invoice_id__in=[case.invoice_id for case in cases])
+            .select_related("attempt")
+            .order_by("-received_at", "-pk")
+        ):
+            payments.setdefault(payment.invoice_id, []).append(payment)
+        credited: list[DunningCase] = []
+        recovered: list[tuple[DunningCase, str, int]] = []
+        for case in cases:
+            received = [
+                p for p in payments.get(case.invoice_id, []) if p.received_at >= case.opened_at
+            ]
+            if received:
+                amount = sum(p.amount for p in received)
+                recovered.append((case, route_for(received[0]), int(amount)))
+            else:
+                credited.append(case)
+        events: list[DunningEvent] = []
+        for case in credited:
             case.status, case.close_reason, case.closed_at = CaseStatus.CLOSED, "credited", now
             case.amount_due = 0
             case.next_action_at, case.next_action = None, ""
-            case.save()
-            _close_pending(case, "credited", now)
-            event_add(case, EventKind.CLOSED, at=now, reason="credited")
-            return case
-        amount = payments.aggregate(total=Sum("amount"))["total"] or 0
-        _recover(case, route=route_for(latest), amount=int(amount), now=now)
-    return case
+            events.append(event_build(case, EventKind.CLOSED, at=now, reason="credited"))
+        channels = _link_channels(
+            [case.pk for case, route, _ in recovered if route == RecoveryRoute.MEMBER]
+        )
+        for case, route, amount in recovered:
+            _close_recovered(case, route, amount, channels.get(case.pk, ""), now)
+            events.append(
+                event_build(
+                    case,
+                    EventKind.RECOVERED,
+                    at=now,
+                    route=route,
+                    channel=case.recovered_channel,
+                    amount=amount,
+                    hours_to_recover=int((now - case.opened_at).total_seconds() // 3600),
+                )
+            )
+        closed = credited + [case for case, _, _ in recovered]
+        bulk_update_rows(closed, CLOSING_FIELDS)
+        _pending_close([c.pk for c in credited], "credited", now)
+        _pending_close([c.pk for c, _, _ in recovered], "recovered", now)
+        notes = MemberNote.objects.filter(
+            pk__in=[case.alert_note_id for case in closed if case.alert_note_id],
+            resolved_at__isnull=True,
+        )
+        for note in notes:
+            alert_resolve(note)
+        thanked = [case for case, _, _ in recovered]
+        events.extend(_access_checked(thanked, now))
+        DunningEvent.objects.bulk_create(events)
+        _thank_all(thanked, now)
+        ids = [case.pk for case in thanked]
+        if ids:
+            transaction.on_commit(lambda: deliver_soon(ids))
+    return ids
+
+
+def _close_recovered(
+    case: DunningCase, route: str, amount: int, channel: str, now: dt.datetime
+) -> None:
+    case.status = CaseStatus.RECOVERED
+    case.closed_at = now
+    case.recovered_route = route
+    case.recovered_channel = channel
+    case.recovered_amount = amount
+    case.time_to_recover = now - case.opened_at
+    case.amount_due = 0
+    case.next_action_at, case.next_action = None, ""
+
+
+def _link_channels(case_ids: Sequence[int]) -> dict[int, str]:
+    """Per case, the channel of the last message whose link the member opened."""
+    channels: dict[int, str] = {}
+    if not case_ids:
+        return channels
+    for case_id, detail in (
+        DunningEvent.objects.filter(case_id__in=list(case_ids), kind=EventKind.LINK_OPENED)
+        .order_by("-at", "-pk")
+        .values_list("case_id", "detail")
+    ):
+        channels.setdefault(case_id, str((detail or {}).get("channel", "")))
+    return channels
+
+
+def _pending_close(case_ids: Sequence[int], why: str, now: dt.datetime) -> None:
+    if not case_ids:
+        return
+    ScheduledRetry.objects.filter(case_id__in=list(case_ids), status=RetryStatus.PENDING).update(
+        status=RetryStatus.CANCELLED, skip_reason=why[:60], done_at=now
+    )
+    DunningMessage.objects.filter(case_id__in=list(case_ids), status=MessageStatus.PENDING).exclude(
+        template__in=CLOSING_TEMPLATES
+    ).update(status=MessageStatus.CANCELLED, skip_reason=why[:40])
+
+
+def _access_checked(cases: Sequence[DunningCase], now: dt.datetime) -> list[DunningEvent]:
+    statuses = dict(
+        Membership.objects.filter(
+            pk__in=[case.membership_id for case in cases if case.membership_id]
+        ).values_list("pk", "status")
+    )
+    events = []
+    for case in cases:
+        if case.membership is None:
+            continue
+        status = statuses.get(case.membership.pk, case.membership.status)
+        case.membership.status = status
+        kind = EventKind.ACCESS_RESTORED if status in RESTORED else EventKind.ACCESS_NOT_RESTORED
+        events.append(event_build(case, kind, at=now, membership_status=status))
+    return events
+
+
+def _thank_all(cases: Sequence[DunningCase], now: dt.datetime) -> None:
+    if not cases:
+        return
+    used_sms = set(
+        DunningMessage.objects.filter(
+            case_id__in=[case.pk for case in cases],
+            channel=Channel.SMS,
+            status__in=[MessageStatus.SENT, MessageStatus.DELIVERED],
+        ).values_list("case_id", flat=True)
+    )
+    messages_save(
+        [
+            message_plan(case, template="thanks", channel=channel, now=now)
+            for case in cases
+            for channel in [Channel.EMAIL, *([Channel.SMS] if case.pk in used_sms else [])]
+        ],
+        now,
+    )
 
 
 def installment_paid(installment_id: int, *, now: dt.datetime | None = None) -> None:
@@ -219,10 +376,13 @@ def invoices_recovered(invoices: Sequence[Invoice]) -> None:
     if not ids:
         return
     now = clock.now()
-    for case_id in DunningCase.objects.filter(
-        invoice_id__in=ids, status__in=RECOVERABLE
-    ).values_list("pk", flat=True):
-        case_recover(case_id, now=now)
+    case_ids = list(
+        DunningCase.objects.filter(invoice_id__in=ids, status__in=RECOVERABLE).values_list(
+            "pk", flat=True
+        )
+    )
+    if case_ids:
+        cases_recover(case_ids, now=now)
     for installment_id in PaymentPlanInstallment.objects.filter(
         invoice_id__in=ids, paid_at__isnull=True
     ).values_list("pk", flat=True):
@@ -233,6 +393,6 @@ def invoices_recovered(invoices: Sequence[Invoice]) -> None:
 
 def deliver_soon(case_ids: list[int]) -> None:
     """Ask a worker to send the cases' due messages now (inline when tasks run eagerly)."""
-    from ..tasks import deliver_messages
+    from .followups import deliver_soon as followup
 
-    deliver_messages.delay(case_ids)
+    followup(case_ids)

@@ -8,7 +8,7 @@ twice):
 1. lock the case and the retry; check the card (hard decline, waiting for a new card,
    network caps; :mod:`dunning.caps`) and write the attempt with ``attempt_create``;
 2. commit, then ``attempts_process``: billing calls the gateway and, after its own
-   commit, the ``payment_failed`` or ``invoices_paid`` hooks (:mod:`dunning.hooks`);
+   commit, the ``payments_failed`` or ``invoices_paid`` hooks (:mod:`dunning.hooks`);
 3. record the outcome on the retry.
 
 Locks are always taken case first, then retries, then billing's rows.
@@ -19,10 +19,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from billing.errors import PaymentNotAllowed
 from billing.models import (
@@ -30,16 +32,19 @@ from billing.models import (
     AttemptTrigger,
     Invoice,
     InvoiceStatus,
+    PaymentAttempt,
     PaymentMethod,
     PaymentMethodStatus,
 )
 from billing.services.payments import (
     UNSETTLED,
-    attempt_create,
+    AttemptRequest,
+    attempts_create,
     attempts_process,
     default_payment_method,
 )
 from config import clock
+from config.db import bulk_update_rows
 
 from .. import caps, conf
 from ..models import (
@@ -48,14 +53,16 @@ from ..models import (
     CaseStatus,
     DeclineCategory,
     DunningCase,
+    DunningEvent,
     EventKind,
+    RetryPolicy,
     RetryReason,
     RetryStatus,
     ScheduledRetry,
 )
-from ..selectors import installments_by_case, owed_invoices, retry_policy_for
+from ..selectors import installments_by_case, owed_invoices, retry_policies_for, retry_policy_for
 from ..timing import retry_times
-from .events import event_add
+from .events import event_add, event_build
 from .schedule import SCHEDULE_FIELDS, cases_schedule
 
 # While set, a card update comes from the member on the hosted page, which charges
@@ -77,9 +84,9 @@ def member_paying_online() -> Iterator[None]:
         _member_on_page.reset(token)
 
 
-def window_end(case: DunningCase) -> dt.datetime:
+def window_end(case: DunningCase, policy: RetryPolicy | None = None) -> dt.datetime:
     """The end of the case's retry window (paused days extend it)."""
-    policy = retry_policy_for(case.plan_id)
+    policy = policy or retry_policy_for(case.plan_id)
     return case.opened_at + dt.timedelta(days=policy.window_days + case.paused_days)
 
 
@@ -97,6 +104,15 @@ def retries_cancel(
     return pending.update(status=RetryStatus.CANCELLED, skip_reason=why[:60], done_at=now)
 
 
+@dataclass(frozen=True)
+class Replan:
+    """A case (locked by the caller) whose retries follow a decline of ``category`` now."""
+
+    case: DunningCase
+    category: str
+    invoice: Invoice
+
+
 def retries_replan(
     case: DunningCase, *, category: str, invoice: Invoice, now: dt.datetime
 ) -> list[ScheduledRetry]:
@@ -106,52 +122,87 @@ def retries_replan(
     policy, and only within its window and attempt budget.  A plan already made for the
     same category is kept: its timing (hours then days, widening gaps) runs on.
     """
-    pending = ScheduledRetry.objects.filter(
-        case=case, status=RetryStatus.PENDING, reason=RetryReason.POLICY
-    )
-    if (
-        case.status == CaseStatus.OPEN
-        and category not in WAIT_FOR_MEMBER
-        and pending.exists()
-        and not pending.exclude(category=category).exists()
+    return retries_replan_many([Replan(case, category, invoice)], now)[case.pk]
+
+
+def retries_replan_many(
+    plans: Sequence[Replan], now: dt.datetime
+) -> dict[int, list[ScheduledRetry]]:
+    """:func:`retries_replan` for several cases (one each) in a fixed number of queries."""
+    if not plans:
+        return {}
+    pending: dict[int, list[ScheduledRetry]] = defaultdict(list)
+    for retry in ScheduledRetry.objects.filter(
+        case_id__in=[plan.case.pk for plan in plans],
+        status=RetryStatus.PENDING,
+        reason=RetryReason.POLICY,
     ):
-        return list(pending)
-    retries_cancel(case, why="replanned", now=now, reasons=[RetryReason.POLICY])
-    if case.status != CaseStatus.OPEN or category in WAIT_FOR_MEMBER:
-        return []
-    policy = retry_policy_for(case.plan_id)
-    times = retry_times(
-        category,
-        after=now,
-        until=window_end(case),
-        count=policy.max_attempts - case.retries_made,
-        mode=policy.mode,
-        fixed_interval_days=policy.fixed_interval_days,
-        retry_time=conf.retry_local_time(),
-        tz=clock.gym_tz(),
-    )
-    planned = ScheduledRetry.objects.bulk_create(
-        [
+        pending[retry.case_id].append(retry)
+    result: dict[int, list[ScheduledRetry]] = {}
+    replan: list[Replan] = []
+    for plan in plans:
+        rows = pending.get(plan.case.pk, [])
+        if (
+            plan.case.status == CaseStatus.OPEN
+            and plan.category not in WAIT_FOR_MEMBER
+            and rows
+            and all(row.category == plan.category for row in rows)
+        ):
+            result[plan.case.pk] = rows
+        else:
+            replan.append(plan)
+    if not replan:
+        return result
+    ScheduledRetry.objects.filter(
+        case_id__in=[plan.case.pk for plan in replan],
+        status=RetryStatus.PENDING,
+        reason=RetryReason.POLICY,
+    ).update(status=RetryStatus.CANCELLED, skip_reason="replanned", done_at=now)
+    policies = retry_policies_for({plan.case.plan_id for plan in replan})
+    planned: list[ScheduledRetry] = []
+    events: list[DunningEvent] = []
+    for plan in replan:
+        case = plan.case
+        result[case.pk] = []
+        if case.status != CaseStatus.OPEN or plan.category in WAIT_FOR_MEMBER:
+            continue
+        policy = policies[case.plan_id]
+        times = retry_times(
+            plan.category,
+            after=now,
+            until=window_end(case, policy),
+            count=policy.max_attempts - case.retries_made,
+            mode=policy.mode,
+            fixed_interval_days=policy.fixed_interval_days,
+            retry_time=conf.retry_local_time(),
+            tz=clock.gym_tz(),
+        )
+        rows = [
             ScheduledRetry(
                 case=case,
-                invoice=invoice,
+                invoice=plan.invoice,
                 due_at=at,
                 reason=RetryReason.POLICY,
-                category=category,
+                category=plan.category,
                 created_at=now,
             )
             for at in times
         ]
-    )
-    if planned:
-        event_add(
-            case,
-            EventKind.RETRY_SCHEDULED,
-            at=now,
-            category=category,
-            times=[retry.due_at for retry in planned],
-        )
-    return planned
+        result[case.pk] = rows
+        planned.extend(rows)
+        if rows:
+            events.append(
+                event_build(
+                    case,
+                    EventKind.RETRY_SCHEDULED,
+                    at=now,
+                    category=plan.category,
+                    times=[retry.due_at for retry in rows],
+                )
+            )
+    ScheduledRetry.objects.bulk_create(planned)
+    DunningEvent.objects.bulk_create(events)
+    return result
 
 
 def retry_schedule_now(
@@ -190,120 +241,237 @@ def retry_method(
     if membership is not None and membership.payment_method_id:
         candidates.append(usable.filter(pk=membership.payment_method_id).first())
     candidates.append(default_payment_method(invoice.member_id))
+    dead = caps.credentials_dead(m.fingerprint for m in candidates if m is not None)
+    return _first_usable(case, candidates, dead)
+
+
+def _first_usable(
+    case: DunningCase, candidates: Sequence[PaymentMethod | None], dead: set[str]
+) -> PaymentMethod | None:
     found = [method for method in candidates if method is not None]
     for method in found:
         if case.block_reason and method.fingerprint == case.blocked_fingerprint:
             continue
-        if caps.credential_dead(method.fingerprint):
+        if method.fingerprint in dead:
             continue
         return method
     return found[0] if found else None
 
 
-def _finish(retry: ScheduledRetry, status: str, reason: str, now: dt.datetime) -> str:
-    retry.status, retry.skip_reason, retry.done_at = status, reason[:60], now
-    retry.save(update_fields=["status", "skip_reason", "done_at"])
-    kind = EventKind.RETRY_SKIPPED
-    event_add(retry.case, kind, retry=retry, at=now, reason=reason, status=status)
-    return f"{status}:{reason}"
+# Case fields a claim may change; whoever saves the claimed cases writes these.
+CLAIM_CASE_FIELDS = ["block_reason", "blocked_fingerprint", "retries_made"]
+RETRY_FIELDS = ["status", "skip_reason", "done_at", "due_at", "attempt"]
 
 
-def _defer(retry: ScheduledRetry, until: dt.datetime, reason: str, now: dt.datetime) -> str:
-    retry.due_at = until
-    retry.save(update_fields=["due_at"])
-    event_add(retry.case, EventKind.RETRY_DEFERRED, retry=retry, at=now, reason=reason, until=until)
-    case = retry.case
-    cases_schedule([case])
-    case.save(update_fields=SCHEDULE_FIELDS)
-    return f"deferred:{reason}"
+@dataclass
+class RetryClaims:
+    """What claiming due retries decided: an outcome for each, an attempt for those sent."""
+
+    outcomes: dict[int, str] = field(default_factory=dict)
+    attempts: dict[int, int] = field(default_factory=dict)  # retry id -> attempt id
+    charged_cases: set[int] = field(default_factory=set)
+
+    def counts(self) -> Counter[str]:
+        return Counter(outcome.partition(":")[0] for outcome in self.outcomes.values())
 
 
-def _reconcile_first(invoice_id: int) -> None:
-    """``processing``: settle in-flight attempts by their idempotency key before any retry."""
-    unsettled = list(
-        Invoice.objects.get(pk=invoice_id)
-        .attempts.filter(status__in=UNSETTLED)
-        .values_list("pk", flat=True)
+@dataclass
+class _ClaimContext:
+    now: dt.datetime
+    invoices: dict[int, Invoice]
+    in_flight: set[int]
+    methods: dict[int, PaymentMethod]
+    defaults: dict[int, PaymentMethod]
+    dead: set[str]
+    history: dict[str, list[dt.datetime]]
+    policies: dict[int | None, RetryPolicy]
+    changed: list[ScheduledRetry] = field(default_factory=list)
+    events: list[DunningEvent] = field(default_factory=list)
+
+    def finish(self, retry: ScheduledRetry, status: str, reason: str) -> str:
+        retry.status, retry.skip_reason, retry.done_at = status, reason[:60], self.now
+        self.changed.append(retry)
+        self.events.append(
+            event_build(
+                retry.case,
+                EventKind.RETRY_SKIPPED,
+                retry=retry,
+                at=self.now,
+                reason=reason,
+                status=status,
+            )
+        )
+        return f"{status}:{reason}"
+
+    def defer(self, retry: ScheduledRetry, until: dt.datetime, reason: str) -> str:
+        retry.due_at = until
+        self.changed.append(retry)
+        self.events.append(
+            event_build(
+                retry.case,
+                EventKind.RETRY_DEFERRED,
+                retry=retry,
+                at=self.now,
+                reason=reason,
+                until=until,
+            )
+        )
+        return f"deferred:{reason}"
+
+    def method_for(
+        self, case: DunningCase, invoice: Invoice, retry: ScheduledRetry
+    ) -> PaymentMethod | None:
+        """:func:`retry_method` on what the claim has read."""
+        candidates: list[PaymentMethod | None] = []
+        for method_id in (
+            retry.payment_method_id,
+            case.membership.payment_method_id if case.membership is not None else None,
+        ):
+            method = self.methods.get(method_id) if method_id else None
+            candidates.append(method if method and method.member_id == invoice.member_id else None)
+        candidates.append(self.defaults.get(invoice.member_id))
+        return _first_usable(case, candidates, self.dead)
+
+
+def _claim_context(
+    retries: Sequence[ScheduledRetry], cases: Mapping[int, DunningCase], now: dt.datetime
+) -> _ClaimContext:
+    invoices = {
+        invoice.pk: invoice
+        for invoice in Invoice.objects.filter(pk__in={retry.invoice_id for retry in retries})
+    }
+    in_flight = set(
+        PaymentAttempt.objects.filter(invoice_id__in=list(invoices), status__in=UNSETTLED)
+        .values_list("invoice_id", flat=True)
+        .distinct()
     )
-    if unsettled:
-        attempts_process(unsettled, lookup_first=True)
+    methods = {
+        method.pk: method
+        for method in PaymentMethod.objects.filter(
+            member_id__in={invoice.member_id for invoice in invoices.values()},
+            status=PaymentMethodStatus.ACTIVE,
+        ).order_by("pk")
+    }
+    fingerprints = {method.fingerprint for method in methods.values()}
+    # Serialise with every other charge decision on these cards before reading their history.
+    caps.credentials_lock(fingerprints)
+    return _ClaimContext(
+        now=now,
+        invoices=invoices,
+        in_flight=in_flight,
+        methods=methods,
+        defaults={m.member_id: m for m in methods.values() if m.is_default},
+        dead=caps.credentials_dead(fingerprints),
+        history=caps.credentials_history(fingerprints, now),
+        policies=retry_policies_for({case.plan_id for case in cases.values()}),
+    )
 
 
-def _claim(retry_id: int, now: dt.datetime) -> tuple[str, int | None]:
-    """Step 1: checks and the attempt intent, in one transaction.  ``(outcome, attempt id)``."""
-    with transaction.atomic():
-        case_id = (
-            ScheduledRetry.objects.filter(pk=retry_id).values_list("case_id", flat=True).first()
+def retries_claim(
+    retry_ids: Sequence[int], cases: Mapping[int, DunningCase], now: dt.datetime
+) -> RetryClaims:
+    """Step 1 for several due retries at once: the checks and the attempt intents.
+
+    Runs inside the caller's transaction, which holds the locks of ``cases`` (the
+    retries' cases, with ``membership`` loaded); retries of other cases are left alone.
+    A fixed number of queries whatever the number of retries.  The caller then saves
+    ``CLAIM_CASE_FIELDS`` of the cases, reschedules them, commits, and calls
+    :func:`retries_charge`.
+    """
+    claims = RetryClaims()
+    retries = list(
+        ScheduledRetry.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(
+            pk__in=list(retry_ids),
+            case_id__in=list(cases),
+            status=RetryStatus.PENDING,
+            due_at__lte=now,
         )
-        if case_id is None:
-            return "not_pending", None
-        case = (
-            DunningCase.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("membership", "member")
-            .filter(pk=case_id)
-            .first()
-        )
-        if case is None:
-            return "busy", None
-        retry = (
-            ScheduledRetry.objects.select_for_update(skip_locked=True)
-            .filter(pk=retry_id, status=RetryStatus.PENDING, due_at__lte=now)
-            .first()
-        )
-        if retry is None:
-            return "not_pending", None
-        retry.case = case
-        invoice = Invoice.objects.get(pk=retry.invoice_id)
-        if case.status not in ACTIVE_CASE_STATUSES:
-            return _finish(retry, RetryStatus.CANCELLED, "case_closed", now), None
-        if invoice.status != InvoiceStatus.OPEN or invoice.amount_due <= 0:
-            return _finish(retry, RetryStatus.CANCELLED, "nothing_due", now), None
-        if invoice.attempts.filter(status__in=UNSETTLED).exists():
-            return _defer(retry, now + IN_FLIGHT_WAIT, "attempt_in_flight", now), None
-        method = retry_method(case, invoice, retry.payment_method)
-        if method is None:
-            case.block_reason = case.block_reason or DeclineCategory.CUSTOMER_ACTION
-            case.save(update_fields=["block_reason"])
-            return _finish(retry, RetryStatus.SKIPPED, "no_payment_method", now), None
-        if case.block_reason and method.fingerprint == case.blocked_fingerprint:
-            return _finish(retry, RetryStatus.SKIPPED, "awaiting_new_payment_method", now), None
-        verdict = caps.credential_check(method.fingerprint, method.brand, now)
-        if not verdict.allowed and verdict.reason == "hard_decline":
-            case.block_reason, case.blocked_fingerprint = DeclineCategory.HARD, method.fingerprint
-            case.save(update_fields=["block_reason", "blocked_fingerprint"])
-        if not verdict.allowed:
-            if (
-                verdict.retry_after is not None
-                and retry.reason == RetryReason.POLICY
-                and verdict.retry_after <= window_end(case)
-            ):
-                return _defer(retry, verdict.retry_after, verdict.reason, now), None
-            return _finish(retry, RetryStatus.SKIPPED, f"network_rule_{verdict.reason}", now), None
+        .order_by("pk")
+    )
+    for retry_id in set(retry_ids) - {retry.pk for retry in retries}:
+        claims.outcomes[retry_id] = "not_pending"
+    if not retries:
+        return claims
+    context = _claim_context(retries, cases, now)
+    requests: list[tuple[ScheduledRetry, PaymentMethod, AttemptRequest]] = []
+    for retry in retries:
+        retry.case = case = cases[retry.case_id]
+        decided = _claim_checks(retry, case, context)
+        if isinstance(decided, str):
+            claims.outcomes[retry.pk] = decided
+            continue
         trigger = (
             AttemptTrigger.STAFF if retry.reason == RetryReason.STAFF else AttemptTrigger.RETRY
         )
-        try:
-            attempt = attempt_create(invoice, trigger=trigger, method=method)
-        except PaymentNotAllowed as exc:
-            return _finish(retry, RetryStatus.CANCELLED, exc.reason or "not_allowed", now), None
-        retry.attempt = attempt
+        requests.append((retry, decided, AttemptRequest(retry.invoice_id, trigger, decided)))
+        if decided.fingerprint:
+            context.history[decided.fingerprint].append(now)
+    results = attempts_create([request for _, _, request in requests])
+    for (retry, method, _), result in zip(requests, results, strict=True):
+        case = cases[retry.case_id]
+        if isinstance(result, PaymentNotAllowed):
+            claims.outcomes[retry.pk] = context.finish(
+                retry, RetryStatus.CANCELLED, result.reason or "not_allowed"
+            )
+            continue
+        retry.attempt = result
         retry.status = RetryStatus.SUBMITTED
-        retry.save(update_fields=["attempt", "status"])
+        context.changed.append(retry)
         if retry.reason == RetryReason.POLICY:
             case.retries_made += 1
-            case.save(update_fields=["retries_made"])
-        event_add(
-            case,
-            EventKind.RETRY_SUBMITTED,
-            retry=retry,
-            attempt_id=attempt.pk,
-            at=now,
-            reason=retry.reason,
-            invoice=invoice.number,
-            attempt_number=attempt.attempt_number,
-            card=f"{method.brand} {method.last4}",
+        context.events.append(
+            event_build(
+                case,
+                EventKind.RETRY_SUBMITTED,
+                retry=retry,
+                attempt_id=result.pk,
+                at=now,
+                reason=retry.reason,
+                invoice=context.invoices[retry.invoice_id].number,
+                attempt_number=result.attempt_number,
+                card=f"{method.brand} {method.last4}",
+            )
         )
-        return "submitted", attempt.pk
+        claims.outcomes[retry.pk] = "submitted"
+        claims.attempts[retry.pk] = result.pk
+        claims.charged_cases.add(case.pk)
+    bulk_update_rows(list({retry.pk: retry for retry in context.changed}.values()), RETRY_FIELDS)
+    DunningEvent.objects.bulk_create(context.events)
+    return claims
+
+
+def _claim_checks(
+    retry: ScheduledRetry, case: DunningCase, context: _ClaimContext
+) -> str | PaymentMethod:
+    """The card to charge for ``retry`` now, or the outcome that stops it."""
+    invoice = context.invoices[retry.invoice_id]
+    if case.status not in ACTIVE_CASE_STATUSES:
+        return context.finish(retry, RetryStatus.CANCELLED, "case_closed")
+    if invoice.status != InvoiceStatus.OPEN or invoice.amount_due <= 0:
+        return context.finish(retry, RetryStatus.CANCELLED, "nothing_due")
+    if invoice.pk in context.in_flight:
+        return context.defer(retry, context.now + IN_FLIGHT_WAIT, "attempt_in_flight")
+    method = context.method_for(case, invoice, retry)
+    if method is None:
+        case.block_reason = case.block_reason or DeclineCategory.CUSTOMER_ACTION
+        return context.finish(retry, RetryStatus.SKIPPED, "no_payment_method")
+    if case.block_reason and method.fingerprint == case.blocked_fingerprint:
+        return context.finish(retry, RetryStatus.SKIPPED, "awaiting_new_payment_method")
+    verdict = caps.credential_verdict(
+        method.fingerprint, method.brand, context.now, dead=context.dead, history=context.history
+    )
+    if not verdict.allowed and verdict.reason == "hard_decline":
+        case.block_reason, case.blocked_fingerprint = DeclineCategory.HARD, method.fingerprint
+    if not verdict.allowed:
+        if (
+            verdict.retry_after is not None
+            and retry.reason == RetryReason.POLICY
+            and verdict.retry_after <= window_end(case, context.policies[case.plan_id])
+        ):
+            return context.defer(retry, verdict.retry_after, verdict.reason)
+        return context.finish(retry, RetryStatus.SKIPPED, f"network_rule_{verdict.reason}")
+    return method
 
 
 _FINAL = {
@@ -313,50 +481,108 @@ _FINAL = {
 }
 
 
+def retries_charge(claims: RetryClaims) -> dict[int, str]:
+    """Steps 2 and 3, after the claim committed: charge the attempts through billing's
+    set-based pipeline, then record each outcome on its retry.  ``{retry id: outcome}``."""
+    outcomes = dict(claims.outcomes)
+    if not claims.attempts:
+        return outcomes
+    attempts_process(list(claims.attempts.values()))
+    statuses = dict(
+        PaymentAttempt.objects.filter(pk__in=list(claims.attempts.values())).values_list(
+            "pk", "status"
+        )
+    )
+    settled: dict[RetryStatus, list[int]] = defaultdict(list)
+    for retry_id, attempt_id in claims.attempts.items():
+        status = statuses[attempt_id]
+        outcomes[retry_id] = str(status)
+        final = _FINAL.get(AttemptStatus(status))
+        if final is not None:
+            settled[final].append(retry_id)
+    for final_status, retry_ids in settled.items():
+        ScheduledRetry.objects.filter(pk__in=retry_ids, status=RetryStatus.SUBMITTED).update(
+            status=final_status, done_at=clock.now()
+        )
+    return outcomes
+
+
+def attempts_reconcile_for(retries: QuerySet[ScheduledRetry]) -> None:
+    """``processing``: settle in-flight attempts on these retries' invoices by their
+    idempotency key before any of them is retried."""
+    unsettled = list(
+        PaymentAttempt.objects.filter(
+            status__in=UNSETTLED, invoice_id__in=retries.values("invoice_id")
+        ).values_list("pk", flat=True)
+    )
+    if unsettled:
+        attempts_process(unsettled, lookup_first=True)
+
+
+def retries_execute_outcomes(retry_ids: Sequence[int], now: dt.datetime) -> dict[int, str]:
+    """Run these due retries now: claim them (locking their cases), charge, record."""
+    attempts_reconcile_for(
+        ScheduledRetry.objects.filter(pk__in=list(retry_ids), status=RetryStatus.PENDING)
+    )
+    outcomes: dict[int, str] = {}
+    with transaction.atomic():
+        case_ids = set(
+            ScheduledRetry.objects.filter(pk__in=list(retry_ids)).values_list("case_id", flat=True)
+        )
+        cases = {
+            case.pk: case
+            for case in DunningCase.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("membership", "member")
+            .filter(pk__in=case_ids)
+            .order_by("pk")
+        }
+        for retry_id, case_id in ScheduledRetry.objects.filter(pk__in=list(retry_ids)).values_list(
+            "pk", "case_id"
+        ):
+            if case_id not in cases:
+                outcomes[retry_id] = "busy"
+        claims = retries_claim([r for r in retry_ids if r not in outcomes], cases, now)
+        claimed = [
+            cases[case_id]
+            for case_id in ScheduledRetry.objects.filter(
+                pk__in=[r for r, o in claims.outcomes.items() if o != "not_pending"]
+            )
+            .values_list("case_id", flat=True)
+            .distinct()
+        ]
+        cases_schedule(claimed)
+        bulk_update_rows(claimed, [*CLAIM_CASE_FIELDS, *SCHEDULE_FIELDS])
+    outcomes.update(retries_charge(claims))
+    for retry_id in retry_ids:
+        outcomes.setdefault(retry_id, "not_pending")
+    return outcomes
+
+
 def retry_execute(retry_id: int, now: dt.datetime | None = None) -> str:
     """Run one due retry now; returns what happened (``succeeded``, ``failed``, ``skipped:…``)."""
-    now = now or clock.now()
-    invoice_id = (
-        ScheduledRetry.objects.filter(pk=retry_id, status=RetryStatus.PENDING)
-        .values_list("invoice_id", flat=True)
-        .first()
-    )
-    if invoice_id is None:
-        return "not_pending"
-    _reconcile_first(invoice_id)
-    outcome, attempt_id = _claim(retry_id, now)
-    if attempt_id is None:
-        return outcome
-    attempts_process([attempt_id])
-    status = (
-        ScheduledRetry.objects.filter(pk=retry_id).values_list("attempt__status", flat=True).get()
-    )
-    final = _FINAL.get(AttemptStatus(status)) if status else None
-    if final is not None:
-        ScheduledRetry.objects.filter(pk=retry_id, status=RetryStatus.SUBMITTED).update(
-            status=final, done_at=clock.now()
-        )
-    return str(status)
+    return retries_execute_outcomes([retry_id], now or clock.now())[retry_id]
 
 
 def retries_execute(retry_ids: Sequence[int], now: dt.datetime | None = None) -> Counter[str]:
-    """Run due retries one after another; count the outcomes."""
-    outcomes: Counter[str] = Counter()
-    for retry_id in retry_ids:
-        outcomes[retry_execute(retry_id, now).partition(":")[0]] += 1
-    return outcomes
+    """Run due retries together; count the outcomes."""
+    outcomes = retries_execute_outcomes(retry_ids, now or clock.now())
+    return Counter(outcome.partition(":")[0] for outcome in outcomes.values())
 
 
 def retries_settle_submitted(case_ids: Sequence[int]) -> int:
     """Copy settled attempt outcomes onto retries still marked submitted (after a crash)."""
-    settled = 0
-    for attempt_status, retry_status in _FINAL.items():
-        settled += ScheduledRetry.objects.filter(
-            case_id__in=list(case_ids),
-            status=RetryStatus.SUBMITTED,
-            attempt__status=attempt_status,
-        ).update(status=retry_status, done_at=clock.now())
-    return settled
+    settled: dict[RetryStatus, list[int]] = defaultdict(list)
+    for retry_id, attempt_status in ScheduledRetry.objects.filter(
+        case_id__in=list(case_ids), status=RetryStatus.SUBMITTED
+    ).values_list("pk", "attempt__status"):
+        final = _FINAL.get(AttemptStatus(attempt_status)) if attempt_status else None
+        if final is not None:
+            settled[final].append(retry_id)
+    for final_status, retry_ids in settled.items():
+        ScheduledRetry.objects.filter(pk__in=retry_ids).update(
+            status=final_status, done_at=clock.now()
+        )
+    return sum(len(ids) for ids in settled.values())
 
 
 def retry_after_method_update(method: PaymentMethod) -> list[int]:

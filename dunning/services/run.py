@@ -4,9 +4,12 @@ One pass finds due cases by the partial index on ``next_action_at`` and advances
 in batches.  For a batch, one transaction locks the cases (``FOR UPDATE SKIP
 LOCKED``: a concurrent run skips them), reads what it needs in a fixed number of
 queries, fires ladder steps (unique per case and step), plans messages (unique per
-case, step and channel), picks the retries that are due and moves ``next_action_at``
-on.  After the commit it sends the due messages and runs the due retries.  Two runs at
-once therefore act on each case once and send each message once.
+case, step and channel), claims the retries that are due (billing's attempt intents,
+written in bulk) and moves ``next_action_at`` on, writing each case once.  After the
+commit it hands the batch's due messages to one delivery task, charges the claimed
+attempts together through billing, and does what billing's hooks asked for (see
+:mod:`.followups`) once for the batch.  Two runs at once therefore act on each case
+once and send each message once.
 """
 
 from __future__ import annotations
@@ -29,18 +32,30 @@ from ..models import (
     CaseStatus,
     DunningCase,
     DunningEvent,
+    DunningMessage,
     EventKind,
+    MessageStatus,
     RetryReason,
     RetryStatus,
     ScheduledRetry,
     StepExecution,
 )
 from ..selectors import amount_at_risk, installments_by_case, ladders_for, owed_invoices
+from . import followups
 from .events import event_build
 from .ladder import ladder_evaluate
-from .messages import messages_deliver, messages_save
+from .messages import messages_deliver_soon, messages_save
 from .plans import installments_due
-from .retries import retries_execute, retries_replan, retries_settle_submitted
+from .recovery import cases_recover
+from .retries import (
+    CLAIM_CASE_FIELDS,
+    RetryClaims,
+    attempts_reconcile_for,
+    retries_charge,
+    retries_claim,
+    retries_replan,
+    retries_settle_submitted,
+)
 from .schedule import cases_schedule, executed_steps
 
 CASE_FIELDS = [
@@ -58,6 +73,7 @@ CASE_FIELDS = [
     "close_reason",
     "next_action_at",
     "next_action",
+    *CLAIM_CASE_FIELDS,
 ]
 
 
@@ -125,13 +141,60 @@ def _due_retries(case_ids: Sequence[int], now: dt.datetime) -> list[int]:
     return sorted(chosen.values())
 
 
+@dataclass
+class _Advanced:
+    """What one locked pass over a batch did, for the steps after its commit."""
+
+    report: RunReport
+    ids: list[int] = field(default_factory=list)
+    claims: RetryClaims = field(default_factory=RetryClaims)
+    paid_without_hook: list[int] = field(default_factory=list)
+
+
 def cases_advance(case_ids: Sequence[int], now: dt.datetime | None = None) -> RunReport:
-    """Advance these cases as of ``now``; cases another process holds are skipped."""
+    """Advance these cases as of ``now``; cases another process holds are skipped.
+
+    A fixed number of queries per batch: one locked pass (ladder, messages planned,
+    retries claimed), the batch's due messages handed to delivery, the claimed charges
+    sent through billing together, then one more locked pass over the cases those
+    charges changed (billing's hooks ask for it; the run does it itself, once).
+    """
     now = now or clock.now()
+    attempts_reconcile_for(
+        ScheduledRetry.objects.filter(
+            case_id__in=list(case_ids), status=RetryStatus.PENDING, due_at__lte=now
+        )
+    )
+    with followups.collected() as asked:
+        done = _advance_locked(case_ids, now, charge=True)
+        report = done.report
+        if not done.ids:
+            return report
+        report.messages_sent += messages_deliver_soon(done.ids)
+        outcomes = retries_charge(done.claims)
+        report.retries = Counter(outcome.partition(":")[0] for outcome in outcomes.values())
+        if done.paid_without_hook:
+            cases_recover(done.paid_without_hook, now=now)
+            report.recovered_late = len(done.paid_without_hook)
+    # The charged cases changed (a decline replans them, a payment closes them): look at
+    # them once more, with whatever else billing's hooks asked to advance.
+    again = sorted(asked.advance | done.claims.charged_cases)
+    if again:
+        with followups.collected() as more:
+            _advance_locked(again, now, charge=False)
+        asked.deliver |= more.deliver
+        for_later = more.advance - set(again)
+        if for_later:
+            followups.advance_soon(sorted(for_later))
+    deliver = sorted(asked.deliver | set(again))
+    if deliver:
+        report.messages_sent += messages_deliver_soon(deliver)
+    return report
+
+
+def _advance_locked(case_ids: Sequence[int], now: dt.datetime, *, charge: bool) -> _Advanced:
     today = now.astimezone(clock.gym_tz()).date()
-    report = RunReport(at=now)
-    retry_ids: list[int] = []
-    paid_without_hook: list[int] = []
+    done = _Advanced(RunReport(at=now))
     with transaction.atomic():
         cases = list(
             DunningCase.objects.select_for_update(skip_locked=True, of=("self",))
@@ -140,8 +203,8 @@ def cases_advance(case_ids: Sequence[int], now: dt.datetime | None = None) -> Ru
             .order_by("pk")
         )
         if not cases:
-            return report
-        ids = [case.pk for case in cases]
+            return done
+        ids = done.ids = [case.pk for case in cases]
         retries_settle_submitted(ids)
         ladders = ladders_for({case.plan_id for case in cases})
         executed = executed_steps(ids)
@@ -153,7 +216,7 @@ def cases_advance(case_ids: Sequence[int], now: dt.datetime | None = None) -> Ru
         for case in cases:
             plan_rows = installments.get(case.pk)
             if not plan_rows and case.invoice.status == InvoiceStatus.PAID:
-                paid_without_hook.append(case.pk)  # billing's hook did not reach us
+                done.paid_without_hook.append(case.pk)  # billing's hook did not reach us
                 continue
             case.amount_due = amount_at_risk(case, plan_rows)
             if _resume_if_promise_passed(case, today, now, events):
@@ -180,40 +243,26 @@ def cases_advance(case_ids: Sequence[int], now: dt.datetime | None = None) -> Ru
         StepExecution.objects.bulk_create(executions)
         messages_save(messages, now)
         DunningEvent.objects.bulk_create(events)
-        retry_ids = _due_retries(ids, now)
-        live = [case for case in cases if case.pk not in paid_without_hook]
+        live = [case for case in cases if case.pk not in done.paid_without_hook]
+        if charge:
+            due = _due_retries([case.pk for case in live], now)
+            if due:
+                done.claims = retries_claim(due, {case.pk: case for case in live}, now)
         cases_schedule(live, ladders=ladders, executed=executed, installments=installments)
         bulk_update_rows(live, CASE_FIELDS)
-        report.advanced = len(live)
-        report.steps = len(executions)
-    report.messages_sent = messages_deliver(case_ids=ids, now=now)
-    report.retries = retries_execute(retry_ids, now)
-    if paid_without_hook:
-        from .recovery import case_recover
-
-        for case_id in paid_without_hook:
-            case_recover(case_id, now=now)
-        report.recovered_late = len(paid_without_hook)
-    cases_reschedule(ids)
-    return report
-
-
-def cases_reschedule(case_ids: Sequence[int]) -> None:
-    """Move ``next_action_at`` past what was just done (cases held elsewhere keep theirs)."""
-    with transaction.atomic():
-        cases = list(
-            DunningCase.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=list(case_ids), status__in=ACTIVE_CASE_STATUSES)
-            .order_by("pk")
-        )
-        cases_schedule(cases)
-        bulk_update_rows(cases, ["next_action_at", "next_action"])
+        done.report.advanced = len(live)
+        done.report.steps = len(executions)
+    return done
 
 
 def dunning_run(
     now: dt.datetime | None = None, *, progress: Callable[[int], None] | None = None
 ) -> RunReport:
-    """One pass: advance every due case, then send any other message that has come due."""
+    """One pass: advance every due case, then send any other message that has come due.
+
+    Each batch's messages go to delivery (``deliver_messages``) as the batch finishes;
+    the other due messages (of cases not due themselves) follow in batches at the end.
+    """
     now = now or clock.now()
     report = RunReport(at=now)
     ids = due_case_ids(now)
@@ -224,5 +273,15 @@ def dunning_run(
         report.add(cases_advance(batch, now))
         if progress:
             progress(len(batch))
-    report.messages_sent += messages_deliver(now=now)
+    handed = set(ids)
+    others = sorted(
+        set(
+            DunningMessage.objects.filter(status=MessageStatus.PENDING, scheduled_for__lte=now)
+            .values_list("case_id", flat=True)
+            .distinct()
+        )
+        - handed
+    )
+    for start in range(0, len(others), size):
+        report.messages_sent += messages_deliver_soon(others[start : start + size])
     return report

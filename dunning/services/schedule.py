@@ -10,12 +10,15 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from django.db import transaction
 from django.db.models import Min
 
 from config import clock
+from config.db import bulk_update_rows
 
 from .. import conf
 from ..models import (
+    ACTIVE_CASE_STATUSES,
     CaseStatus,
     DunningCase,
     DunningMessage,
@@ -135,3 +138,20 @@ def cases_schedule(
 
 
 SCHEDULE_FIELDS = ["next_action_at", "next_action"]
+
+
+def cases_reschedule(case_ids: Iterable[int]) -> set[int]:
+    """Move ``next_action_at`` past what was just done, in a fixed number of queries.
+
+    Cases another process holds keep theirs (that process schedules them).  Returns the
+    cases rescheduled.
+    """
+    with transaction.atomic():
+        cases = list(
+            DunningCase.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=list(case_ids), status__in=ACTIVE_CASE_STATUSES)
+            .order_by("pk")
+        )
+        cases_schedule(cases)
+        bulk_update_rows(cases, SCHEDULE_FIELDS)
+    return {case.pk for case in cases}
