@@ -587,6 +587,25 @@ class PaymentMethod(models.Model):
         return f"{self.brand} •••• {self.last4} ({self.exp_month:02d}/{self.exp_year})"
 
 
+class GatewayCustomer(models.Model):
+    """A payer's customer record at a gateway, which their saved cards belong to."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="gateway_customers")
+    gateway = models.CharField(max_length=20)
+    reference = models.CharField(_("gateway customer id"), max_length=120)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        verbose_name = _("gateway customer")
+        verbose_name_plural = _("gateway customers")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "gateway"], name="one_customer_per_gateway")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway}: {self.reference}"
+
+
 class AttemptStatus(models.TextChoices):
     PENDING = "pending", _("Pending")  # intent written; the gateway has not answered yet
     SUCCEEDED = "succeeded", _("Succeeded")

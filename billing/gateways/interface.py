@@ -77,6 +77,16 @@ class CardDetails:
 
 
 @dataclass(frozen=True)
+class CustomerRequest:
+    """Who a gateway customer is for: the payer whose cards it will hold."""
+
+    idempotency_key: str  # the same key never creates a second customer
+    name: str = ""
+    email: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)  # our ids, never card data
+
+
+@dataclass(frozen=True)
 class CardSetup:
     """A gateway-hosted card form session: the browser collects the card, never us.
 
@@ -120,6 +130,7 @@ class WebhookSignatureError(Exception):
 
 class PaymentGateway(Protocol):
     name: str
+    hosted_card_form: bool  # whether begin_card_setup can start a gateway-hosted card form
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
         """Move money.  Never raises for a decline or a timeout: it says so in the result."""
@@ -142,4 +153,11 @@ class PaymentGateway(Protocol):
     def begin_card_setup(self, customer_reference: str, idempotency_key: str) -> CardSetup | None:
         """Start a hosted card form for a saved, off-session card; ``None`` if the gateway
         has none (the sandbox: its test tokens are typed in)."""
+        ...
+
+    def create_customer(self, request: CustomerRequest) -> str:
+        """The gateway's customer id for a payer, created once per idempotency key.
+
+        Cards saved for off-session charges belong to a customer (Stripe refuses to reuse
+        a payment method that is attached to none)."""
         ...

@@ -105,6 +105,7 @@ from .interface import (
     ChargeRequest,
     ChargeResult,
     ChargeStatus,
+    CustomerRequest,
     EventType,
     GatewayError,
     GatewayEvent,
@@ -734,6 +735,7 @@ class SandboxGateway:
     """
 
     name = "sandbox"
+    hosted_card_form = False  # its test tokens are typed in
 
     def __init__(
         self,
@@ -953,6 +955,12 @@ class SandboxGateway:
     def begin_card_setup(self, customer_reference: str, idempotency_key: str) -> CardSetup | None:
         """The sandbox has no hosted card form: its test tokens are typed in."""
         return None
+
+    def create_customer(self, request: CustomerRequest) -> str:
+        """A customer id derived from the key: the same key, the same customer."""
+        if not request.idempotency_key:
+            raise GatewayError("A customer needs an idempotency key.")
+        return "cus_sbx_" + _digest("customer", request.idempotency_key)[:20]
 
     # --- the bank's books, for tests and the demo ---------------------------------------
 

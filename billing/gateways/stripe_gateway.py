@@ -37,6 +37,7 @@ from .interface import (
     ChargeRequest,
     ChargeResult,
     ChargeStatus,
+    CustomerRequest,
     EventType,
     GatewayError,
     GatewayEvent,
@@ -96,6 +97,7 @@ class StripeGateway:
     """
 
     name = "stripe"
+    hosted_card_form = True  # Stripe Elements with a SetupIntent
 
     def __init__(
         self,
@@ -175,6 +177,22 @@ class StripeGateway:
             publishable_key=self.publishable_key,
             gateway_reference=str(intent.id),
         )
+
+    def create_customer(self, request: CustomerRequest) -> str:
+        """A Stripe Customer for the payer; the idempotency key makes a retry return it."""
+        params: dict[str, Any] = {"metadata": dict(request.metadata)}
+        if request.name:
+            params["name"] = request.name
+        if request.email:
+            params["email"] = request.email
+        try:
+            customer = self._client.v1.customers.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": request.idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise GatewayError(f"Stripe could not create the customer: {_said(exc)}") from exc
+        return str(customer.id)
 
     def lookup_charge(self, idempotency_key: str) -> ChargeResult | None:
         """The latest PaymentIntent whose metadata carries this key, or ``None``.

@@ -27,6 +27,7 @@ from billing.models import (
     InvoiceStatus,
     PaymentMethod,
 )
+from billing.services.customers import gateway_customer_for
 from billing.services.payments import default_payment_method, invoice_charge, payment_method_attach
 from config import clock
 from members.models import Member
@@ -195,14 +196,12 @@ def card_setup_for(page: PayPage, token: str) -> CardSetup | None:
     Reloading the page reuses the same session (the key is the link's own digest).
     """
     gateway = get_gateway(default_gateway_name())
-    customer = (
-        PaymentMethod.objects.filter(member=page.member)
-        .exclude(customer_reference="")
-        .values_list("customer_reference", flat=True)
-        .first()
-    ) or ""
+    if not gateway.hosted_card_form:
+        return None
     digest = hashlib.sha256(token.encode()).hexdigest()[:24]
     try:
+        # The card must belong to the payer's customer to be charged off-session later.
+        customer = gateway_customer_for(page.member, gateway.name)
         return gateway.begin_card_setup(customer, f"card-setup-{page.member.pk}-{digest}")
     except GatewayError:
         logger.warning("Card setup unavailable for member %s", page.member.pk)

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from billing.models import InvoiceStatus, PaymentMethod
+from billing.models import GatewayCustomer, InvoiceStatus, PaymentMethod
 from dunning.links import LinkExpired, LinkInvalid, make_token, pay_url, read_token
 from dunning.models import CaseStatus, DunningMessage, EventKind
 from tests.dunning.conftest import local
@@ -223,6 +223,9 @@ def test_with_stripe_the_page_collects_the_card_in_stripe_elements(
     message = DunningMessage.objects.get(case=case, channel="email")
     url = pay_url(case.member_id, case.invoice_id, message.pk).removeprefix("https://gym.example")
     http = StubStripeHTTPClient().reply(
+        200, {"id": "cus_123", "object": "customer", "email": "", "metadata": {}}
+    )
+    http.reply(
         200,
         {
             "id": "seti_123",
@@ -246,7 +249,14 @@ def test_with_stripe_the_page_collects_the_card_in_stripe_elements(
     assert response.status_code == 200
     assert "https://js.stripe.com/v3/" in text and "seti_123_secret_abc" in text
     assert "pk_test_abc" in text and 'placeholder="tok_ok"' not in text
-    (request,) = http.requests
+    customer, request = http.requests
+    assert customer.path == "/v1/customers"
+    assert customer.headers.get("Idempotency-Key") == f"customer-stripe-{case.member_id}"
+    assert customer.params["metadata[member_id]"] == str(case.member_id)
     assert request.path == "/v1/setup_intents"
     assert request.params["usage"] == "off_session"
+    assert request.params["customer"] == "cus_123", "the saved card belongs to the payer"
     assert request.headers.get("Idempotency-Key", "").startswith(f"card-setup-{case.member_id}-")
+    assert GatewayCustomer.objects.get(member_id=case.member_id, gateway="stripe").reference == (
+        "cus_123"
+    )
