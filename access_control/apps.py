@@ -10,7 +10,7 @@ class AccessControlConfig(AppConfig):
     def ready(self) -> None:
         from members import hooks
 
-        from .admin.search import card_search_terms
+        from .admin.search import card_search_terms, member_page_tools
         from .models import Device, Door, Location, Zone
         from .services.devices import configuration_changed
 
@@ -26,3 +26,6 @@ class AccessControlConfig(AppConfig):
         # The member list finds a member by any of their card numbers, in any form.
         if card_search_terms not in hooks.member_search_terms:
             hooks.member_search_terms.append(card_search_terms)
+        # The member page checks the member in, and opens their access log.
+        if member_page_tools not in hooks.member_page_tools:
+            hooks.member_page_tools.append(member_page_tools)

@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = _("Billing")
+
+    def ready(self) -> None:
+        from members import hooks
+
+        from .admin.member_page import member_page_tools
+
+        # The member page links to the member's memberships and invoices.
+        if member_page_tools not in hooks.member_page_tools:
+            hooks.member_page_tools.append(member_page_tools)

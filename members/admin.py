@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import hooks, services
 from .models import (
     AgreementSignature,
     AgreementVersion,
@@ -178,6 +178,22 @@ class MemberAdmin(admin.ModelAdmin):
             for m in household.members.all()
         )
         return names
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        member = self.get_object(request, object_id)
+        tools = (
+            [tool for make in hooks.member_page_tools for tool in make(request, member)]
+            if member is not None
+            else []
+        )
+        extra = {**(extra_context or {}), "member_tools": tools}
+        return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Member], search_term: str

@@ -9,8 +9,13 @@ shows.  Lost and revoked credentials match too: the desk wants to know whose car
 from __future__ import annotations
 
 import contextlib
+from typing import Any
+from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from config import clock
 
@@ -64,3 +69,17 @@ def card_search_terms(term: str) -> Q | None:
     if credentials is None:
         return None
     return Q(pk__in=credentials.values("member_id"))
+
+
+def member_page_tools(request: HttpRequest, member: Any) -> list[tuple[str, str]]:
+    """The member page's access buttons: check in (for who may), and the access log."""
+    from .events import CHECK_IN_PERMISSION
+
+    tools: list[tuple[str, str]] = []
+    if request.user.has_perm(CHECK_IN_PERMISSION):
+        url = reverse("admin:access_control_accessevent_check_in")
+        tools.append((str(_("Check in")), f"{url}?{urlencode({'member': member.pk})}"))
+    if request.user.has_perm("access_control.view_accessevent"):
+        url = reverse("admin:access_control_accessevent_changelist")
+        tools.append((str(_("Access log")), f"{url}?{urlencode({'member__id__exact': member.pk})}"))
+    return tools

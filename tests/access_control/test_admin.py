@@ -295,6 +295,32 @@ def test_the_event_page_offers_override_and_check_in(desk, zone):
     assert "check-in/?member=" in html
 
 
+def test_the_member_page_checks_the_member_in_and_opens_their_access_log(desk, zone):
+    member = MemberFactory()
+    manual_check_in(member, zone, None)
+    manual_check_in(MemberFactory(), zone, None)
+    html = desk.get(f"/admin/members/member/{member.pk}/change/").content.decode()
+    check_in = f"{CHECK_IN}?member={member.pk}"
+    log = f"{EVENTS}?member__id__exact={member.pk}"
+    assert check_in in html and log in html
+    assert desk.get(check_in).status_code == 200
+    listed = desk.get(log)
+    assert listed.status_code == 200
+    assert {event.member_id for event in listed.context["cl"].result_list} == {member.pk}
+
+
+def test_the_member_page_offers_only_what_the_user_may_do(zone):
+    member = MemberFactory()
+    user = get_user_model().objects.create_user(username="clerk", password="pw", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="members", codename="view_member")
+    )
+    viewer = Client()
+    viewer.force_login(user)
+    html = viewer.get(f"/admin/members/member/{member.pk}/change/").content.decode()
+    assert "check-in/?member=" not in html and "member__id__exact" not in html
+
+
 # --- Card numbers on the member list ------------------------------------------------------
 
 

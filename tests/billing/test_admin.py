@@ -588,3 +588,16 @@ def test_ledger_is_read_only(owner, active):
     assert owner.get(f"{ADMIN}/ledgerentry/{entry.pk}/change/").status_code == 200
     assert owner.post(f"{ADMIN}/ledgerentry/{entry.pk}/change/", {"amount": 5}).status_code == 403
     assert owner.get(f"{ADMIN}/ledgerentry/add/").status_code == 403
+
+
+def test_the_member_page_links_to_the_members_memberships_and_invoices(desk, active):
+    other = signed_up()
+    member = active.member
+    html = desk.get(f"/admin/members/member/{member.pk}/change/").content.decode()
+    for model in ("membership", "invoice"):
+        url = f"{ADMIN}/{model}/?member__id__exact={member.pk}"
+        assert url in html
+        listed = desk.get(url)
+        assert listed.status_code == 200
+        members = {row.member_id for row in listed.context["cl"].result_list}
+        assert members == {member.pk} and other.member_id not in members
