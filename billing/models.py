@@ -714,18 +714,44 @@ class Payment(models.Model):
         return f"{self.amount} {self.currency} ({self.source})"
 
 
+class RefundStatus(models.TextChoices):
+    # Asked of the gateway, answer not heard yet (a timeout): asked again, same key.
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Refunded")
+    FAILED = "failed", _("Refused")
+
+
 class Refund(models.Model):
+    """Money given back on a payment.  A card refund is pending until the gateway answers;
+    while pending it holds its amount, so two refunds never exceed the payment."""
+
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
     idempotency_key = models.CharField(max_length=80, unique=True)
     gateway_reference = models.CharField(max_length=120, blank=True)
-    succeeded = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING
+    )
+    message = models.CharField(max_length=300, blank=True)  # the gateway's last words
+    tries = models.PositiveSmallIntegerField(default=0)
+    last_tried_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=200)
     created_at = models.DateTimeField()
 
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=Q(status="pending"), name="refund_pending"
+            )
+        ]
+
     def __str__(self) -> str:
         return f"refund {self.amount} {self.currency}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == RefundStatus.SUCCEEDED
 
 
 class Notification(models.Model):

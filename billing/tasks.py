@@ -8,7 +8,7 @@ from celery import shared_task
 
 from config import clock
 
-from .services import notifications, run
+from .services import notifications, refunds, run
 from .services.memberships import memberships_apply_scheduled
 from .services.payments import attempts_reconcile
 
@@ -32,6 +32,18 @@ def daily_billing() -> dict[str, int]:
 @shared_task
 def reconcile_attempts() -> dict[str, int]:
     return attempts_reconcile(older_than_seconds=300)
+
+
+@shared_task
+def resend_pending_refunds() -> dict[str, int]:
+    """Ask the gateway again about card refunds whose answer was lost (every 15 min)."""
+    report = refunds.refunds_resend_pending()
+    return {
+        "asked": report.asked,
+        "settled": report.settled,
+        "refused": report.refused,
+        "still_pending": report.still_pending,
+    }
 
 
 @shared_task

@@ -16,7 +16,7 @@ from config.errors import DomainError
 
 from ..gateways.interface import GatewayError
 from ..models import Payment, PaymentAttempt, PaymentMethod, Refund
-from ..services import payments
+from ..services import payments, refunds
 from .base import (
     CHANGE_FORM_WITH_ACTIONS,
     AmountColumn,
@@ -63,7 +63,7 @@ class PaymentAttemptAdmin(InvoiceMemberColumn, AmountColumn, MemberSearchMixin, 
 
 class RefundInline(ReadOnlyInline):
     model = Refund
-    fields = ("amount", "reason", "succeeded", "gateway_reference", "created_at")
+    fields = ("amount", "reason", "status", "message", "tries", "gateway_reference", "created_at")
     parent_view_permission = "billing.view_payment"
 
 
@@ -110,9 +110,16 @@ class PaymentAdmin(
         payment = self._permitted_object(request, object_id, self.has_refund_permission(request))
 
         def perform(data: dict[str, Any]) -> str:
-            refund = payments.payment_refund(
+            refund = refunds.payment_refund(
                 payment, amount=data["amount"], reason=data["reason"], user=request.user
             )
+            if not refund.succeeded:
+                return str(
+                    _(
+                        "The card gateway has not answered about the refund of %(amount)s; "
+                        "it is asked again automatically and the credit note follows."
+                    )
+                ) % {"amount": money(refund.amount, refund.currency)}
             return str(_("Refunded %(amount)s; a credit note was issued.")) % {
                 "amount": money(refund.amount, refund.currency)
             }

@@ -366,9 +366,21 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
 
 
 class RefundSerializer(serializers.ModelSerializer):
+    succeeded = serializers.BooleanField(read_only=True)
+
     class Meta:
         model = Refund
-        fields = ["id", "payment", "amount", "currency", "succeeded", "reason", "created_at"]
+        fields = [
+            "id",
+            "payment",
+            "amount",
+            "currency",
+            "status",
+            "succeeded",
+            "message",
+            "reason",
+            "created_at",
+        ]
 
 
 class PaymentSerializer(serializers.ModelSerializer):

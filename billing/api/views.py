@@ -39,7 +39,7 @@ from billing.models import (
     PaymentMethod,
     Plan,
 )
-from billing.services import invoices, memberships, payments, webhooks
+from billing.services import invoices, memberships, payments, refunds, webhooks
 from members.selectors import member_search
 
 from . import serializers as s
@@ -396,15 +396,18 @@ class PaymentViewSet(
     @extend_schema(
         summary="Refund (part of) a payment",
         request=s.RefundCreateSerializer,
-        responses={201: s.RefundSerializer, **CONFLICT},
+        description="201: refunded.  202: the card gateway has not answered yet; the "
+        "refund stays `pending` and is asked again automatically.",
+        responses={201: s.RefundSerializer, 202: s.RefundSerializer, **CONFLICT},
     )
     @action(detail=True, methods=["post"], required_permission="billing.refund_payment")
     def refund(self, request: Request, pk: str | None = None) -> Response:
         data = _valid(s.RefundCreateSerializer, request)
-        refund = payments.payment_refund(
+        refund = refunds.payment_refund(
             self.get_object(), amount=data["amount"], reason=data["reason"], user=request.user
         )
-        return Response(s.RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
+        code = status.HTTP_201_CREATED if refund.succeeded else status.HTTP_202_ACCEPTED
+        return Response(s.RefundSerializer(refund).data, status=code)
 
 
 # --- Payment methods ------------------------------------------------------------------

@@ -61,6 +61,7 @@ class RefundResult:
     gateway_reference: str = ""
     message: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str = ""  # the refund's own key, where the gateway echoes it (events)
 
 
 @dataclass(frozen=True)

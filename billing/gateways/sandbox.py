@@ -318,6 +318,9 @@ def _known_decline_code(code: str, token: str) -> str:
     return code
 
 
+_LOST_REFUND_REPLIES = "lost-refund-replies"
+
+
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
@@ -840,7 +843,19 @@ class SandboxGateway:
             raise GatewayError(
                 "Sandbox: this idempotency key was used with different refund parameters."
             )
+        if books.counter(_LOST_REFUND_REPLIES) > 0:
+            if books.add(_LOST_REFUND_REPLIES, -1) >= 0:
+                raise GatewayError(
+                    "Sandbox: the refund's reply was lost (timeout); the bank did act. "
+                    "Retry with the same idempotency key."
+                )
+            books.add(_LOST_REFUND_REPLIES, 1)  # another request took the last one
         return _refund_from_dict(record["result"])
+
+    def lose_refund_replies(self, count: int = 1) -> None:
+        """Make the next ``count`` refunds time out *after* the bank acted, as a network
+        failure on the way back would: the caller hears nothing and must retry."""
+        self._books.add(_LOST_REFUND_REPLIES, count)
 
     def card_details(self, token: str) -> CardDetails:
         """Display details of a sandbox card; raises ``GatewayError`` for an unknown token."""
@@ -907,7 +922,8 @@ class SandboxGateway:
     def refund_event(self, idempotency_key: str) -> GatewayEvent:
         """The REFUND_SUCCEEDED event for the refund with this key; ``GatewayError`` if none.
 
-        ``charge`` is the refunded charge and ``idempotency_key`` the charge's key.
+        ``charge`` is the refunded charge and ``idempotency_key`` the charge's key; the
+        refund carries its own key, as Stripe's refund metadata does.
         """
         stored = self._books.get(_name("refund", idempotency_key))
         if stored is None:
@@ -919,7 +935,9 @@ class SandboxGateway:
             type=EventType.REFUND_SUCCEEDED,
             charge=self.lookup_charge(charge_key),
             idempotency_key=charge_key,
-            refund=_refund_from_dict(record["result"]),
+            refund=dataclasses.replace(
+                _refund_from_dict(record["result"]), idempotency_key=idempotency_key
+            ),
             raw_type="refund.succeeded",
         )
 
@@ -1306,6 +1324,7 @@ def _refund_from_dict(data: Mapping[str, Any]) -> RefundResult:
         gateway_reference=str(data.get("gateway_reference", "")),
         message=str(data.get("message", "")),
         raw=dict(data.get("raw") or {}),
+        idempotency_key=str(data.get("idempotency_key", "")),
     )
 
 

@@ -405,6 +405,7 @@ def _refund_result(refund: Mapping[str, Any]) -> RefundResult:
     return RefundResult(
         succeeded=succeeded,
         gateway_reference=str(refund.get("id") or ""),
+        idempotency_key=str(_mapping(refund.get("metadata")).get("idempotency_key") or ""),
         message=f"Stripe: refund {status}."
         + (f" ({refund.get('failure_reason')})" if refund.get("failure_reason") else ""),
         raw=_kept(refund),
@@ -461,6 +462,7 @@ def _normalise_event(body: Mapping[str, Any]) -> GatewayEvent:
             refund=RefundResult(
                 succeeded=True,
                 gateway_reference=str(latest.get("id") or ""),
+                idempotency_key=str(_mapping(latest.get("metadata")).get("idempotency_key") or ""),
                 message=f"Stripe: {obj.get('amount_refunded', 0)} refunded on the charge.",
                 raw=_kept(latest) if latest else {},
             ),

@@ -28,14 +28,13 @@ from config.db import bulk_update_rows
 from members.models import Member
 
 from .. import hooks
-from ..errors import PaymentNotAllowed, RefundNotAllowed
+from ..errors import PaymentNotAllowed
 from ..gateways import get_gateway
 from ..gateways.interface import (
     CardDetails,
     ChargeRequest,
     ChargeResult,
     ChargeStatus,
-    RefundRequest,
 )
 from ..gateways.redaction import looks_like_card_number, redact
 from ..models import (
@@ -44,14 +43,11 @@ from ..models import (
     Invoice,
     InvoiceStatus,
     Membership,
-    Payment,
     PaymentAttempt,
     PaymentMethod,
     PaymentMethodStatus,
-    PaymentSource,
-    Refund,
 )
-from .invoices import credit_note_issue, payment_record
+from .invoices import payment_record
 
 logger = logging.getLogger(__name__)
 
@@ -471,49 +467,6 @@ def attempts_reconcile(*, older_than_seconds: int = 0) -> dict[str, int]:
 # --- Refunds --------------------------------------------------------------------------
 
 
-def payment_refund(payment: Payment, *, amount: int, reason: str, user: Any = None) -> Refund:
-    """Refund (part of) a payment: by the gateway for cards; always with a credit note."""
-    if amount <= 0:
-        raise RefundNotAllowed(reason="amount_not_positive")
-    with transaction.atomic():
-        locked = (
-            Payment.objects.select_for_update(of=("self",))
-            .select_related("attempt")
-            .get(pk=payment.pk)
-        )
-        if amount > locked.amount - locked.amount_refunded:
-            raise RefundNotAllowed(reason="exceeds_payment")
-        number = locked.refunds.count() + 1
-        refund = Refund.objects.create(
-            payment=locked,
-            amount=amount,
-            currency=locked.currency,
-            idempotency_key=f"pay{locked.pk}-r{number}",
-            reason=reason[:200],
-            created_at=clock.now(),
-        )
-    if locked.source == PaymentSource.CARD and locked.attempt is not None:
-        result = get_gateway(locked.attempt.gateway).refund(
-            RefundRequest(
-                gateway_reference=locked.attempt.gateway_reference,
-                amount=amount,
-                currency=locked.currency,
-                idempotency_key=refund.idempotency_key,
-                reason=reason,
-            )
-        )
-        if not result.succeeded:
-            refund.delete()
-            raise RefundNotAllowed(reason="gateway_refused", message=result.message)
-        refund.gateway_reference = result.gateway_reference
-    refund.succeeded = True
-    with transaction.atomic():
-        refund.save(update_fields=["gateway_reference", "succeeded"])
-        Payment.objects.filter(pk=locked.pk).update(amount_refunded=locked.amount_refunded + amount)
-        credit_note_issue(locked.invoice, amount=amount, reason=reason, user=user, refund=refund)
-    return refund
-
-
 def invoice_unsettled_attempts(invoice: Invoice) -> list[PaymentAttempt]:
     return list(invoice.attempts.filter(Q(status__in=UNSETTLED)))
 
@@ -531,5 +484,4 @@ __all__ = [
     "payment_method_detach",
     "payment_method_set_default",
     "payment_record",
-    "payment_refund",
 ]

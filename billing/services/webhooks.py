@@ -10,6 +10,7 @@ from ..gateways import get_gateway
 from ..gateways.interface import EventType, GatewayEvent
 from ..models import GatewayWebhookEvent, PaymentAttempt
 from .payments import attempt_record_external, payment_method_card_updated
+from .refunds import refund_noted_by_gateway
 
 
 def webhook_receive(gateway_name: str, payload: bytes, headers: dict[str, str]) -> str:
@@ -44,7 +45,13 @@ def gateway_event_apply(gateway_name: str, event: GatewayEvent) -> str:
         method = payment_method_card_updated(event.card, gateway_name)
         return "card_updated" if method else "unknown_card"
     if event.type == EventType.REFUND_SUCCEEDED:
-        return "refund_noted"
+        refund = event.refund
+        settled = (
+            refund_noted_by_gateway(refund.idempotency_key, refund.gateway_reference)
+            if refund is not None
+            else None
+        )
+        return "refund_settled" if settled is not None else "refund_noted"
     return "ignored"
 
 

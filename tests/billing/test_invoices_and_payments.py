@@ -20,7 +20,7 @@ from billing.models import (
     PaymentMethod,
 )
 from billing.services import invoices as inv
-from billing.services import notifications, payments
+from billing.services import notifications, payments, refunds
 from billing.services.run import billing_run
 from billing.services.webhooks import webhook_receive
 from members.services import member_update
@@ -128,13 +128,13 @@ def test_card_refund_goes_through_the_gateway_with_a_credit_note():
     membership = signed_up()
     invoice = Invoice.objects.get(membership=membership)
     payment = invoice.payments.get()
-    refund = payments.payment_refund(payment, amount=50_000, reason="Goodwill")
+    refund = refunds.payment_refund(payment, amount=50_000, reason="Goodwill")
     assert refund.succeeded
     assert CreditNote.objects.get(refund=refund).amount == 50_000
     sandbox = get_gateway("sandbox")
     assert sandbox.total_refunded(payment.attempt.gateway_reference) == 50_000
     with pytest.raises(RefundNotAllowed):
-        payments.payment_refund(payment, amount=invoice.total, reason="More than paid")
+        refunds.payment_refund(payment, amount=invoice.total, reason="More than paid")
 
 
 def test_card_updater_event_refreshes_the_stored_card():

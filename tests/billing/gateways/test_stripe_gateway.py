@@ -569,6 +569,7 @@ def test_refund_webhooks(
     assert parsed.type == event_type
     assert parsed.refund is not None
     assert parsed.refund.succeeded == (status == "succeeded")
+    assert parsed.refund.idempotency_key == "refund-1", "our refund's key, from its metadata"
     assert parsed.charge is not None
     assert parsed.charge.gateway_reference == "pi_3MtwBwLkdIwHu7ix28a3tqPa"
 

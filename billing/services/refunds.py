@@ -1,0 +1,179 @@
+"""Refunds: money given back on a payment, never twice, never lost.
+
+A refund is written first (``pending``, with its one idempotency key) under the payment's
+lock, holding its amount so that refunds together never exceed the payment.  Cash, bank
+transfers and the like are settled at once.  A card refund is then asked of the gateway:
+
+- it succeeds: the refund is settled (the payment's refunded total grows and a credit
+  note is issued), once, however many times the answer arrives;
+- the gateway refuses it: the refund is ``failed`` and releases its amount;
+- no answer (a timeout, the process died): it stays ``pending``.
+  :func:`refunds_resend_pending`, run by Celery beat, asks again with the same key, which
+  the gateway answers with the refund it already made; the gateway's refund webhook
+  settles it too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Sum
+
+from config import clock
+
+from ..errors import RefundNotAllowed
+from ..gateways import get_gateway
+from ..gateways.interface import GatewayError, RefundRequest
+from ..models import Payment, PaymentSource, Refund, RefundStatus
+from .invoices import credit_note_issue
+
+logger = logging.getLogger(__name__)
+
+# A pending card refund is asked again when it has been quiet this long.
+RESEND_AFTER = dt.timedelta(minutes=5)
+
+
+def payment_refund(payment: Payment, *, amount: int, reason: str, user: Any = None) -> Refund:
+    """Refund (part of) a payment: by the gateway for cards; always with a credit note.
+
+    Returns the refund, ``succeeded`` or, when the gateway's answer was lost,
+    ``pending`` (it is asked again later).  Raises ``RefundNotAllowed`` for a refusal.
+    """
+    if amount <= 0:
+        raise RefundNotAllowed(reason="amount_not_positive")
+    with transaction.atomic():
+        locked = (
+            Payment.objects.select_for_update(of=("self",))
+            .select_related("attempt", "invoice")
+            .get(pk=payment.pk)
+        )
+        held = (
+            locked.refunds.filter(status=RefundStatus.PENDING).aggregate(total=Sum("amount"))[
+                "total"
+            ]
+            or 0
+        )
+        if amount > locked.amount - locked.amount_refunded - held:
+            raise RefundNotAllowed(reason="exceeds_payment")
+        number = locked.refunds.count() + 1
+        refund = Refund.objects.create(
+            payment=locked,
+            amount=amount,
+            currency=locked.currency,
+            idempotency_key=f"pay{locked.pk}-r{number}",
+            reason=reason[:200],
+            created_at=clock.now(),
+        )
+        if not _by_card(locked):
+            return refund_settle(refund, "", user=user)
+    return refund_send(refund, user=user)
+
+
+def _by_card(payment: Payment) -> bool:
+    return payment.source == PaymentSource.CARD and payment.attempt is not None
+
+
+def refund_send(refund: Refund, *, user: Any = None) -> Refund:
+    """Ask the gateway for a pending card refund, with its one idempotency key."""
+    payment = Payment.objects.select_related("attempt").get(pk=refund.payment_id)
+    attempt = payment.attempt
+    assert attempt is not None
+    now = clock.now()
+    try:
+        result = get_gateway(attempt.gateway).refund(
+            RefundRequest(
+                gateway_reference=attempt.gateway_reference,
+                amount=refund.amount,
+                currency=refund.currency,
+                idempotency_key=refund.idempotency_key,
+                reason=refund.reason,
+            )
+        )
+    except GatewayError as exc:
+        logger.warning("Refund %s: no answer from the gateway; asked again later", refund.pk)
+        Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(
+            tries=F("tries") + 1, last_tried_at=now, message=str(exc)[:300]
+        )
+        refund.refresh_from_db()
+        return refund
+    if not result.succeeded:
+        Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(
+            status=RefundStatus.FAILED,
+            tries=F("tries") + 1,
+            last_tried_at=now,
+            message=result.message[:300],
+        )
+        refund.refresh_from_db()
+        raise RefundNotAllowed(reason="gateway_refused", message=result.message)
+    return refund_settle(refund, result.gateway_reference, user=user)
+
+
+@transaction.atomic
+def refund_settle(refund: Refund, gateway_reference: str, *, user: Any = None) -> Refund:
+    """The money went back: count it on the payment and issue the credit note, once."""
+    locked = Refund.objects.select_for_update().get(pk=refund.pk)
+    if locked.status == RefundStatus.SUCCEEDED:
+        return locked
+    locked.status = RefundStatus.SUCCEEDED
+    locked.gateway_reference = gateway_reference or locked.gateway_reference
+    locked.message = ""
+    locked.last_tried_at = clock.now()
+    locked.save(update_fields=["status", "gateway_reference", "message", "last_tried_at"])
+    Payment.objects.filter(pk=locked.payment_id).update(
+        amount_refunded=F("amount_refunded") + locked.amount
+    )
+    payment = Payment.objects.select_related("invoice").get(pk=locked.payment_id)
+    credit_note_issue(
+        payment.invoice, amount=locked.amount, reason=locked.reason, user=user, refund=locked
+    )
+    refund.status, refund.gateway_reference = locked.status, locked.gateway_reference
+    return locked
+
+
+@dataclass
+class ResendReport:
+    asked: int = 0
+    settled: int = 0
+    refused: int = 0
+    still_pending: int = 0
+
+
+def refunds_resend_pending(now: dt.datetime | None = None) -> ResendReport:
+    """Ask the gateway again about every card refund left pending (beat, every 15 min)."""
+    now = now or clock.now()
+    quiet_since = now - RESEND_AFTER
+    pending = (
+        Refund.objects.filter(status=RefundStatus.PENDING, created_at__lte=quiet_since)
+        .exclude(last_tried_at__gt=quiet_since)
+        .order_by("created_at", "pk")
+    )
+    report = ResendReport()
+    for refund in pending.iterator(chunk_size=200):
+        report.asked += 1
+        try:
+            sent = refund_send(refund)
+        except RefundNotAllowed:
+            report.refused += 1
+            continue
+        if sent.status == RefundStatus.SUCCEEDED:
+            report.settled += 1
+        else:
+            report.still_pending += 1
+    return report
+
+
+def refund_noted_by_gateway(idempotency_key: str, gateway_reference: str) -> Refund | None:
+    """A verified refund webhook: settle the pending refund it names, if it is ours."""
+    refunds = Refund.objects.all()
+    found = None
+    if idempotency_key:
+        found = refunds.filter(idempotency_key=idempotency_key).first()
+    if found is None and gateway_reference:
+        found = refunds.filter(gateway_reference=gateway_reference).first()
+    if found is None:
+        return None
+    return refund_settle(found, gateway_reference)
