@@ -294,6 +294,14 @@ def seed_members(ctx: SeedContext) -> None:
     bar.close()
 
 
+def _years_before(day: dt.date, years: int) -> dt.date:
+    """The same date ``years`` earlier: 28 February for a 29 February that year lacks."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
 def seed_households_and_alerts(ctx: SeedContext) -> None:
     """A few families with a minor each, and some staff alerts, made through the services."""
     if Member.objects.filter(guardian__isnull=False, email__endswith=DEMO_EMAIL_DOMAIN).exists():
@@ -311,7 +319,7 @@ def seed_households_and_alerts(ctx: SeedContext) -> None:
                 first_name=THAI_FIRST[i % len(THAI_FIRST)][0],
                 last_name=parent.last_name,
                 email=demo_email(i, f"junior.{parent.member_number}", f"kids.{DEMO_EMAIL_DOMAIN}"),
-                date_of_birth=today.replace(year=today.year - 12 - (i % 5)),
+                date_of_birth=_years_before(today, 12 + i % 5),
                 language=parent.language,
                 guardian=parent,
                 household=household,

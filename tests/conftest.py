@@ -11,9 +11,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.utils import translation
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from members import roles
+from tests.factories import MemberFactory
+
+# No per-example deadline: a CI machine that stalls one example past Hypothesis's default
+# 200 ms fails the test as "unreliable timings", whatever the code under test does.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,6 +50,18 @@ def _default_language() -> Any:
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_member_sequence() -> None:
+    """Number every test's factory members from 0.
+
+    The factory's emails and phones carry its sequence number, and the desk's search
+    matches digits inside them: left to run on across the session, the sequence reaches
+    the member numbers (1001, 1002, ...) and a search by member number finds a second
+    member, in whichever test happens to draw that number.
+    """
+    MemberFactory.reset_sequence(0)
 
 
 @pytest.fixture
