@@ -209,3 +209,41 @@ def test_api_field_errors_are_in_thai(api_as):
     body = response.json()
     assert body["code"] == "invalid"
     assert body["fields"]["date_of_birth"] == ["วันเกิดต้องไม่เป็นวันที่ในอนาคต"]
+
+
+# --- Every translatable string in a template has its Thai --------------------------------
+
+_TEMPLATIZED = re.compile(
+    r"\b(?:gettext|pgettext|ngettext|npgettext)\((?:u?'(?:[^'\\]|\\.)*',\s*)?u?'((?:[^'\\]|\\.)*)'"
+)
+
+
+def _template_strings() -> dict[str, set[str]]:
+    """msgid -> the templates using it, for every project and app template."""
+    from django.utils.translation.template import templatize
+
+    roots = [settings.BASE_DIR / "templates"] + [
+        settings.BASE_DIR / app / "templates"
+        for app in ("members", "billing", "access_control", "dunning", "config")
+    ]
+    found: dict[str, set[str]] = {}
+    for root in roots:
+        for path in sorted(root.rglob("*.html")) + sorted(root.rglob("*.txt")):
+            code = templatize(path.read_text(encoding="utf-8"), origin=str(path))
+            for raw in _TEMPLATIZED.findall(code):
+                msgid = ast.literal_eval(f"'{raw}'")
+                found.setdefault(msgid, set()).add(str(path.relative_to(settings.BASE_DIR)))
+    return found
+
+
+def test_every_template_string_is_translated_into_thai():
+    strings = _template_strings()
+    assert len(strings) > 50, "the templates' strings were found"
+    with translation.override("th"):
+        missing = {
+            msgid: sorted(paths)
+            for msgid, paths in strings.items()
+            if re.search("[A-Za-z]{2}", PLACEHOLDER.sub("", msgid))
+            and translation.gettext(msgid) == msgid
+        }
+    assert not missing, missing
