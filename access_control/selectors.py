@@ -302,18 +302,18 @@ GATE_COLUMNS = (
 class _Slots:
     """Distinctive placeholder values, one per slot, to find in the compiled parameters."""
 
-    def __init__(self, candidates: int) -> None:
-        epoch = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+    def __init__(self, candidates: int, variant: int = 0) -> None:
+        epoch = dt.datetime(1, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=10 * variant)
         self.values: dict[str, Any] = {
-            "day": dt.date(1, 1, 3),
+            "day": dt.date(1, 1, 3) + dt.timedelta(days=10 * variant),
             "passback_since": epoch + dt.timedelta(days=1),
             "occupancy_since": epoch + dt.timedelta(days=2),
-            "device_id": -2_000_000_001,
-            "device_event_id": "\x1fslot:device_event_id",
+            "device_id": -2_000_000_001 - variant,
+            "device_event_id": f"\x1fslot{variant}:device_event_id",
         }
         for n in range(candidates):
-            self.values[f"kind{n}"] = f"\x1fslot:kind{n}"
-            self.values[f"value{n}"] = f"\x1fslot:value{n}"
+            self.values[f"kind{n}"] = f"\x1fslot{variant}:kind{n}"
+            self.values[f"value{n}"] = f"\x1fslot{variant}:value{n}"
         self.by_value = {(type(v), v): name for name, v in self.values.items()}
 
     def name_of(self, param: Any) -> str | None:
@@ -402,7 +402,23 @@ def _gate_statement(
     statement = _statements.get(key)
     if statement is not None:
         return statement
-    slots = _Slots(candidates)
+    statement = _compile_gate_statement(zone, when, candidates, prior=prior, variant=0)
+    # Compiled again with other placeholder values, the text must not change: otherwise
+    # the ORM derived something from a slot's value (a date minus a day, say) and wrote
+    # it into the SQL, where it would stay for every later check.
+    again = _compile_gate_statement(zone, when, candidates, prior=prior, variant=1)
+    if again != statement:  # pragma: no cover - guards against selector changes
+        raise RuntimeError("the gate statement depends on a slot's placeholder value")
+    if len(_statements) >= _STATEMENTS_MAX:
+        _statements.clear()
+    _statements[key] = statement
+    return statement
+
+
+def _compile_gate_statement(
+    zone: ZoneSnapshot, when: GateWhen, candidates: int, *, prior: bool, variant: int
+) -> _GateStatement:
+    slots = _Slots(candidates, variant)
     slot = slots.values
     queryset = _gate_queryset(
         [(slot[f"kind{n}"], slot[f"value{n}"]) for n in range(candidates)],
@@ -424,15 +440,11 @@ def _gate_statement(
     expected |= {"device_id", "device_event_id"} if prior else set()
     if set(names) - {None} != expected:  # pragma: no cover - guards against ORM changes
         raise RuntimeError(f"gate statement slots: found {set(names) - {None}}, not {expected}")
-    statement = _GateStatement(
+    return _GateStatement(
         sql=_inline_constants(sql, params, names, connections[queryset.db]),
         slots=tuple(name for name in names if name is not None),
         columns=(*query.extra_select, *query.values_select, *query.annotation_select),
     )
-    if len(_statements) >= _STATEMENTS_MAX:
-        _statements.clear()
-    _statements[key] = statement
-    return statement
 
 
 def _gate_rows(statement: _GateStatement, values: dict[str, Any]) -> list[dict[str, Any]]:

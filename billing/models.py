@@ -719,6 +719,13 @@ class RefundStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     SUCCEEDED = "succeeded", _("Refunded")
     FAILED = "failed", _("Refused")
+    # The system cannot settle it safely (the gateway no longer remembers the key, or
+    # it reports a refused refund as made): staff check the gateway and resolve it.
+    REVIEW = "review", _("Needs review")
+
+
+# Refunds that hold their amount: no refund may take it while they are open.
+OPEN_REFUND_STATUSES = (RefundStatus.PENDING, RefundStatus.REVIEW)
 
 
 class Refund(models.Model):

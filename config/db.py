@@ -127,12 +127,18 @@ def insert_row(
     (``synchronous_commit`` off for this one statement's transaction), as PostgreSQL's
     manual suggests for high-volume logs: a crash of the *database server* may lose the
     last fraction of a second of such rows, never corrupt anything, and any later durable
-    commit makes them durable too.  Inside ``transaction.atomic`` it is ignored, since the
-    setting would reach the caller's whole transaction.  Never for money.
+    commit makes them durable too.  Inside any transaction (``transaction.atomic``, or
+    autocommit turned off) it is ignored, since the setting would reach the caller's whole
+    transaction.  Never for money.
     """
     connection = connections[using]
     meta = obj._meta
-    fast = not durable and connection.vendor == "postgresql" and not connection.in_atomic_block
+    fast = (
+        not durable
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and connection.get_autocommit()
+    )
     key = (meta.label, tuple(conflict_fields), fast, using)
     if key not in _INSERTS:
         _INSERTS[key] = _insert_statement(obj, conflict_fields, connection, asynchronous=fast)

@@ -99,7 +99,13 @@ if DB_PREPARED_STATEMENTS and not DEMO_MODE:
     # psycopg prepares nothing while this is None (Django's default); its client-side
     # cursors, which Django uses everywhere else, never prepare whatever the value.
     DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
-    DATABASES["default"]["OPTIONS"].setdefault("options", "-c plan_cache_mode=force_generic_plan")
+    # Appended to any server options DATABASE_URL already sets.  Behind PgBouncer, list
+    # "options" in its ignore_startup_parameters, or set DB_PREPARED_STATEMENTS=0.
+    _server_options = DATABASES["default"]["OPTIONS"].get("options", "")
+    if "plan_cache_mode" not in _server_options:
+        DATABASES["default"]["OPTIONS"]["options"] = (
+            f"{_server_options} -c plan_cache_mode=force_generic_plan".strip()
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

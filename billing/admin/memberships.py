@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -392,7 +393,7 @@ class MembershipAdmin(ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmin):
                     membership, addon, quantity=data["quantity"], actor=request.user
                 )
                 if invoice is None:
-                    return str(_("%(addon)s added; it is billed from the next period.")) % {
+                    return str(_("%(addon)s is on the membership; it renews with it.")) % {
                         "addon": addon
                     }
                 return str(_("%(addon)s added; %(amount)s is being charged for this period.")) % {
@@ -400,7 +401,11 @@ class MembershipAdmin(ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmin):
                     "amount": money(invoice.total, invoice.currency),
                 }
             item = memberships.membership_remove_addon(membership, addon, actor=request.user)
-            return str(_("%(addon)s ends on %(date)s.")) % {"addon": addon, "date": item.ended_on}
+            assert item.ended_on is not None
+            return str(_("%(addon)s ends on %(date)s.")) % {
+                "addon": addon,
+                "date": date_format(item.ended_on, "DATE_FORMAT"),
+            }
 
         return self._service_form_view(
             request,

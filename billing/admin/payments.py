@@ -225,3 +225,52 @@ class PaymentMethodAdmin(ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmi
         self._run_for_each(
             request, queryset, payments.payment_method_detach, str(_("%(count)d cards removed."))
         )
+
+
+@admin.register(Refund)
+class RefundAdmin(ServiceActionsMixin, AmountColumn, MemberSearchMixin, ReadOnlyAdmin):
+    """Refunds, and the ones the system could not settle on its own (``review``)."""
+
+    list_display = (
+        "created_at",
+        "payment",
+        "amount_display",
+        "status",
+        "message",
+        "tries",
+        "gateway_reference",
+    )
+    list_filter = ("status", "created_at")
+    search_fields = ("idempotency_key", "gateway_reference", "payment__invoice__number")
+    member_lookup = "payment__invoice__member"
+    list_select_related = ("payment__invoice",)
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+    actions = ("mark_refunded", "mark_not_refunded")
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("billing.refund_payment"))
+
+    @admin.action(
+        description=_("Checked at the gateway: refunded (issue the credit note)"),
+        permissions=["refund"],
+    )
+    def mark_refunded(self, request: HttpRequest, queryset: QuerySet[Refund]) -> None:
+        self._run_for_each(
+            request,
+            queryset,
+            lambda r: refunds.refund_resolve(r, refunded=True, user=request.user),
+            str(_("%(count)d refunds settled.")),
+        )
+
+    @admin.action(
+        description=_("Checked at the gateway: not refunded (release the amount)"),
+        permissions=["refund"],
+    )
+    def mark_not_refunded(self, request: HttpRequest, queryset: QuerySet[Refund]) -> None:
+        self._run_for_each(
+            request,
+            queryset,
+            lambda r: refunds.refund_resolve(r, refunded=False, user=request.user),
+            str(_("%(count)d refunds closed as not refunded.")),
+        )

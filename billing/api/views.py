@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -40,6 +41,7 @@ from billing.models import (
     Plan,
 )
 from billing.services import invoices, memberships, payments, refunds, webhooks
+from config.errors import DomainError
 from members.selectors import member_search
 
 from . import serializers as s
@@ -521,4 +523,8 @@ class GatewayWebhookView(APIView):
             # Only the error's type: its text may quote the payload.
             logger.warning("Webhook from %s could not be applied: %s", gateway, type(exc).__name__)
             return _refusal("invalid_payload", "The payload could not be processed.", 400)
+        except (DomainError, DatabaseError) as exc:
+            # Nothing was recorded: the gateway delivers the event again later.
+            logger.error("Webhook from %s not applied: %s", gateway, type(exc).__name__)
+            return _refusal("webhook_not_applied", "Try again later.", 503)
         return Response({"result": outcome})

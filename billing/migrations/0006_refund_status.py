@@ -4,8 +4,14 @@ from django.db import migrations, models
 def status_from_succeeded(apps, schema_editor):
     Refund = apps.get_model("billing", "Refund")
     Refund.objects.filter(succeeded=True).update(status="succeeded")
-    # A refund never marked succeeded had no answer from the gateway: it stays pending,
-    # and the pending-refunds job asks the gateway again with its idempotency key.
+    # A refund never marked succeeded had no answer from the gateway.  Asking again now
+    # could refund twice (the gateway forgets idempotency keys after a day, and staff may
+    # have refunded again by hand), so staff check the gateway and resolve it.
+    Refund.objects.filter(succeeded=False).update(
+        status="review",
+        message="No answer from the gateway was recorded before this upgrade: "
+        "check the gateway's dashboard, then resolve the refund.",
+    )
 
 
 def succeeded_from_status(apps, schema_editor):
@@ -21,7 +27,12 @@ class Migration(migrations.Migration):
             model_name="refund",
             name="status",
             field=models.CharField(
-                choices=[("pending", "Pending"), ("succeeded", "Refunded"), ("failed", "Refused")],
+                choices=[
+                    ("pending", "Pending"),
+                    ("succeeded", "Refunded"),
+                    ("failed", "Refused"),
+                    ("review", "Needs review"),
+                ],
                 default="pending",
                 max_length=10,
             ),

@@ -414,6 +414,7 @@ def membership_add_addon(
 
     The rest of the current period is charged now, prorated by day, on its own invoice
     (nothing during a trial: the first full period bills it).  Returns that invoice.
+    Adding an add-on whose removal is scheduled keeps it instead (nothing is charged).
     """
     membership = _lock(membership)
     _require(membership, "change_addons")
@@ -427,7 +428,14 @@ def membership_add_addon(
         message = _("Choose a quantity from 1 to %(most)d.") % {"most": ADDON_MAX_QUANTITY}
         raise InvalidInput({"quantity": [message]})
     today = clock.today()
-    if _live_addons(membership, today).filter(addon=addon).exists():
+    held = _live_addons(membership, today).filter(addon=addon).first()
+    if held is not None and held.ended_on is not None:
+        # Its removal was scheduled: keep it instead, with nothing more to pay.
+        held.ended_on = None
+        held.save(update_fields=["ended_on"])
+        _save(membership, "addon_kept", membership.status, actor, addon=addon.code)
+        return None
+    if held is not None:
         raise TransitionNotAllowed(reason="addon_already_added")
     MembershipAddOn.objects.create(
         membership=membership, addon=addon, quantity=quantity, started_on=today

@@ -10,7 +10,10 @@ transfers and the like are settled at once.  A card refund is then asked of the 
 - no answer (a timeout, the process died): it stays ``pending``.
   :func:`refunds_resend_pending`, run by Celery beat, asks again with the same key, which
   the gateway answers with the refund it already made; the gateway's refund webhook
-  settles it too.
+  settles it too.  Gateways forget idempotency keys after a day (Stripe: 24 hours), so a
+  refund still pending after :data:`KEY_LIFETIME` is never sent again: it goes to
+  ``review``, as does a refused refund the gateway later reports as made, and staff
+  resolve it (:func:`refund_resolve`) after checking the gateway.
 """
 
 from __future__ import annotations
@@ -28,13 +31,22 @@ from config import clock
 from ..errors import RefundNotAllowed
 from ..gateways import get_gateway
 from ..gateways.interface import GatewayError, RefundRequest
-from ..models import Payment, PaymentSource, Refund, RefundStatus
+from ..models import (
+    OPEN_REFUND_STATUSES,
+    Invoice,
+    Payment,
+    PaymentSource,
+    Refund,
+    RefundStatus,
+)
 from .invoices import credit_note_issue
 
 logger = logging.getLogger(__name__)
 
-# A pending card refund is asked again when it has been quiet this long.
+# A pending card refund is asked again when it has been quiet this long ...
 RESEND_AFTER = dt.timedelta(minutes=5)
+# ... and never once the gateway may have forgotten its idempotency key.
+KEY_LIFETIME = dt.timedelta(hours=23)
 
 
 def payment_refund(payment: Payment, *, amount: int, reason: str, user: Any = None) -> Refund:
@@ -51,14 +63,14 @@ def payment_refund(payment: Payment, *, amount: int, reason: str, user: Any = No
             .select_related("attempt", "invoice")
             .get(pk=payment.pk)
         )
-        held = (
-            locked.refunds.filter(status=RefundStatus.PENDING).aggregate(total=Sum("amount"))[
-                "total"
-            ]
-            or 0
-        )
+        held = _held(Refund.objects.filter(payment=locked))
         if amount > locked.amount - locked.amount_refunded - held:
             raise RefundNotAllowed(reason="exceeds_payment")
+        # The credit note must fit too: a correction may already have credited the invoice.
+        invoice = Invoice.objects.select_for_update().get(pk=locked.invoice_id)
+        creditable = invoice.total - invoice.amount_credited
+        if amount > creditable - _held(Refund.objects.filter(payment__invoice=invoice)):
+            raise RefundNotAllowed(reason="exceeds_invoice_credit")
         number = locked.refunds.count() + 1
         refund = Refund.objects.create(
             payment=locked,
@@ -73,6 +85,13 @@ def payment_refund(payment: Payment, *, amount: int, reason: str, user: Any = No
     return refund_send(refund, user=user)
 
 
+def _held(refunds: Any) -> int:
+    """What the open refunds among ``refunds`` hold."""
+    return int(
+        refunds.filter(status__in=OPEN_REFUND_STATUSES).aggregate(total=Sum("amount"))["total"] or 0
+    )
+
+
 def _by_card(payment: Payment) -> bool:
     return payment.source == PaymentSource.CARD and payment.attempt is not None
 
@@ -81,7 +100,8 @@ def refund_send(refund: Refund, *, user: Any = None) -> Refund:
     """Ask the gateway for a pending card refund, with its one idempotency key."""
     payment = Payment.objects.select_related("attempt").get(pk=refund.payment_id)
     attempt = payment.attempt
-    assert attempt is not None
+    if not _by_card(payment) or attempt is None:
+        raise RefundNotAllowed(reason="not_a_card_payment")
     now = clock.now()
     try:
         result = get_gateway(attempt.gateway).refund(
@@ -114,23 +134,62 @@ def refund_send(refund: Refund, *, user: Any = None) -> Refund:
 
 @transaction.atomic
 def refund_settle(refund: Refund, gateway_reference: str, *, user: Any = None) -> Refund:
-    """The money went back: count it on the payment and issue the credit note, once."""
+    """The money went back: count it on the payment and issue the credit note, once.
+
+    Only an open refund settles.  A refused one the gateway later reports as made goes to
+    review instead: its amount was released and may have been refunded again since.
+    """
     locked = Refund.objects.select_for_update().get(pk=refund.pk)
     if locked.status == RefundStatus.SUCCEEDED:
         return locked
+    if locked.status not in OPEN_REFUND_STATUSES:
+        return _to_review(locked, "The gateway reports this refused refund as made.")
+    _settle_locked(locked, gateway_reference, user=user)
+    refund.status, refund.gateway_reference = locked.status, locked.gateway_reference
+    return locked
+
+
+def _settle_locked(locked: Refund, gateway_reference: str, *, user: Any) -> None:
+    payment = Payment.objects.select_for_update(of=("self",)).get(pk=locked.payment_id)
+    if payment.amount_refunded + locked.amount > payment.amount:  # pragma: no cover - held
+        raise RefundNotAllowed(reason="exceeds_payment")
     locked.status = RefundStatus.SUCCEEDED
     locked.gateway_reference = gateway_reference or locked.gateway_reference
     locked.message = ""
     locked.last_tried_at = clock.now()
     locked.save(update_fields=["status", "gateway_reference", "message", "last_tried_at"])
-    Payment.objects.filter(pk=locked.payment_id).update(
+    Payment.objects.filter(pk=payment.pk).update(
         amount_refunded=F("amount_refunded") + locked.amount
     )
-    payment = Payment.objects.select_related("invoice").get(pk=locked.payment_id)
     credit_note_issue(
-        payment.invoice, amount=locked.amount, reason=locked.reason, user=user, refund=locked
+        Invoice.objects.get(pk=payment.invoice_id),
+        amount=locked.amount,
+        reason=locked.reason,
+        user=user,
+        refund=locked,
     )
-    refund.status, refund.gateway_reference = locked.status, locked.gateway_reference
+
+
+def _to_review(locked: Refund, message: str) -> Refund:
+    logger.error("Refund %s needs review: %s", locked.pk, message)
+    locked.status, locked.message = RefundStatus.REVIEW, message[:300]
+    locked.save(update_fields=["status", "message"])
+    return locked
+
+
+@transaction.atomic
+def refund_resolve(refund: Refund, *, refunded: bool, user: Any = None, note: str = "") -> Refund:
+    """Staff close a refund the system could not, after checking the gateway: it was
+    made (settled, with its credit note) or it was not (refused, its amount released)."""
+    locked = Refund.objects.select_for_update().get(pk=refund.pk)
+    if locked.status not in OPEN_REFUND_STATUSES:
+        raise RefundNotAllowed(reason="refund_not_open")
+    if refunded:
+        _settle_locked(locked, "", user=user)
+    else:
+        locked.status = RefundStatus.FAILED
+        locked.message = (note or "Not refunded, as checked by staff.")[:300]
+        locked.save(update_fields=["status", "message"])
     return locked
 
 
@@ -140,24 +199,49 @@ class ResendReport:
     settled: int = 0
     refused: int = 0
     still_pending: int = 0
+    errors: int = 0
+    to_review: int = 0
 
 
 def refunds_resend_pending(now: dt.datetime | None = None) -> ResendReport:
-    """Ask the gateway again about every card refund left pending (beat, every 15 min)."""
+    """Ask the gateway again about every card refund left pending (beat, every 15 min).
+
+    One refund's error never stops the others.  A refund older than the gateway's
+    memory of its key goes to review instead of being sent again.
+    """
     now = now or clock.now()
-    quiet_since = now - RESEND_AFTER
+    quiet_since, forgotten = now - RESEND_AFTER, now - KEY_LIFETIME
+    report = ResendReport()
+    with transaction.atomic():
+        stale = list(
+            Refund.objects.select_for_update(skip_locked=True).filter(
+                status=RefundStatus.PENDING, created_at__lt=forgotten
+            )
+        )
+        for refund in stale:
+            _to_review(refund, "No answer from the gateway within a day: check its dashboard.")
+        report.to_review = len(stale)
     pending = (
-        Refund.objects.filter(status=RefundStatus.PENDING, created_at__lte=quiet_since)
+        Refund.objects.filter(
+            status=RefundStatus.PENDING,
+            created_at__lte=quiet_since,
+            created_at__gte=forgotten,
+            payment__source=PaymentSource.CARD,
+            payment__attempt__isnull=False,
+        )
         .exclude(last_tried_at__gt=quiet_since)
         .order_by("created_at", "pk")
     )
-    report = ResendReport()
     for refund in pending.iterator(chunk_size=200):
         report.asked += 1
         try:
             sent = refund_send(refund)
         except RefundNotAllowed:
             report.refused += 1
+            continue
+        except Exception as exc:  # one refund's error must not stop the others
+            logger.exception("Refund %s could not be settled: %s", refund.pk, exc)
+            report.errors += 1
             continue
         if sent.status == RefundStatus.SUCCEEDED:
             report.settled += 1

@@ -19,19 +19,22 @@ def webhook_receive(gateway_name: str, payload: bytes, headers: dict[str, str]) 
     Raises ``WebhookSignatureError`` when the payload is not the gateway's.
     """
     event = get_gateway(gateway_name).parse_webhook(payload, headers)
-    try:
-        with transaction.atomic():
-            record = GatewayWebhookEvent.objects.create(
-                gateway=gateway_name,
-                event_id=event.event_id,
-                type=event.type,
-                raw_type=event.raw_type[:80],
-                received_at=clock.now(),
-            )
-    except IntegrityError:
-        return "duplicate"
-    outcome = gateway_event_apply(gateway_name, event)
-    GatewayWebhookEvent.objects.filter(pk=record.pk).update(outcome=outcome[:80])
+    # The event is recorded and applied in one transaction: if applying fails, nothing is
+    # recorded, the gateway hears an error and delivers it again.
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = GatewayWebhookEvent.objects.create(
+                    gateway=gateway_name,
+                    event_id=event.event_id,
+                    type=event.type,
+                    raw_type=event.raw_type[:80],
+                    received_at=clock.now(),
+                )
+        except IntegrityError:
+            return "duplicate"
+        outcome = gateway_event_apply(gateway_name, event)
+        GatewayWebhookEvent.objects.filter(pk=record.pk).update(outcome=outcome[:80])
     return outcome
 
 
@@ -46,12 +49,14 @@ def gateway_event_apply(gateway_name: str, event: GatewayEvent) -> str:
         return "card_updated" if method else "unknown_card"
     if event.type == EventType.REFUND_SUCCEEDED:
         refund = event.refund
-        settled = (
+        noted = (
             refund_noted_by_gateway(refund.idempotency_key, refund.gateway_reference)
             if refund is not None
             else None
         )
-        return "refund_settled" if settled is not None else "refund_noted"
+        if noted is None:
+            return "refund_noted"
+        return "refund_settled" if noted.succeeded else f"refund_{noted.status}"
     return "ignored"
 
 

@@ -95,6 +95,13 @@ def test_removing_ends_at_the_period_already_paid_and_the_next_renewal_drops_it(
     with pytest.raises(TransitionNotAllowed) as twice:
         ms.membership_remove_addon(membership, locker)
     assert twice.value.reason == "addon_removal_scheduled"
+    # The member changes their mind: adding it again keeps it, with nothing more to pay.
+    invoices_before = Invoice.objects.filter(membership=membership).count()
+    assert ms.membership_add_addon(membership, locker) is None
+    item.refresh_from_db()
+    assert item.ended_on is None and membership.events.filter(kind="addon_kept").exists()
+    assert Invoice.objects.filter(membership=membership).count() == invoices_before
+    item = ms.membership_remove_addon(membership, locker)
 
     clock.move_to(dt.datetime.combine(membership.current_period_end, dt.time(3), tzinfo=dt.UTC))
     renewal = renew(membership)
@@ -135,6 +142,35 @@ def test_refusals_have_stable_reasons_and_change_nothing(locker, setup, reason):
         ms.membership_add_addon(membership, locker)
     assert refused.value.reason == reason
     assert MembershipAddOn.objects.filter(membership=membership).count() == before
+
+
+def test_two_adds_at_once_add_it_once(locker):
+    import threading
+
+    from django.db import connection
+
+    membership = signed_up()
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def add() -> None:
+        try:
+            barrier.wait()
+            ms.membership_add_addon(membership, locker)
+            outcomes.append("added")
+        except TransitionNotAllowed as exc:
+            outcomes.append(str(exc.reason))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["added", "addon_already_added"]
+    assert MembershipAddOn.objects.filter(membership=membership).count() == 1
+    assert len(addon_invoices(membership)) == 1, "charged once"
 
 
 def test_a_quantity_outside_the_range_is_a_field_error(locker):

@@ -8,12 +8,13 @@ import threading
 import pytest
 import time_machine
 from django.db import connection
+from django.test import Client
 
 from billing.errors import RefundNotAllowed
 from billing.gateways import get_gateway
 from billing.models import CreditNote, Invoice, Payment, Refund, RefundStatus
 from billing.services import refunds, webhooks
-from billing.services.invoices import invoice_create, payment_record
+from billing.services.invoices import credit_note_issue, invoice_create, payment_record
 from billing.services.lines import LineSpec
 from members import roles
 from tests.billing.factories import signed_up
@@ -174,3 +175,111 @@ def test_the_api_answers_202_while_the_gateway_is_silent(api_as, paid):
     assert response.status_code == 202, response.content
     body = response.json()
     assert (body["status"], body["succeeded"]) == ("pending", False)
+
+
+# --- What the system cannot settle on its own goes to staff --------------------------------
+
+
+def lost_reply_refund(payment: Payment, amount: int) -> Refund:
+    get_gateway("sandbox").lose_refund_replies(1)
+    refund = refunds.payment_refund(payment, amount=amount, reason="Lost reply")
+    assert refund.status == RefundStatus.PENDING
+    return refund
+
+
+def test_a_refund_pending_for_a_day_goes_to_review_and_is_never_sent_again(clock, paid):
+    refund = lost_reply_refund(paid, 50_000)
+    clock.move_to(START + refunds.KEY_LIFETIME + dt.timedelta(minutes=1))
+    report = refunds.refunds_resend_pending()
+    assert (report.to_review, report.asked) == (1, 0)
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.REVIEW and refund.tries == 1
+    with pytest.raises(RefundNotAllowed) as refused:
+        refunds.payment_refund(paid, amount=paid.amount - 49_999, reason="Still held")
+    assert refused.value.reason == "exceeds_payment", "a refund in review holds its amount"
+
+
+def test_a_refused_refund_the_gateway_later_reports_as_made_goes_to_review(paid):
+    refund = lost_reply_refund(paid, 30_000)
+    Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.FAILED)
+    event = get_gateway("sandbox").refund_event(refund.idempotency_key)
+    assert webhooks.gateway_event_apply("sandbox", event) == "refund_review"
+    refund.refresh_from_db()
+    paid.refresh_from_db()
+    assert refund.status == RefundStatus.REVIEW and paid.amount_refunded == 0
+    assert not CreditNote.objects.filter(refund=refund).exists()
+
+
+def test_staff_resolve_a_refund_in_review_from_the_admin(make_staff, paid):
+    made, not_made = lost_reply_refund(paid, 30_000), lost_reply_refund(paid, 20_000)
+    Refund.objects.filter(pk__in=[made.pk, not_made.pk]).update(status=RefundStatus.REVIEW)
+    client = Client()
+    client.force_login(make_staff(roles.MANAGER))
+    url = "/admin/billing/refund/"
+    assert client.get(url, {"status__exact": "review"}).status_code == 200
+    for action, refund in (("mark_refunded", made), ("mark_not_refunded", not_made)):
+        response = client.post(url, {"action": action, "_selected_action": [refund.pk]})
+        assert response.status_code == 302
+    made.refresh_from_db()
+    not_made.refresh_from_db()
+    paid.refresh_from_db()
+    assert (made.status, not_made.status) == (RefundStatus.SUCCEEDED, RefundStatus.FAILED)
+    assert paid.amount_refunded == 30_000
+    assert CreditNote.objects.get(refund=made).amount == 30_000
+    desk = Client()
+    desk.force_login(make_staff(roles.FRONT_DESK))
+    forbidden = desk.post(url, {"action": "mark_refunded", "_selected_action": [made.pk]})
+    assert forbidden.status_code == 403
+    assert CreditNote.objects.filter(refund=made).count() == 1
+
+
+def test_a_refund_beyond_what_the_invoice_can_still_credit_is_refused(paid):
+    credit_note_issue(paid.invoice, amount=paid.amount - 10_000, reason="Correction")
+    with pytest.raises(RefundNotAllowed) as refused:
+        refunds.payment_refund(paid, amount=20_000, reason="More than the invoice has left")
+    assert refused.value.reason == "exceeds_invoice_credit"
+    assert not Refund.objects.exists()
+
+
+def test_one_refund_that_cannot_be_settled_does_not_stop_the_others(clock, paid):
+    stuck = lost_reply_refund(paid, 50_000)
+    # A correction credits the whole invoice meanwhile: the refund's note no longer fits.
+    credit_note_issue(paid.invoice, amount=paid.amount, reason="Correction")
+    other_payment = Invoice.objects.get(membership=signed_up()).payments.get()
+    fine = lost_reply_refund(other_payment, 10_000)
+    clock.move_to(START + refunds.RESEND_AFTER)
+    report = refunds.refunds_resend_pending()
+    assert (report.asked, report.errors, report.settled) == (2, 1, 1)
+    stuck.refresh_from_db()
+    fine.refresh_from_db()
+    assert stuck.status == RefundStatus.PENDING and fine.status == RefundStatus.SUCCEEDED
+
+
+def test_a_webhook_that_cannot_be_applied_is_not_recorded_and_applies_on_redelivery(paid):
+    from rest_framework.test import APIClient
+
+    from billing.models import GatewayWebhookEvent
+
+    sandbox = get_gateway("sandbox")
+    refund = lost_reply_refund(paid, 50_000)
+    correction = credit_note_issue(paid.invoice, amount=paid.amount, reason="Correction")
+    payload = sandbox.event_payload(sandbox.refund_event(refund.idempotency_key))
+    client = APIClient(enforce_csrf_checks=True)
+
+    def deliver():
+        return client.generic(
+            "POST",
+            "/api/v1/billing/webhooks/sandbox/",
+            payload,
+            content_type="application/json",
+            headers=sandbox.sign_webhook(payload),
+        )
+
+    failed = deliver()
+    assert failed.status_code == 503 and failed.json()["code"] == "webhook_not_applied"
+    assert not GatewayWebhookEvent.objects.exists()
+    CreditNote.objects.filter(pk=correction.pk).delete()  # staff undo the correction
+    Invoice.objects.filter(pk=paid.invoice_id).update(amount_credited=0)
+    applied = deliver()
+    assert applied.status_code == 200 and applied.json()["result"] == "refund_settled"
+    assert deliver().json()["result"] == "duplicate"
