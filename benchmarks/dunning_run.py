@@ -667,6 +667,8 @@ def run_once(count: int, args: argparse.Namespace, profile: bool) -> PassResult:
                 report = dunning_run(clock.now())  # as ``run_dunning`` calls it
                 if profiler is not None:
                     profiler.disable()
+                    if os.environ.get("BENCH_PROFILE_DUMP"):  # the pass alone, for pstats
+                        profiler.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
                 elapsed = time.perf_counter() - t0
             with connection.execute_wrapper(drain_log):
                 t1 = time.perf_counter()

@@ -9,16 +9,20 @@ stamped by the one clock.  It opens the hosted page without a password for
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core import signing
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from config import clock
 
 from . import conf
 
 SALT = "dunning.pay-link.v1"
+# Stands for the token while the page's path is reversed once (tokens need no quoting).
+_TOKEN_MARK = "0token0"
 
 
 class LinkInvalid(Exception):
@@ -78,7 +82,16 @@ def read_token(token: str) -> PayLink:
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _pay_path(script_prefix: str, urlconf: str | None, root_urlconf: str) -> tuple[str, str]:
+    """The hosted page's path around the token, reversed once per URL configuration."""
+    path = reverse("dunning:pay", args=[_TOKEN_MARK], urlconf=urlconf)
+    head, _, tail = path.partition(_TOKEN_MARK)
+    return head, tail
+
+
 def pay_url(member_id: int, invoice_id: int, message_id: int | None = None) -> str:
     """The absolute URL of the hosted page for this member and invoice."""
-    path = reverse("dunning:pay", args=[make_token(member_id, invoice_id, message_id)])
-    return f"{conf.public_base_url()}{path}"
+    token = make_token(member_id, invoice_id, message_id)
+    head, tail = _pay_path(get_script_prefix(), get_urlconf(), str(settings.ROOT_URLCONF))
+    return f"{conf.public_base_url()}{head}{token}{tail}"

@@ -11,12 +11,14 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
 
 from config import clock
 from config.db import bulk_update_rows
+from config.errors import DomainError
 
 from ..models import (
     BILLABLE_STATUSES,
@@ -346,3 +348,108 @@ def memberships_mark_past_due(attempts: Sequence[PaymentAttempt]) -> None:
         bulk_update_rows(memberships, ["status", "past_due_since", "updated_at"])
         MembershipEvent.objects.bulk_create(events)
         members_sync_status({membership.member_id for membership in memberships})
+
+
+@dataclass
+class LeverRequest:
+    """One lever asked for on one membership; ``done`` or ``error`` once applied."""
+
+    membership_id: int
+    action: str
+    options: dict[str, Any] = field(default_factory=dict)
+    applied: bool = False
+    done: bool = False
+    error: DomainError | None = None
+
+
+class MembershipLevers:
+    """Dunning's levers (restrictions, suspension, cancellation for non-payment) for a batch.
+
+    The set-based twin of ``membership_set_restrictions``, ``membership_suspend`` and
+    ``membership_cancel_for_nonpayment``: levers are asked for one by one, then
+    :meth:`apply` locks the memberships once, applies every request in the order asked
+    with the same rules (a refused transition is the same domain error, kept on its
+    request), and writes the memberships, their audit events and the members' status
+    in a fixed number of queries.  Call it inside the caller's transaction.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[LeverRequest] = []
+
+    def set_restrictions(
+        self,
+        membership_id: int,
+        *,
+        access_warning: bool | None = None,
+        bookings_blocked: bool | None = None,
+        account_charges_blocked: bool | None = None,
+    ) -> LeverRequest:
+        return self._ask(
+            membership_id,
+            "restrict",
+            levers={
+                "access_warning": access_warning,
+                "bookings_blocked": bookings_blocked,
+                "account_charges_blocked": account_charges_blocked,
+            },
+        )
+
+    def suspend(self, membership_id: int, *, reason: str = "payment_overdue") -> LeverRequest:
+        return self._ask(membership_id, "suspend", reason=reason)
+
+    def cancel_for_nonpayment(self, membership_id: int) -> LeverRequest:
+        return self._ask(membership_id, "cancel_for_nonpayment")
+
+    def _ask(self, membership_id: int, action: str, **options: Any) -> LeverRequest:
+        request = LeverRequest(membership_id, action, options)
+        self.requests.append(request)
+        return request
+
+    def apply(self) -> None:
+        from .memberships import (
+            LEVER_FIELDS,
+            _cancel_for_nonpayment,
+            _restrict,
+            _suspend,
+            members_sync_status,
+        )
+
+        pending = [request for request in self.requests if not request.applied]
+        if not pending:
+            return
+        with transaction.atomic():
+            memberships = {
+                membership.pk: membership
+                for membership in Membership.objects.select_for_update(of=("self",))
+                .filter(pk__in=sorted({request.membership_id for request in pending}))
+                .order_by("pk")
+            }
+            changed: dict[int, Membership] = {}
+            events: list[MembershipEvent] = []
+            for request in pending:
+                request.applied = True
+                membership = memberships.get(request.membership_id)
+                if membership is None:
+                    continue
+                try:
+                    if request.action == "restrict":
+                        event = _restrict(membership, request.options["levers"])
+                    elif request.action == "suspend":
+                        event = _suspend(membership, request.options["reason"])
+                    else:
+                        event = _cancel_for_nonpayment(membership)
+                except DomainError as exc:
+                    request.error = exc
+                    continue
+                request.done = True
+                if event is not None:
+                    events.append(event)
+                    changed[membership.pk] = membership
+            if not changed:
+                return
+            now = clock.now()
+            for membership in changed.values():
+                membership.updated_at = now
+            bulk_update_rows(list(changed.values()), LEVER_FIELDS)
+            MembershipEvent.objects.bulk_create(events)
+            members_sync_status({membership.member_id for membership in changed.values()})

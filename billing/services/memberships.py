@@ -15,6 +15,7 @@ from django.db.models import Exists, F, OuterRef
 from django.utils.translation import gettext as _
 
 from config import clock
+from config.db import bulk_update_rows
 from config.errors import InvalidInput
 from members.models import Member, MemberStatus
 
@@ -94,10 +95,10 @@ def _lock(membership: Membership) -> Membership:
     return Membership.objects.select_for_update().select_related("plan").get(pk=membership.pk)
 
 
-def _event(
+def _event_build(
     membership: Membership, kind: str, *, before: str = "", actor: Any = None, **detail: Any
-) -> None:
-    MembershipEvent.objects.create(
+) -> MembershipEvent:
+    return MembershipEvent(
         membership=membership,
         kind=kind,
         from_status=before,
@@ -105,6 +106,12 @@ def _event(
         detail={k: str(v) for k, v in detail.items()},
         actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
+
+
+def _event(
+    membership: Membership, kind: str, *, before: str = "", actor: Any = None, **detail: Any
+) -> None:
+    _event_build(membership, kind, before=before, actor=actor, **detail).save()
 
 
 def members_sync_status(member_ids: Iterable[int]) -> None:
@@ -830,44 +837,111 @@ def membership_payment_failed(membership_id: int, attempt: PaymentAttempt) -> No
             )
 
 
+# What restoring, suspending, restricting or cancelling for non-payment writes.
+LEVER_FIELDS = [
+    "status",
+    "past_due_since",
+    "access_warning",
+    "bookings_blocked",
+    "account_charges_blocked",
+    "cancel_at",
+    "ended_on",
+    "next_billing_date",
+    "cancelled_at",
+    "cancel_reason",
+    "updated_at",
+]
+SETTLEABLE = (S.PENDING, S.PAST_DUE, S.SUSPENDED)
+
+
+def _restore(membership: Membership, today: dt.date) -> MembershipEvent:
+    before = membership.status
+    in_trial = membership.trial_ends_on and today < membership.trial_ends_on
+    membership.status = S.TRIALING if in_trial else S.ACTIVE
+    membership.past_due_since = None
+    membership.access_warning = membership.bookings_blocked = False
+    membership.account_charges_blocked = False
+    return _event_build(
+        membership, "reinstated" if before != S.PENDING else "activated", before=before
+    )
+
+
 def memberships_settle(membership_ids: Iterable[int]) -> None:
-    """Invoices were paid: memberships with nothing left overdue are restored at once."""
+    """Invoices were paid: memberships with nothing left overdue are restored at once.
+
+    Set-based: one locked read, one write, the audit events and the members' status, for
+    any number of memberships.
+    """
     ids = set(membership_ids)
     if not ids:
         return
+    today, now = clock.today(), clock.now()
     overdue = Invoice.objects.filter(
-        membership=OuterRef("pk"), status=InvoiceStatus.OPEN, due_on__lte=clock.today()
+        membership=OuterRef("pk"), status=InvoiceStatus.OPEN, due_on__lte=today
     )
-    candidates = list(
-        Membership.objects.filter(
-            pk__in=ids, status__in=[S.PENDING, S.PAST_DUE, S.SUSPENDED]
-        ).exclude(Exists(overdue))
-    )
-    for membership in candidates:
-        with transaction.atomic():
-            locked = _lock(membership)
-            if locked.status not in (S.PENDING, S.PAST_DUE, S.SUSPENDED):
-                continue
-            before = locked.status
-            in_trial = locked.trial_ends_on and clock.today() < locked.trial_ends_on
-            locked.status = S.TRIALING if in_trial else S.ACTIVE
-            locked.past_due_since = None
-            locked.access_warning = locked.bookings_blocked = False
-            locked.account_charges_blocked = False
-            _save(locked, "reinstated" if before != S.PENDING else "activated", before)
+    with transaction.atomic():
+        locked = list(
+            Membership.objects.select_for_update(of=("self",))
+            .filter(pk__in=sorted(ids), status__in=SETTLEABLE)
+            .exclude(Exists(overdue))
+            .order_by("pk")
+        )
+        if not locked:
+            return
+        events = [_restore(membership, today) for membership in locked]
+        for membership in locked:
+            membership.updated_at = now
+        bulk_update_rows(locked, LEVER_FIELDS)
+        MembershipEvent.objects.bulk_create(events)
+        members_sync_status({membership.member_id for membership in locked})
 
 
 def membership_payment_settled(membership_id: int) -> None:
     memberships_settle([membership_id])
 
 
+def _suspend(membership: Membership, reason: str) -> MembershipEvent:
+    _require(membership, "suspend")
+    membership.status = S.SUSPENDED
+    return _event_build(membership, "suspended", before=S.PAST_DUE, reason=reason)
+
+
+def _restrict(membership: Membership, levers: dict[str, bool | None]) -> MembershipEvent | None:
+    changes = {
+        key: value
+        for key, value in levers.items()
+        if value is not None and getattr(membership, key) != value
+    }
+    if not changes:
+        return None
+    for key, value in changes.items():
+        setattr(membership, key, value)
+    return _event_build(membership, "restrictions_changed", before=membership.status, **changes)
+
+
+def _cancel_for_nonpayment(membership: Membership) -> MembershipEvent:
+    _require(membership, "cancel_for_nonpayment")
+    before = membership.status
+    membership.status = S.CANCELLED
+    membership.cancel_at = membership.ended_on = clock.today()
+    membership.next_billing_date = None
+    membership.cancelled_at = clock.now()
+    membership.cancel_reason = "non-payment"
+    return _event_build(membership, "cancelled_for_nonpayment", before=before)
+
+
+def _save_lever(membership: Membership, event: MembershipEvent | None) -> Membership:
+    if event is not None:
+        membership.save()
+        event.save()
+        members_sync_status([membership.member_id])
+    return membership
+
+
 @transaction.atomic
 def membership_suspend(membership: Membership, *, reason: str = "payment_overdue") -> Membership:
     membership = _lock(membership)
-    _require(membership, "suspend")
-    membership.status = S.SUSPENDED
-    _save(membership, "suspended", S.PAST_DUE, None, reason=reason)
-    return membership
+    return _save_lever(membership, _suspend(membership, reason))
 
 
 @transaction.atomic
@@ -880,31 +954,15 @@ def membership_set_restrictions(
 ) -> Membership:
     """Dunning's softer levers: warn at the gate, block bookings, block account charges."""
     membership = _lock(membership)
-    changes = {
-        k: v
-        for k, v in {
-            "access_warning": access_warning,
-            "bookings_blocked": bookings_blocked,
-            "account_charges_blocked": account_charges_blocked,
-        }.items()
-        if v is not None and getattr(membership, k) != v
+    levers = {
+        "access_warning": access_warning,
+        "bookings_blocked": bookings_blocked,
+        "account_charges_blocked": account_charges_blocked,
     }
-    if changes:
-        for key, value in changes.items():
-            setattr(membership, key, value)
-        _save(membership, "restrictions_changed", membership.status, None, **changes)
-    return membership
+    return _save_lever(membership, _restrict(membership, levers))
 
 
 @transaction.atomic
 def membership_cancel_for_nonpayment(membership: Membership) -> Membership:
     membership = _lock(membership)
-    _require(membership, "cancel_for_nonpayment")
-    before = membership.status
-    membership.status = S.CANCELLED
-    membership.cancel_at = membership.ended_on = clock.today()
-    membership.next_billing_date = None
-    membership.cancelled_at = clock.now()
-    membership.cancel_reason = "non-payment"
-    _save(membership, "cancelled_for_nonpayment", before)
-    return membership
+    return _save_lever(membership, _cancel_for_nonpayment(membership))

@@ -15,10 +15,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from config import clock
+from config.db import bulk_update_rows
 from members.models import GymProfile, Member
 
 from ..models import (
@@ -47,12 +49,22 @@ def _gym() -> GymProfile:
     return GymProfile.objects.first() or GymProfile(name="Your gym")
 
 
-def notify(member: Member, *, kind: str, key: str, context: dict[str, Any]) -> Notification | None:
-    """Send ``kind`` to ``member`` once per ``key``.  Returns ``None`` if already sent."""
+def notify(
+    member: Member,
+    *,
+    kind: str,
+    key: str,
+    context: dict[str, Any],
+    gym: GymProfile | None = None,
+) -> Notification | None:
+    """Send ``kind`` to ``member`` once per ``key``.  Returns ``None`` if already sent.
+
+    ``gym``: the profile, when the caller sends many (read once for them all).
+    """
     if not member.email or not member.transactional_email:
         return None
     subject, body = render_email(
-        kind, member.language, {"member": member, "gym": _gym(), **context}
+        kind, member.language, {"member": member, "gym": gym or _gym(), **context}
     )
     try:
         with transaction.atomic():
@@ -69,16 +81,77 @@ def notify(member: Member, *, kind: str, key: str, context: dict[str, Any]) -> N
     return note
 
 
-def receipt_send(invoice: Invoice) -> Notification | None:
-    """A receipt for money received; an invoice settled by credit alone gets none."""
-    if invoice.amount_paid <= 0:
-        return None
-    member = invoice.member
-    return notify(
-        member,
-        kind="receipt",
-        key=f"receipt:{invoice.pk}",
-        context={
+def _claim_keys(notes: Sequence[Notification]) -> dict[str, int]:
+    """Insert the notifications whose key is new, in one statement; ``{key: id}`` of those.
+
+    A key already there (sent before, or claimed by a concurrent worker) is left alone,
+    so each email goes out once however many workers send the same batch.
+    """
+    if not notes:
+        return {}
+    quote = connection.ops.quote_name
+    table = quote(Notification._meta.db_table)
+    columns = ", ".join(
+        quote(name) for name in ("member_id", "kind", "key", "subject", "error", "created_at")
+    )
+    created = timezone.now()
+    params: list[Any] = []
+    for note in notes:
+        params += [note.member_id, note.kind, note.key, note.subject, "", created]
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(notes))
+    with connection.cursor() as cursor:
+        cursor.execute(  # names are the model's own, quoted; every value is a parameter
+            f"INSERT INTO {table} ({columns}) VALUES {values} "  # noqa: S608
+            f"ON CONFLICT ({quote('key')}) DO NOTHING RETURNING {quote('id')}, {quote('key')}",
+            params,
+        )
+        return {key: pk for pk, key in cursor.fetchall()}
+
+
+def notify_many(
+    outgoing: Sequence[tuple[Member, str, str, dict[str, Any]]], *, gym: GymProfile | None = None
+) -> list[Notification]:
+    """:func:`notify` for many ``(member, kind, key, context)``: the new keys are claimed
+    in one statement, each email is sent, and the outcomes are written in one more.
+
+    Returns the notifications sent now (a key already used is skipped, as in ``notify``).
+    """
+    gym = gym or _gym()
+    notes: dict[str, tuple[Notification, str]] = {}
+    for member, kind, key, context in outgoing:
+        if not member.email or not member.transactional_email or key in notes:
+            continue
+        subject, body = render_email(
+            kind, member.language, {"member": member, "gym": gym, **context}
+        )
+        notes[key] = (Notification(member=member, kind=kind, key=key, subject=subject), body)
+    claimed = _claim_keys([note for note, _ in notes.values()])
+    sent: list[Notification] = []
+    for key, (note, body) in notes.items():
+        if key not in claimed:
+            continue
+        note.pk = claimed[key]
+        try:
+            EmailMessage(
+                note.subject, body, settings.DEFAULT_FROM_EMAIL, [note.member.email]
+            ).send()
+            note.sent_at = clock.now()
+        except Exception as exc:
+            logger.warning(
+                "Email %s to member %s failed: %s", note.kind, note.member_id, type(exc).__name__
+            )
+            note.error = type(exc).__name__
+        sent.append(note)
+    bulk_update_rows(sent, ["sent_at", "error"])
+    return sent
+
+
+def _receipt(invoice: Invoice) -> tuple[Member, str, str, dict[str, Any]]:
+    return (
+        invoice.member,
+        "receipt",
+        f"receipt:{invoice.pk}",
+        {
             "invoice": invoice,
             "amount": format_amount(invoice.amount_paid, invoice.currency),
             "lines": list(invoice.lines.all()),
@@ -87,11 +160,25 @@ def receipt_send(invoice: Invoice) -> Notification | None:
     )
 
 
+def receipt_send(invoice: Invoice) -> Notification | None:
+    """A receipt for money received; an invoice settled by credit alone gets none."""
+    if invoice.amount_paid <= 0:
+        return None
+    member, kind, key, context = _receipt(invoice)
+    return notify(member, kind=kind, key=key, context=context)
+
+
 def receipts_send(invoice_ids: Sequence[int]) -> int:
-    sent = 0
-    for invoice in Invoice.objects.filter(pk__in=invoice_ids).select_related("member"):
-        sent += receipt_send(invoice) is not None
-    return sent
+    """Receipts for these invoices; the gym and every invoice's lines are read once."""
+    invoices = list(
+        Invoice.objects.filter(pk__in=list(invoice_ids), amount_paid__gt=0)
+        .select_related("member")
+        .prefetch_related("lines")
+        .order_by("pk")
+    )
+    if not invoices:
+        return 0
+    return len(notify_many([_receipt(invoice) for invoice in invoices]))
 
 
 def receipts_enqueue(invoice_ids: Sequence[int]) -> None:

@@ -23,6 +23,7 @@ from django.db import transaction
 
 from billing.models import InvoiceStatus
 from billing.selectors import overdue_summary
+from billing.services.bulk import MembershipLevers
 from config import clock
 from config.db import bulk_update_rows
 
@@ -43,7 +44,7 @@ from ..models import (
 from ..selectors import amount_at_risk, installments_by_case, ladders_for, owed_invoices
 from . import followups
 from .events import event_build
-from .ladder import ladder_evaluate
+from .ladder import LadderOutcome, ladder_evaluate
 from .messages import messages_deliver_soon, messages_save
 from .plans import installments_due
 from .recovery import cases_recover
@@ -213,6 +214,8 @@ def _advance_locked(case_ids: Sequence[int], now: dt.datetime, *, charge: bool) 
         executions: list[StepExecution] = []
         messages = []
         events: list[DunningEvent] = []
+        levers = MembershipLevers()
+        fired: list[LadderOutcome] = []
         for case in cases:
             plan_rows = installments.get(case.pk)
             if not plan_rows and case.invoice.status == InvoiceStatus.PAID:
@@ -236,10 +239,17 @@ def _advance_locked(case_ids: Sequence[int], now: dt.datetime, *, charge: bool) 
                     now=now,
                     today=today,
                     overdue=(count, owed_amount),
+                    levers=levers,
                 )
-                executions.extend(outcome.executions)
                 messages.extend(outcome.messages)
-                events.extend(outcome.events)
+                if outcome.fired:
+                    fired.append(outcome)
+        # The steps' membership levers, through billing, once for the batch.
+        levers.apply()
+        for outcome in fired:
+            outcome.finish(now)
+            executions.extend(outcome.executions)
+            events.extend(outcome.events)
         StepExecution.objects.bulk_create(executions)
         messages_save(messages, now)
         DunningEvent.objects.bulk_create(events)

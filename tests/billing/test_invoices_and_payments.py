@@ -275,3 +275,27 @@ def test_no_receipt_for_an_invoice_settled_by_credit_alone():
     )
     inv.credit_note_issue(invoice, amount=invoice.total, reason="Waived")
     assert not Notification.objects.filter(key=f"receipt:{invoice.pk}").exists()
+
+
+def test_receipts_for_a_batch_go_out_once_in_a_fixed_number_of_queries():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def paid_invoices(count):
+        return [signed_up().member.invoices.get() for _ in range(count)]
+
+    def queries_for(invoices):
+        Notification.objects.filter(key__in=[f"receipt:{i.pk}" for i in invoices]).delete()
+        mail.outbox.clear()
+        with CaptureQueriesContext(connection) as captured:
+            assert notifications.receipts_send([i.pk for i in invoices]) == len(invoices)
+        assert sorted(m.to[0] for m in mail.outbox) == sorted(i.member.email for i in invoices)
+        return len(captured)
+
+    one, three = paid_invoices(1), paid_invoices(3)
+    assert queries_for(one) == queries_for(three)
+    mail.outbox.clear()
+    assert notifications.receipts_send([i.pk for i in three]) == 0  # each key once
+    assert not mail.outbox
+    note = Notification.objects.get(key=f"receipt:{three[0].pk}")
+    assert note.sent_at is not None and note.kind == "receipt" and note.subject
