@@ -1,8 +1,8 @@
 """Billing emails: receipts, upcoming-renewal reminders and card-expiring notices.
 
 Each notification has a unique key, so however often a job runs a member gets each
-one once.  Templates live in ``templates/emails/billing/<kind>.<language>.txt``; the
-first line is the subject.  Every template exists in English and Thai.
+one once.  Templates live in ``billing/templates/emails/billing/<kind>.<language>.txt``;
+the first line is the subject.  Every template exists in English and Thai.
 """
 
 from __future__ import annotations
