@@ -141,6 +141,21 @@ def _save(membership: Membership, kind: str, before: str, actor: Any = None, **d
     members_sync_status([membership.member_id])
 
 
+def _bill_now(membership: Membership, reason: str, specs: list[LineSpec]) -> Invoice:
+    """An invoice for the payer now (outside the billing cycle, without account credit),
+    charged to their card once the transaction commits."""
+    invoice = invoice_create(
+        member=membership.payer,
+        currency=membership.currency,
+        reason=reason,
+        specs=specs,
+        membership_id=membership.pk,
+        apply_account=False,
+    )
+    _charge_after_commit(invoice)
+    return invoice
+
+
 def _charge_after_commit(invoice: Invoice) -> None:
     if invoice.status != InvoiceStatus.OPEN:
         return
@@ -361,18 +376,10 @@ def membership_upgrade(
             period_end=end,
         ),
     ]
-    invoice = invoice_create(
-        member=membership.payer,
-        currency=membership.currency,
-        reason=BillingReason.PRORATION,
-        specs=specs,
-        membership_id=membership.pk,
-        apply_account=False,
-    )
+    invoice = _bill_now(membership, BillingReason.PRORATION, specs)
     before = membership.status
     membership.plan, membership.pending_plan = new_plan, None
     _save(membership, "upgraded", before, actor, **{"from": old.code, "to": new_plan.code})
-    _charge_after_commit(invoice)
     return invoice
 
 
@@ -454,26 +461,16 @@ def membership_add_addon(
     amount = prorate(addon.price * quantity, days_between(today, end), days_between(start, end))
     if amount <= 0:
         return None
-    invoice = invoice_create(
-        member=membership.payer,
-        currency=membership.currency,
-        reason=BillingReason.PRORATION,
-        specs=[
-            LineSpec(
-                LineKind.ADDON,
-                _("%(addon)s for the rest of the period") % {"addon": addon.name},
-                amount,
-                addon.tax_rate_bp,
-                membership.plan.prices_include_tax,
-                period_start=today,
-                period_end=end,
-            )
-        ],
-        membership_id=membership.pk,
-        apply_account=False,
+    line = LineSpec(
+        LineKind.ADDON,
+        _("%(addon)s for the rest of the period") % {"addon": addon.name},
+        amount,
+        addon.tax_rate_bp,
+        membership.plan.prices_include_tax,
+        period_start=today,
+        period_end=end,
     )
-    _charge_after_commit(invoice)
-    return invoice
+    return _bill_now(membership, BillingReason.PRORATION, [line])
 
 
 @transaction.atomic
@@ -551,23 +548,10 @@ def membership_freeze(
         membership.status = S.FROZEN
     _save(membership, "frozen", before, actor, starts_on=starts_on, ends_on=ends_on)
     if plan.freeze_fee:
-        invoice = invoice_create(
-            member=membership.payer,
-            currency=membership.currency,
-            reason=BillingReason.FEE,
-            specs=[
-                LineSpec(
-                    LineKind.FEE,
-                    "Freeze fee",
-                    plan.freeze_fee,
-                    plan.tax_rate_bp,
-                    plan.prices_include_tax,
-                )
-            ],
-            membership_id=membership.pk,
-            apply_account=False,
+        fee = LineSpec(
+            LineKind.FEE, "Freeze fee", plan.freeze_fee, plan.tax_rate_bp, plan.prices_include_tax
         )
-        _charge_after_commit(invoice)
+        _bill_now(membership, BillingReason.FEE, [fee])
     return freeze
 
 
@@ -703,15 +687,7 @@ def membership_cancel(
         waived=waive_fees,
     )
     if fees:
-        invoice = invoice_create(
-            member=membership.payer,
-            currency=membership.currency,
-            reason=BillingReason.FEE,
-            specs=fees,
-            membership_id=membership.pk,
-            apply_account=False,
-        )
-        _charge_after_commit(invoice)
+        _bill_now(membership, BillingReason.FEE, fees)
     return membership
 
 

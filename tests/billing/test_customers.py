@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from billing.gateways import get_gateway
 from billing.gateways.interface import CustomerRequest, GatewayError
@@ -14,6 +11,7 @@ from billing.models import GatewayCustomer, PaymentMethod
 from billing.services.customers import gateway_customer_for
 from tests.billing.factories import card
 from tests.billing.gateways.stripe_stub import API_KEY, WEBHOOK_SECRET, StubStripeHTTPClient
+from tests.concurrency import at_once
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -86,20 +84,6 @@ def test_a_stripe_refusal_is_a_gateway_error_and_nothing_is_stored(settings):
 
 def test_two_requests_at_once_store_one_customer():
     member = MemberFactory()
-    results: list[str] = []
-    barrier = threading.Barrier(2)
-
-    def ask() -> None:
-        try:
-            barrier.wait()
-            results.append(gateway_customer_for(member, "sandbox"))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=ask) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(results) == 2 and results[0] == results[1]
+    first, second = at_once(lambda: gateway_customer_for(member, "sandbox"))
+    assert first == second
     assert GatewayCustomer.objects.filter(member=member).count() == 1
