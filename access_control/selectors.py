@@ -485,7 +485,20 @@ def gate_read(
     match the facts say so (``credential_status=None``) and no query is spent.
     """
     rows: list[dict[str, Any]] = []
-    if presented.candidates:
+    if presented.candidates and connections[Credential.objects.db].vendor != "postgresql":
+        # The SQLite demo: the ORM builds the statement each time (speed is no concern).
+        when = GateWhen.at(zone, now, direction)
+        prior = device_id is not None and bool(device_event_id)
+        rows = list(
+            _gate_queryset(  # type: ignore[arg-type]  # .values(): dicts
+                list(presented.candidates),
+                zone,
+                when,
+                device_id=device_id if prior else None,
+                device_event_id=device_event_id if prior else None,
+            )
+        )
+    elif presented.candidates:
         when = GateWhen.at(zone, now, direction)
         prior = device_id is not None and bool(device_event_id)
         statement = _gate_statement(zone, when, len(presented.candidates), prior=prior)

@@ -91,6 +91,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.change_coupon",
         "billing.view_coupon",
         "billing.refund_payment",
+        "billing.view_payment",  # refunds start from the payment's page
         "billing.view_refund",
         "billing.add_creditnote",
         "billing.view_creditnote",

@@ -601,3 +601,16 @@ def test_the_member_page_links_to_the_members_memberships_and_invoices(desk, act
         assert listed.status_code == 200
         members = {row.member_id for row in listed.context["cl"].result_list}
         assert members == {member.pk} and other.member_id not in members
+
+
+def test_a_manager_refunds_from_the_payments_page(manager, active):
+    payment = Payment.objects.get(invoice__membership=active)
+    assert manager.get(f"{ADMIN}/payment/").status_code == 200
+    page_html = manager.get(f"{ADMIN}/payment/{payment.pk}/change/").content.decode()
+    assert f"{payment.pk}/refund/" in page_html
+    response = manager.post(
+        f"{ADMIN}/payment/{payment.pk}/refund/", {"amount": "100.00", "reason": "Broken locker"}
+    )
+    assert response.status_code == 302
+    payment.refresh_from_db()
+    assert payment.amount_refunded == 10_000
