@@ -447,6 +447,20 @@ def _compile_gate_statement(
     )
 
 
+def gate_rows_orm(
+    presented: Presented, zone: ZoneSnapshot, when: GateWhen, values: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The gate's rows through the ORM, for databases without the compiled statement."""
+    queryset = _gate_queryset(
+        list(presented.candidates),
+        zone,
+        when,
+        device_id=values["device_id"],
+        device_event_id=values["device_event_id"],
+    )
+    return list(queryset)  # type: ignore[arg-type]  # .values(): dicts
+
+
 def _gate_rows(statement: _GateStatement, values: dict[str, Any]) -> list[dict[str, Any]]:
     params = statement.bind(values)
     with prepared_cursor() as cursor:
@@ -485,33 +499,23 @@ def gate_read(
     match the facts say so (``credential_status=None``) and no query is spent.
     """
     rows: list[dict[str, Any]] = []
-    if presented.candidates and connections[Credential.objects.db].vendor != "postgresql":
-        # The SQLite demo: the ORM builds the statement each time (speed is no concern).
+    if presented.candidates:
         when = GateWhen.at(zone, now, direction)
         prior = device_id is not None and bool(device_event_id)
-        rows = list(
-            _gate_queryset(  # type: ignore[arg-type]  # .values(): dicts
-                list(presented.candidates),
-                zone,
-                when,
-                device_id=device_id if prior else None,
-                device_event_id=device_event_id if prior else None,
-            )
-        )
-    elif presented.candidates:
-        when = GateWhen.at(zone, now, direction)
-        prior = device_id is not None and bool(device_event_id)
-        statement = _gate_statement(zone, when, len(presented.candidates), prior=prior)
         values: dict[str, Any] = {
             "day": when.day,
             "passback_since": when.passback_since,
             "occupancy_since": when.occupancy_since,
-            "device_id": device_id,
-            "device_event_id": device_event_id,
+            "device_id": device_id if prior else None,
+            "device_event_id": device_event_id if prior else None,
         }
         for n, (kind, value) in enumerate(presented.candidates):
             values[f"kind{n}"], values[f"value{n}"] = kind, value
-        rows = _gate_rows(statement, values)
+        if connections[Credential.objects.db].vendor == "postgresql":
+            statement = _gate_statement(zone, when, len(presented.candidates), prior=prior)
+            rows = _gate_rows(statement, values)
+        else:  # the SQLite demo: the same query through the ORM (speed is no concern there)
+            rows = gate_rows_orm(presented, zone, when, values)
     if not rows:
         return GateRead(
             facts=GateFacts(now=now, zone=zone, direction=direction, credential_status=None),
