@@ -121,14 +121,7 @@ def _check_access(case: DunningCase, now: dt.datetime) -> None:
 
 def _recover(case: DunningCase, *, route: str, amount: int, now: dt.datetime) -> None:
     channel = _link_channel(case) if route == RecoveryRoute.MEMBER else ""
-    case.status = CaseStatus.RECOVERED
-    case.closed_at = now
-    case.recovered_route = route
-    case.recovered_channel = channel
-    case.recovered_amount = amount
-    case.time_to_recover = now - case.opened_at
-    case.amount_due = 0
-    case.next_action_at, case.next_action = None, ""
+    _close_recovered(case, route, amount, channel, now)
     case.save()
     _close_pending(case, "recovered", now)
     event_add(
@@ -138,7 +131,7 @@ def _recover(case: DunningCase, *, route: str, amount: int, now: dt.datetime) ->
         route=route,
         channel=channel,
         amount=amount,
-        hours_to_recover=int(case.time_to_recover.total_seconds() // 3600),
+        hours_to_recover=int((now - case.opened_at).total_seconds() // 3600),
     )
     _check_access(case, now)
     _thank(case, now)

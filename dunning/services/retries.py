@@ -22,6 +22,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -290,33 +291,18 @@ class _ClaimContext:
 
     def finish(self, retry: ScheduledRetry, status: str, reason: str) -> str:
         retry.status, retry.skip_reason, retry.done_at = status, reason[:60], self.now
-        self.changed.append(retry)
-        self.events.append(
-            event_build(
-                retry.case,
-                EventKind.RETRY_SKIPPED,
-                retry=retry,
-                at=self.now,
-                reason=reason,
-                status=status,
-            )
-        )
+        self._note(retry, EventKind.RETRY_SKIPPED, reason=reason, status=status)
         return f"{status}:{reason}"
 
     def defer(self, retry: ScheduledRetry, until: dt.datetime, reason: str) -> str:
         retry.due_at = until
-        self.changed.append(retry)
-        self.events.append(
-            event_build(
-                retry.case,
-                EventKind.RETRY_DEFERRED,
-                retry=retry,
-                at=self.now,
-                reason=reason,
-                until=until,
-            )
-        )
+        self._note(retry, EventKind.RETRY_DEFERRED, reason=reason, until=until)
         return f"deferred:{reason}"
+
+    def _note(self, retry: ScheduledRetry, kind: str, **detail: Any) -> None:
+        """The retry changed: write it and put the change on the case's timeline."""
+        self.changed.append(retry)
+        self.events.append(event_build(retry.case, kind, retry=retry, at=self.now, **detail))
 
     def method_for(
         self, case: DunningCase, invoice: Invoice, retry: ScheduledRetry
