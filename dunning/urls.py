@@ -8,4 +8,5 @@ app_name = "dunning"
 
 urlpatterns = [
     path("<str:token>/", views.pay_page, name="pay"),
+    path("<str:token>/card-setup/", views.card_setup, name="card_setup"),
 ]

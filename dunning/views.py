@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -130,7 +130,8 @@ def pay_page(request: HttpRequest, token: str) -> HttpResponse:
             form = PayForm()
         context = {
             **_page_context(page),
-            "card_setup": portal.card_setup_for(page, token) if page.owed else None,
+            "card_form_key": portal.card_form_key() if page.owed else "",
+            "token": token,
             "form": form,
             "outcome_class": outcome_class,
             "outcome_text": outcome_text,
@@ -138,5 +139,24 @@ def pay_page(request: HttpRequest, token: str) -> HttpResponse:
         }
         response = render(request, "dunning/pay.html", context, status=status)
         response["Content-Language"] = page.member.language
+    response["Referrer-Policy"] = NO_REFERRER
+    return response
+
+
+@never_cache
+@require_http_methods(["POST"])
+def card_setup(request: HttpRequest, token: str) -> JsonResponse:
+    """Start the gateway's card session for the page's card form (its script calls this
+    when the member submits a card): ``{"client_secret": ...}``, or an error code."""
+    try:
+        page = portal.page_for(token)
+    except LinkExpired:
+        return JsonResponse({"code": "link_expired"}, status=410)
+    except LinkInvalid:
+        return JsonResponse({"code": "link_invalid"}, status=400)
+    setup = portal.card_setup_for(page, token) if page.owed else None
+    if setup is None:
+        return JsonResponse({"code": "card_form_unavailable"}, status=503)
+    response = JsonResponse({"client_secret": setup.client_secret})
     response["Referrer-Policy"] = NO_REFERRER
     return response

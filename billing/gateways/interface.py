@@ -132,6 +132,7 @@ class WebhookSignatureError(Exception):
 class PaymentGateway(Protocol):
     name: str
     hosted_card_form: bool  # whether begin_card_setup can start a gateway-hosted card form
+    publishable_key: str  # the browser's key for that form ("" where there is none)
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
         """Move money.  Never raises for a decline or a timeout: it says so in the result."""

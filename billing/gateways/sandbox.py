@@ -739,6 +739,7 @@ class SandboxGateway:
 
     name = "sandbox"
     hosted_card_form = False  # its test tokens are typed in
+    publishable_key = ""
 
     def __init__(
         self,

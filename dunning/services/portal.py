@@ -189,6 +189,15 @@ def member_pay(page: PayPage, *, card_token: str = "") -> PayOutcome:
     return PayOutcome("paid")
 
 
+def card_form_key() -> str:
+    """The publishable key of the gateway's hosted card form, or "" where cards are typed
+    as tokens (the sandbox) or the form cannot be offered.  Showing the page asks the
+    gateway for nothing: the card session starts when the member submits a card
+    (:func:`card_setup_for`), so a mail scanner opening the link creates nothing."""
+    gateway = get_gateway(default_gateway_name())
+    return str(gateway.publishable_key) if gateway.hosted_card_form else ""
+
+
 def card_setup_for(page: PayPage, token: str) -> CardSetup | None:
     """The gateway's hosted card form for this page, or ``None`` where cards are typed as
     tokens (the sandbox) or the gateway cannot start one right now.

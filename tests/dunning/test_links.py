@@ -212,7 +212,8 @@ def test_a_balance_with_collections_is_shown_but_not_payable_online(failing_memb
 def test_with_stripe_the_page_collects_the_card_in_stripe_elements(
     failing_member, time_machine, settings
 ):
-    """Production: a SetupIntent is started and the page mounts Stripe's card form."""
+    """Production: the page mounts Stripe's card form; the SetupIntent (and the payer's
+    Stripe customer) are created only when the member submits a card, never on GET."""
     import billing.gateways as gateways
     from billing.gateways.stripe_gateway import StripeGateway
     from tests.billing.gateways.stripe_stub import API_KEY, WEBHOOK_SECRET, StubStripeHTTPClient
@@ -241,14 +242,23 @@ def test_with_stripe_the_page_collects_the_card_in_stripe_elements(
     settings.PAYMENT_GATEWAY = "stripe"
     gateways.clear_gateway_cache()
     gateways._instances["stripe"] = stripe_gateway
+    client = Client(enforce_csrf_checks=True)
     try:
-        response = Client().get(url)
+        response = client.get(url)
+        assert http.requests == [], "opening the link (or a mail scanner) asks Stripe nothing"
+        text = response.content.decode()
+        assert response.status_code == 200
+        assert "https://js.stripe.com/v3/" in text and "pk_test_abc" in text
+        assert 'placeholder="tok_ok"' not in text and f"{url}card-setup/" in text
+        csrf = client.cookies["csrftoken"].value
+        refused = client.post(f"{url}card-setup/")
+        assert refused.status_code == 403, "the card session needs the page's CSRF token"
+        setup = client.post(f"{url}card-setup/", HTTP_X_CSRFTOKEN=csrf)
+        tampered = client.post(f"{url[:-6]}xxxxx/card-setup/", HTTP_X_CSRFTOKEN=csrf)
     finally:
         gateways.clear_gateway_cache()
-    text = response.content.decode()
-    assert response.status_code == 200
-    assert "https://js.stripe.com/v3/" in text and "seti_123_secret_abc" in text
-    assert "pk_test_abc" in text and 'placeholder="tok_ok"' not in text
+    assert setup.status_code == 200 and setup.json() == {"client_secret": "seti_123_secret_abc"}
+    assert tampered.status_code == 400 and tampered.json()["code"] == "link_invalid"
     customer, request = http.requests
     assert customer.path == "/v1/customers"
     assert customer.headers.get("Idempotency-Key") == f"customer-stripe-{case.member_id}"
@@ -260,3 +270,15 @@ def test_with_stripe_the_page_collects_the_card_in_stripe_elements(
     assert GatewayCustomer.objects.get(member_id=case.member_id, gateway="stripe").reference == (
         "cus_123"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sandbox_has_no_card_session_to_start(failing_member, time_machine):
+    membership = failing_member("tok_decline_insufficient_funds")
+    fail_renewal(time_machine)
+    case = case_of(membership)
+    message = DunningMessage.objects.get(case=case, channel="email")
+    url = pay_url(case.member_id, case.invoice_id, message.pk).removeprefix("https://gym.example")
+    response = Client().post(f"{url}card-setup/")
+    assert response.status_code == 503 and response.json()["code"] == "card_form_unavailable"
+    assert Client().get(f"{url}card-setup/").status_code == 405
