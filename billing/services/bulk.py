@@ -307,49 +307,6 @@ def payments_record_bulk(attempts: list[PaymentAttempt]) -> None:
         transaction.on_commit(lambda: invoices_after_paid(became_paid))
 
 
-def memberships_mark_past_due(attempts: Sequence[PaymentAttempt]) -> None:
-    """Failed charges: each membership they were for becomes past due, in a few queries.
-
-    The set-based twin of ``membership_payment_failed``; a membership already past due
-    (or in a status that cannot become so) is left as it is.
-    """
-    from .memberships import ALLOWED_FROM, members_sync_status
-
-    first: dict[int, PaymentAttempt] = {}
-    for attempt in attempts:
-        membership_id = attempt.invoice.membership_id
-        if membership_id and membership_id not in first:
-            first[membership_id] = attempt
-    allowed = [s for s in ALLOWED_FROM["mark_past_due"] if s != MembershipStatus.PAST_DUE]
-    if not first or not Membership.objects.filter(pk__in=first, status__in=allowed).exists():
-        return
-    with transaction.atomic():
-        memberships = list(
-            Membership.objects.select_for_update()
-            .filter(pk__in=list(first), status__in=allowed)
-            .order_by("pk")
-        )
-        today, now = clock.today(), clock.now()
-        events = []
-        for membership in memberships:
-            attempt = first[membership.pk]
-            events.append(
-                MembershipEvent(
-                    membership=membership,
-                    kind="past_due",
-                    from_status=membership.status,
-                    to_status=MembershipStatus.PAST_DUE,
-                    detail={"attempt": attempt.idempotency_key, "decline": attempt.decline_code},
-                )
-            )
-            membership.status = MembershipStatus.PAST_DUE
-            membership.past_due_since = today
-            membership.updated_at = now
-        bulk_update_rows(memberships, ["status", "past_due_since", "updated_at"])
-        MembershipEvent.objects.bulk_create(events)
-        members_sync_status({membership.member_id for membership in memberships})
-
-
 @dataclass
 class LeverRequest:
     """One lever asked for on one membership; ``done`` or ``error`` once applied."""

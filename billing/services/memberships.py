@@ -7,7 +7,7 @@ the bottom of this module.  Every change is written to ``MembershipEvent``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -795,22 +795,40 @@ def membership_set_payment_method(
 
 def membership_payment_failed(membership_id: int, attempt: PaymentAttempt) -> None:
     """A charge for this membership failed: it becomes past due (dunning takes it from here)."""
+    memberships_mark_past_due({membership_id: attempt})
+
+
+def memberships_mark_past_due(failures: Mapping[int, PaymentAttempt]) -> None:
+    """Failed charges (``{membership id: attempt}``): each membership becomes past due,
+    in a fixed number of queries.  One already past due, or in a status that cannot
+    become so, is left as it is."""
+    allowed = [s for s in ALLOWED_FROM["mark_past_due"] if s != S.PAST_DUE]
+    if not failures or not Membership.objects.filter(pk__in=failures, status__in=allowed).exists():
+        return
     with transaction.atomic():
-        membership = Membership.objects.select_for_update().get(pk=membership_id)
-        if membership.status not in ALLOWED_FROM["mark_past_due"]:
-            return
-        before = membership.status
-        if before != S.PAST_DUE:
-            membership.status = S.PAST_DUE
-            membership.past_due_since = clock.today()
-            _save(
-                membership,
-                "past_due",
-                before,
-                None,
-                attempt=attempt.idempotency_key,
-                decline=attempt.decline_code,
+        memberships = list(
+            Membership.objects.select_for_update()
+            .filter(pk__in=list(failures), status__in=allowed)
+            .order_by("pk")
+        )
+        today, now = clock.today(), clock.now()
+        events = []
+        for membership in memberships:
+            attempt = failures[membership.pk]
+            events.append(
+                MembershipEvent(
+                    membership=membership,
+                    kind="past_due",
+                    from_status=membership.status,
+                    to_status=S.PAST_DUE,
+                    detail={"attempt": attempt.idempotency_key, "decline": attempt.decline_code},
+                )
             )
+            membership.status, membership.past_due_since = S.PAST_DUE, today
+            membership.updated_at = now
+        bulk_update_rows(memberships, ["status", "past_due_since", "updated_at"])
+        MembershipEvent.objects.bulk_create(events)
+        members_sync_status({membership.member_id for membership in memberships})
 
 
 # What restoring, suspending, restricting or cancelling for non-payment writes.

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -57,28 +57,13 @@ def notify(
     context: dict[str, Any],
     gym: GymProfile | None = None,
 ) -> Notification | None:
-    """Send ``kind`` to ``member`` once per ``key``.  Returns ``None`` if already sent.
+    """Send ``kind`` to ``member`` once per ``key``.  Returns ``None`` if already sent
+    (or the member takes no transactional email).
 
     ``gym``: the profile, when the caller sends many (read once for them all).
     """
-    if not member.email or not member.transactional_email:
-        return None
-    subject, body = render_email(
-        kind, member.language, {"member": member, "gym": gym or _gym(), **context}
-    )
-    try:
-        with transaction.atomic():
-            note = Notification.objects.create(member=member, kind=kind, key=key, subject=subject)
-    except IntegrityError:
-        return None
-    try:
-        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [member.email]).send()
-        note.sent_at = clock.now()
-    except Exception as exc:
-        logger.warning("Email %s to member %s failed: %s", kind, member.pk, type(exc).__name__)
-        note.error = type(exc).__name__
-    note.save(update_fields=["sent_at", "error"])
-    return note
+    sent = notify_many([(member, kind, key, context)], gym=gym)
+    return sent[0] if sent else None
 
 
 def _claim_keys(notes: Sequence[Notification]) -> dict[str, int]:

@@ -436,12 +436,16 @@ def _record_successes(attempts: Iterable[PaymentAttempt]) -> None:
 
 def _after_failures(attempts: Iterable[PaymentAttempt]) -> None:
     """Failed charges: their memberships become past due, then the hooks hear of them."""
-    from .bulk import memberships_mark_past_due
+    from .memberships import memberships_mark_past_due
 
     failed = list(attempts)
     if not failed:
         return
-    memberships_mark_past_due(failed)
+    first: dict[int, PaymentAttempt] = {}
+    for attempt in failed:
+        if attempt.invoice.membership_id:
+            first.setdefault(attempt.invoice.membership_id, attempt)
+    memberships_mark_past_due(first)
     for batch_hook in hooks.payments_failed:
         batch_hook(failed)
     for attempt in failed:
