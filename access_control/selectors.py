@@ -222,13 +222,28 @@ def gate_annotations(
 
 
 def member_snapshot(member: Member, alerts: Any) -> MemberSnapshot:
+    return _snapshot(
+        member.pk,
+        member.full_name,
+        member.member_number,
+        member.photo.name,
+        member.language,
+        alerts,
+    )
+
+
+def _snapshot(
+    member_id: int, name: str, number: int, photo: str | None, language: str, alerts: Any
+) -> MemberSnapshot:
+    """What the desk's screen shows of a member; open alerts newest first."""
     notes = sorted(alerts or [], key=lambda note: -int(note["id"]))
+    storage = Member._meta.get_field("photo").storage  # type: ignore[union-attr]
     return MemberSnapshot(
-        id=member.pk,
-        name=member.full_name,
-        member_number=member.member_number,
-        photo_url=member.photo.url if member.photo else None,
-        language=member.language,
+        id=member_id,
+        name=name,
+        member_number=number,
+        photo_url=storage.url(photo) if photo else None,
+        language=language,
         alerts=tuple(str(note["body"]) for note in notes),
     )
 
@@ -470,16 +485,13 @@ def _gate_rows(statement: _GateStatement, values: dict[str, Any]) -> list[dict[s
 
 def _row_member_snapshot(row: dict[str, Any], alerts: Any) -> MemberSnapshot:
     """:func:`member_snapshot` from the gate row's columns, without building a model."""
-    notes = sorted(alerts or [], key=lambda note: -int(note["id"]))
-    photo = row["member__photo"]
-    storage = Member._meta.get_field("photo").storage  # type: ignore[union-attr]
-    return MemberSnapshot(
-        id=row["member_id"],
-        name=f"{row['member__first_name']} {row['member__last_name']}".strip(),
-        member_number=row["member__member_number"],
-        photo_url=storage.url(photo) if photo else None,
-        language=row["member__language"],
-        alerts=tuple(str(note["body"]) for note in notes),
+    return _snapshot(
+        row["member_id"],
+        f"{row['member__first_name']} {row['member__last_name']}".strip(),
+        row["member__member_number"],
+        row["member__photo"],
+        row["member__language"],
+        alerts,
     )
 
 

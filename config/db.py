@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -36,26 +37,25 @@ def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> Iterator[CursorWrapper]:
         yield cursor
 
 
-_PREPARING_CURSOR: type | None = None
-
-
+@functools.cache
 def _preparing_cursor_class() -> type:
-    global _PREPARING_CURSOR
-    if _PREPARING_CURSOR is None:
-        from django.db.backends.postgresql.base import ServerBindingCursor
+    """psycopg's server-binding cursor (as Django's), preparing every statement it runs.
 
-        class PreparingCursor(ServerBindingCursor):  # type: ignore[misc,valid-type]
-            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-                kwargs.setdefault("prepare", True)
-                return super().execute(query, params, **kwargs)  # type: ignore[misc]
+    Built on first use: the PostgreSQL backend module is only imported where it is used.
+    """
+    from django.db.backends.postgresql.base import ServerBindingCursor
 
-            def _send_query_prepared(self, name: bytes, pgq: Any, **kwargs: Any) -> None:
-                # Keep the query, as for an unprepared one, for Django's query log.
-                self._query = pgq
-                super()._send_query_prepared(name, pgq, **kwargs)  # type: ignore[misc]
+    class PreparingCursor(ServerBindingCursor):  # type: ignore[misc,valid-type]
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            kwargs.setdefault("prepare", True)
+            return super().execute(query, params, **kwargs)  # type: ignore[misc]
 
-        _PREPARING_CURSOR = PreparingCursor
-    return _PREPARING_CURSOR
+        def _send_query_prepared(self, name: bytes, pgq: Any, **kwargs: Any) -> None:
+            # Keep the query, as for an unprepared one, for Django's query log.
+            self._query = pgq
+            super()._send_query_prepared(name, pgq, **kwargs)  # type: ignore[misc]
+
+    return PreparingCursor
 
 
 def bulk_update_rows(
