@@ -83,44 +83,14 @@ def route_for(payment: Payment) -> str:
     }.get(AttemptTrigger(payment.attempt.trigger), RecoveryRoute.STAFF)
 
 
-def _link_channel(case: DunningCase) -> str:
-    """The channel of the last message whose link the member opened, if any."""
-    opened = case.events.filter(kind=EventKind.LINK_OPENED).order_by("-at", "-pk").first()
-    return str(opened.detail.get("channel", "")) if opened is not None else ""
-
-
 def _close_pending(case: DunningCase, why: str, now: dt.datetime) -> None:
     retries_cancel(case, why=why, now=now)
     messages_cancel(case, why, now)
     case_alert_resolve(case)
 
 
-def _thank(case: DunningCase, now: dt.datetime) -> None:
-    used_sms = DunningMessage.objects.filter(
-        case=case, channel=Channel.SMS, status__in=[MessageStatus.SENT, MessageStatus.DELIVERED]
-    ).exists()
-    channels = [Channel.EMAIL, *([Channel.SMS] if used_sms else [])]
-    messages_save(
-        [message_plan(case, template="thanks", channel=channel, now=now) for channel in channels],
-        now,
-    )
-
-
-def _check_access(case: DunningCase, now: dt.datetime) -> None:
-    membership = case.membership
-    if membership is None:
-        return
-    membership.refresh_from_db(fields=["status"])
-    kind = (
-        EventKind.ACCESS_RESTORED
-        if membership.status in RESTORED
-        else EventKind.ACCESS_NOT_RESTORED
-    )
-    event_add(case, kind, at=now, membership_status=membership.status)
-
-
 def _recover(case: DunningCase, *, route: str, amount: int, now: dt.datetime) -> None:
-    channel = _link_channel(case) if route == RecoveryRoute.MEMBER else ""
+    channel = _link_channels([case.pk]).get(case.pk, "") if route == RecoveryRoute.MEMBER else ""
     _close_recovered(case, route, amount, channel, now)
     case.save()
     _close_pending(case, "recovered", now)
@@ -133,8 +103,8 @@ def _recover(case: DunningCase, *, route: str, amount: int, now: dt.datetime) ->
         amount=amount,
         hours_to_recover=int((now - case.opened_at).total_seconds() // 3600),
     )
-    _check_access(case, now)
-    _thank(case, now)
+    DunningEvent.objects.bulk_create(_access_checked([case], now))
+    _thank_all([case], now)
     transaction.on_commit(lambda: deliver_soon([case.pk]))
 
 
