@@ -512,30 +512,26 @@ def retries_execute_outcomes(retry_ids: Sequence[int], now: dt.datetime) -> dict
     )
     outcomes: dict[int, str] = {}
     with transaction.atomic():
-        case_ids = set(
-            ScheduledRetry.objects.filter(pk__in=list(retry_ids)).values_list("case_id", flat=True)
+        case_of = dict(
+            ScheduledRetry.objects.filter(pk__in=list(retry_ids)).values_list("pk", "case_id")
         )
         cases = {
             case.pk: case
             for case in DunningCase.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("membership", "member")
-            .filter(pk__in=case_ids)
+            .filter(pk__in=set(case_of.values()))
             .order_by("pk")
         }
-        for retry_id, case_id in ScheduledRetry.objects.filter(pk__in=list(retry_ids)).values_list(
-            "pk", "case_id"
-        ):
+        for retry_id, case_id in case_of.items():
             if case_id not in cases:
                 outcomes[retry_id] = "busy"
         claims = retries_claim([r for r in retry_ids if r not in outcomes], cases, now)
-        claimed = [
-            cases[case_id]
-            for case_id in ScheduledRetry.objects.filter(
-                pk__in=[r for r, o in claims.outcomes.items() if o != "not_pending"]
-            )
-            .values_list("case_id", flat=True)
-            .distinct()
-        ]
+        claimed_case_ids = {
+            case_of[retry_id]
+            for retry_id, outcome in claims.outcomes.items()
+            if outcome != "not_pending" and retry_id in case_of
+        }
+        claimed = [cases[case_id] for case_id in sorted(claimed_case_ids)]
         cases_schedule(claimed)
         bulk_update_rows(claimed, [*CLAIM_CASE_FIELDS, *SCHEDULE_FIELDS])
     outcomes.update(retries_charge(claims))
