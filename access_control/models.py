@@ -399,3 +399,39 @@ class AccessEvent(models.Model):
     @property
     def granted(self) -> bool:
         return self.decision == Decision.GRANTED
+
+
+class ZonePresence(models.Model):
+    """A member's latest granted pass in a zone: who is inside, and the last pass that
+    anti-passback compares with.
+
+    Derived from the access events and kept with them (``access_control.presence``):
+    every granted event with a member updates its row unless the row already holds a
+    later pass (an offline upload can arrive after newer passes).  Reading it costs the
+    same however many passes the zone has seen today, where counting the day's events
+    grew with the traffic.  ``event_id`` orders passes made in the same instant.
+    """
+
+    zone = models.ForeignKey(
+        Zone, on_delete=models.CASCADE, related_name="+", verbose_name=_("zone")
+    )
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
+    )
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
+    at = models.DateTimeField(_("time"))
+    event_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["zone", "member"], name="zone_presence_once"),
+        ]
+        indexes = [
+            # Occupancy: the members whose last pass into the zone is a recent entry.
+            models.Index(
+                fields=["zone", "at"], condition=Q(direction="in"), name="zone_presence_inside"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.direction} {self.zone_id} {self.at:%Y-%m-%d %H:%M}"

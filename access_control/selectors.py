@@ -20,7 +20,6 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import (
     Count,
-    Exists,
     F,
     JSONField,
     OuterRef,
@@ -43,7 +42,15 @@ from members.models import Member, MemberNote
 
 from .credentials import Presented
 from .engine import GateFacts, LastPass, MemberSnapshot, ZoneSnapshot
-from .models import AccessEvent, AntiPassback, Credential, CredentialStatus, Decision, Direction
+from .models import (
+    AccessEvent,
+    AntiPassback,
+    Credential,
+    CredentialStatus,
+    Decision,
+    Direction,
+    ZonePresence,
+)
 from .models import Zone as ZoneModel
 
 
@@ -70,37 +77,21 @@ def occupancy_since(zone: ZoneSnapshot, now: dt.datetime) -> dt.datetime:
     return max(midnight, now - longest_stay)
 
 
-def _inside(zone_ids: list[int], since: dt.datetime) -> QuerySet[AccessEvent]:
-    """Granted entries since ``since`` that are their member's latest pass in the zone.
+def _inside(zone_ids: list[int], since: dt.datetime) -> QuerySet[ZonePresence]:
+    """The members whose latest granted pass in the zone is an entry made since ``since``.
 
     A member is inside while their last granted pass in the zone is an entry, made since
     local midnight and within the longest plausible stay: zones without exit readers,
     and members who tailgate out, drop out of the count on their own.
     """
-    later = AccessEvent.objects.filter(
-        Q(occurred_at__gt=OuterRef("occurred_at"))
-        | Q(occurred_at=OuterRef("occurred_at"), pk__gt=OuterRef("pk")),
-        member_id=OuterRef("member_id"),
-        zone_id=OuterRef("zone_id"),
-        decision=Decision.GRANTED,
-    )
-    return AccessEvent.objects.filter(
-        zone_id__in=zone_ids,
-        decision=Decision.GRANTED,
-        direction=Direction.IN,
-        occurred_at__gte=since,
-        member__isnull=False,
-    ).exclude(Exists(later))
+    return ZonePresence.objects.filter(
+        zone_id__in=zone_ids, direction=Direction.IN, at__gte=since
+    ).order_by()
 
 
 def occupancy_expression(zone: ZoneSnapshot, since: dt.datetime) -> Coalesce:
     """Members inside ``zone``, counting passes from ``since`` (:func:`occupancy_since`)."""
-    counted = (
-        _inside([zone.id], since)
-        .values("zone_id")
-        .annotate(n=Count("member_id", distinct=True))
-        .values("n")
-    )
+    counted = _inside([zone.id], since).values("zone_id").annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(counted), Value(0))
 
 
@@ -112,13 +103,8 @@ def zones_occupancy(now: dt.datetime) -> list[tuple[ZoneModel, int]]:
     for zone in zones:
         by_since.setdefault(occupancy_since(zone_snapshot(zone), now), []).append(zone.pk)
     for since, zone_ids in by_since.items():
-        rows = (
-            _inside(zone_ids, since)
-            .values("zone_id")
-            .annotate(n=Count("member_id", distinct=True))
-            .values_list("zone_id", "n")
-        )
-        counts.update(rows)
+        rows = _inside(zone_ids, since).values("zone_id").annotate(n=Count("pk"))
+        counts.update(rows.values_list("zone_id", "n"))
     return [(zone, counts.get(zone.pk, 0)) for zone in zones]
 
 
@@ -157,15 +143,13 @@ def passback_since(zone: ZoneSnapshot, now: dt.datetime) -> dt.datetime | None:
 
 
 def _last_pass_expressions(member_ref: str, zone: ZoneSnapshot, since: dt.datetime) -> Any:
-    passes = AccessEvent.objects.filter(
-        member_id=OuterRef(member_ref),
-        zone_id=zone.id,
-        decision=Decision.GRANTED,
-        occurred_at__gte=since,
-    ).order_by("-occurred_at", "-pk")
+    """The member's latest granted pass in the zone, if made since ``since``."""
+    last = ZonePresence.objects.filter(
+        member_id=OuterRef(member_ref), zone_id=zone.id, at__gte=since
+    ).order_by()
     return {
-        "last_direction": Subquery(passes.values("direction")[:1]),
-        "last_at": Subquery(passes.values("occurred_at")[:1]),
+        "last_direction": Subquery(last.values("direction")[:1]),
+        "last_at": Subquery(last.values("at")[:1]),
     }
 
 

@@ -16,6 +16,12 @@ bytes (keep-alive when the server allows it).  For each settings variant it meas
 (b) a paced run: the check at 200 requests/s for 20 s, its latency measured from each
     request's scheduled time (so a stalled server cannot hide its queue).
 
+Between the two, (a) also measures ``POST /bench/db-floor``, a probe mounted only in the
+benchmark's own gunicorn (``FLOOR_URLS``): ping plus the least database work a check
+that is logged can do, one prepared indexed read of the card and one small insert
+committed like the gate's log, with no authentication, rules or serializer.  Its ratio
+to ping is the ceiling for any check that reads and writes PostgreSQL on the request.
+
 Targets on the 2-core reference machine: check throughput >= 70% of ping's; p99 <= 25 ms
 at 200 requests/s.  The load generator shares the cores with the server.
 
@@ -55,6 +61,43 @@ SECRET_KEY = "benchmark-only-secret-key-0123456789-abcdefghijklmnop"
 # realistic (only entering would fill the zone and turn every later check into zone_full).
 DEVICE = "gym-floor-in"
 EXIT_DEVICE = "gym-floor-out"
+# The benchmark's probe (see the docstring), written beside the generated settings.
+FLOOR_URLS = """
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.db import prepared_cursor
+from config.urls import urlpatterns as project_urls
+from django.urls import path
+
+READ = "SELECT id, member_id, status FROM access_control_credential WHERE value = %s"
+LOG = (
+    "INSERT INTO bench_floor_log (credential_id) SELECT %s::bigint "
+    "FROM (SELECT set_config('synchronous_commit', 'off', true) AS s) AS c "
+    "WHERE c.s = 'off' RETURNING id"
+)
+
+
+class DatabaseFloor(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        with prepared_cursor() as cursor:
+            cursor.execute(READ, [str(request.data.get("credential", ""))])
+            row = cursor.fetchone()
+            cursor.execute(LOG, [row[0] if row else None])
+            (event,) = cursor.fetchone()
+        return Response({"granted": row is not None, "reason": "floor", "event_id": event})
+
+
+urlpatterns = [path("bench/db-floor", DatabaseFloor.as_view()), *project_urls]
+"""
+FLOOR_TABLE = (
+    "CREATE TABLE IF NOT EXISTS bench_floor_log "
+    "(id bigserial PRIMARY KEY, credential_id bigint, at timestamptz NOT NULL DEFAULT now())"
+)
 # name -> lines appended to a settings module that starts with ``from config.settings import *``
 VARIANTS: dict[str, str] = {
     "default": "",
@@ -193,9 +236,15 @@ def analyze() -> None:
 
 
 def forget_benchmark_events(since_pk: int) -> None:
+    from django.db import connection
+
     from access_control.models import AccessEvent
+    from access_control.presence import presence_rebuild
 
     AccessEvent.objects.filter(pk__gt=since_pk).delete()
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE bench_floor_log")
+    presence_rebuild()  # who is inside, from the events that are left
     analyze()
 
 
@@ -215,8 +264,10 @@ class Gunicorn:
 
     def start(self) -> None:
         module = f"bench_settings_{self.variant.replace('-', '_')}"
+        (self.settings_dir / "bench_urls.py").write_text(FLOOR_URLS)
         (self.settings_dir / f"{module}.py").write_text(
             f"from config.settings import *  # noqa: F403\n\n{VARIANTS[self.variant]}\n"
+            'ROOT_URLCONF = "bench_urls"\n'
         )
         env = base_env(self.args)
         env["DJANGO_SETTINGS_MODULE"] = module
@@ -329,13 +380,15 @@ def ping_request(port: int) -> bytes:
     ).encode()
 
 
-def check_requests(port: int, passes: list[tuple[str, str]]) -> list[bytes]:
+def check_requests(
+    port: int, passes: list[tuple[str, str]], path: str = "/api/v1/access/check"
+) -> list[bytes]:
     """One request per (device key, card) pass."""
     requests = []
     for key, card in passes:
         body = json.dumps({"credential": card}).encode()
         head = (
-            f"POST /api/v1/access/check HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             f"Authorization: Device {key}\r\nContent-Type: application/json\r\n"
             f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode()
@@ -669,16 +722,17 @@ def run_variant(
     try:
         ping = [ping_request(server.port)]
         checks = check_requests(server.port, passes)
+        floor = check_requests(server.port, passes, "/bench/db-floor")
         warm = argparse.Namespace(**{**vars(args), "requests": 400})
-        saturate(warm, server.port, ping)
-        saturate(warm, server.port, checks)
+        for payloads in (ping, floor, checks):
+            saturate(warm, server.port, payloads)
         analyze()
 
         assert server.process is not None
         totals: dict[str, tuple[Sample, float]] = {}
         cpu: dict[str, dict[str, float]] = {}
         for round_number in range(1, args.rounds + 1):
-            for name, payloads in (("ping", ping), ("check", checks)):
+            for name, payloads in (("ping", ping), ("floor", floor), ("check", checks)):
                 with CpuMeter(server.process.pid, args.database_url) as meter:
                     sample, seconds = saturate(args, server.port, payloads)
                 print(
@@ -698,13 +752,17 @@ def run_variant(
             f"{args.concurrency} connections from {args.client_processes} client processes"
         )
         rps = {}
-        for name in ("ping", "check"):
+        for name in ("ping", "floor", "check"):
             sample, seconds = totals[name]
             rps[name] = len(sample.latencies) / seconds
             print(f"  {name:<5} {rps[name]:8.1f} req/s  {latency_line(sample.latencies)}")
             print(f"        {outcome_line(sample)}")
             print(f"        CPU per request: {cpu_line(cpu[name], sample)}")
         ratio = rps["check"] / rps["ping"]
+        print(
+            f"  floor: one read and one insert, nothing else, is {rps['floor'] / rps['ping']:.0%}"
+            f" of ping; the check is {rps['check'] / rps['floor']:.0%} of the floor"
+        )
 
         with CpuMeter(server.process.pid, args.database_url) as meter:
             sample, service, seconds = paced(args, server.port, checks)
@@ -748,6 +806,10 @@ def main() -> None:
 
         django.setup()
         keys = {d["name"]: d["key"] for d in manifest["devices"]}
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(FLOOR_TABLE)
         analyze()
         cards = active_cards(args.cards)
         passes = gate_passes((keys[DEVICE], keys[EXIT_DEVICE]), cards)

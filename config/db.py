@@ -113,6 +113,7 @@ def insert_row(
     *,
     conflict_fields: Sequence[str] = (),
     durable: bool = True,
+    then: str = "",
     using: str = DEFAULT_DB_ALIAS,
 ) -> int:
     """Insert ``obj`` with one prepared statement and return its primary key.
@@ -130,6 +131,11 @@ def insert_row(
     commit makes them durable too.  Inside any transaction (``transaction.atomic``, or
     autocommit turned off) it is ignored, since the setting would reach the caller's whole
     transaction.  Never for money.
+
+    ``then`` (PostgreSQL only) is one more data-modifying statement run in the same
+    statement, over the inserted (or, on conflict, existing) row as the CTE ``inserted``:
+    for a row derived from this one, kept without another round trip.  It is constant
+    SQL; it takes no parameters.
     """
     connection = connections[using]
     meta = obj._meta
@@ -139,9 +145,13 @@ def insert_row(
         and not connection.in_atomic_block
         and connection.get_autocommit()
     )
-    key = (meta.label, tuple(conflict_fields), fast, using)
+    if then and connection.vendor != "postgresql":
+        raise NotImplementedError("insert_row(then=...) needs PostgreSQL")
+    key = (meta.label, tuple(conflict_fields), fast, then, using)
     if key not in _INSERTS:
-        _INSERTS[key] = _insert_statement(obj, conflict_fields, connection, asynchronous=fast)
+        _INSERTS[key] = _insert_statement(
+            obj, conflict_fields, connection, asynchronous=fast, then=then
+        )
     sql, fields = _INSERTS[key]
     params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
     with prepared_cursor(using) as cursor:
@@ -154,7 +164,7 @@ def insert_row(
 
 
 def _insert_statement(
-    obj: Model, conflict_fields: Sequence[str], connection: Any, *, asynchronous: bool
+    obj: Model, conflict_fields: Sequence[str], connection: Any, *, asynchronous: bool, then: str
 ) -> tuple[str, list[Field[Any, Any]]]:
     meta = obj._meta
     quote = connection.ops.quote_name
@@ -186,5 +196,10 @@ def _insert_statement(
             f" ON CONFLICT ({', '.join(quote(c) for c in targets)})"
             f" DO UPDATE SET {first} = EXCLUDED.{first}"
         )
-    sql += f" RETURNING {quote(str(pk.column))}"
+    if then:
+        # Data-modifying CTEs all run, in one statement and one snapshot.
+        sql = f"WITH inserted AS ({sql} RETURNING *), then_ AS ({then}) "
+        sql += f"SELECT {quote(str(pk.column))} FROM inserted"  # noqa: S608
+    else:
+        sql += f" RETURNING {quote(str(pk.column))}"
     return sql, fields

@@ -22,6 +22,7 @@ from config.db import insert_row
 from config.errors import InvalidInput
 from members.models import Member
 
+from .. import presence
 from ..credentials import presented_candidates
 from ..engine import AccessDecision, GateFacts, MemberSnapshot, decide
 from ..errors import OverrideNotAllowed
@@ -85,17 +86,32 @@ def resolve_direction(device: DeviceIdentity, requested: str | None) -> str:
     return str(device.direction)
 
 
+def _write(event: AccessEvent, *, durable: bool) -> int:
+    """Insert ``event`` and move its member's presence in the zone forward.
+
+    On PostgreSQL both happen in the INSERT's one statement; elsewhere (the SQLite demo)
+    the presence is a second one.  With a device event id, a duplicate returns the
+    original's id.
+    """
+    conflict = ["device", "device_event_id"] if event.device_event_id else []
+    if connection.vendor == "postgresql":
+        return insert_row(
+            event, conflict_fields=conflict, durable=durable, then=presence.FROM_INSERTED
+        )
+    event_id = insert_row(event, conflict_fields=conflict, durable=durable)
+    presence.presence_record([event])
+    return event_id
+
+
 def _insert(event: AccessEvent) -> int:
-    """Insert ``event``; with a device event id, a duplicate returns the original's id.
+    """Insert ``event`` for the gate's log (see :func:`_write`).
 
     The gate's log is written without waiting for the disk (see ``insert_row``'s
     ``durable``): only a crash of the database server itself could lose the last
     fraction of a second of attempts.  A pack visit's claim, which money depends on, is
     written durably (:func:`_record`), and flushes any such event before it.
     """
-    if event.device_event_id:
-        return insert_row(event, conflict_fields=["device", "device_event_id"], durable=False)
-    return insert_row(event, durable=False)
+    return _write(event, durable=False)
 
 
 def _apply(event: AccessEvent, decision: AccessDecision) -> None:
@@ -129,7 +145,7 @@ def _record(event: AccessEvent, decision: AccessDecision, facts: GateFacts) -> A
         return decision
     event.pack_purchase_id, event.pack_day = pack.purchase_id, facts.today
     try:
-        _contained(lambda: insert_row(event))
+        _contained(lambda: _write(event, durable=True))
     except IntegrityError:
         event.pk = None
         event.pack_purchase_id = event.pack_day = None
@@ -246,7 +262,7 @@ def override_denial(event: AccessEvent, staff_user: Any, reason: str) -> AccessE
         raise OverrideNotAllowed(reason="not_denied")
     if AccessEvent.objects.filter(overrides=denied).exists():
         raise OverrideNotAllowed(reason="already_overridden")
-    return AccessEvent.objects.create(
+    granted = AccessEvent.objects.create(
         device_id=denied.device_id,
         zone_id=denied.zone_id,
         credential_id=denied.credential_id,
@@ -261,3 +277,5 @@ def override_denial(event: AccessEvent, staff_user: Any, reason: str) -> AccessE
         override_reason=reason[:300],
         overrides=denied,
     )
+    presence.presence_record([granted])
+    return granted

@@ -40,6 +40,7 @@ from ..models import (
     Direction,
     EventSource,
 )
+from ..presence import presence_record
 from ..reasons import Reason
 from .checks import resolve_direction
 from .devices import DeviceIdentity
@@ -207,6 +208,7 @@ def _upload(device: DeviceIdentity, events: Sequence[OfflineEvent]) -> list[Uplo
                     charged.add(event.device_event_id)
             created.append(record)
         AccessEvent.objects.bulk_create(created)
+        presence_record(created)
     ids_by_event = {record.device_event_id: record.pk for record in created}
     results = []
     for event in events:
