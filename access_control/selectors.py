@@ -10,7 +10,6 @@ status is cached, so a suspension or a payment shows at the very next check.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from django.db.models.functions import Coalesce, JSONObject
 
 from billing.selectors import (
     JSONList,
+    json_value,
     membership_access_expression,
     membership_access_from_json,
     packs_access_expression,
@@ -241,11 +241,6 @@ class GateRead:
     prior: dict[str, Any] | None
 
 
-def _json(value: Any) -> Any:
-    # A raw cursor hands JSON back as text (Django registers jsonb as text with psycopg 3).
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def _facts_from_row(
     row: dict[str, Any],
     member: Member | None,
@@ -258,7 +253,7 @@ def _facts_from_row(
 ) -> GateFacts:
     last_direction = row.get("last_direction")
     last_at = row.get("last_at")
-    alerts = _json(row.get("gate_alerts"))
+    alerts = json_value(row.get("gate_alerts"))
     return GateFacts(
         now=now,
         zone=zone,
@@ -272,7 +267,7 @@ def _facts_from_row(
         ),
         membership=membership_access_from_json(row.get("gate_membership")),
         packs=tuple(packs_access_from_json(row.get("gate_packs"))),
-        packs_used_today=frozenset(int(i) for i in (_json(row.get("gate_pack_visits")) or [])),
+        packs_used_today=frozenset(int(i) for i in (json_value(row.get("gate_pack_visits")) or [])),
         last_pass=LastPass(last_direction, last_at) if last_direction and last_at else None,
         occupancy=row.get("gate_occupancy"),
     )
@@ -534,7 +529,7 @@ def gate_read(
         credential_status=best["status"],
         qr_fresh=presented.qr.fresh if presented.qr else None,
     )
-    return GateRead(facts=facts, credential_id=best["pk"], prior=_json(best.get("gate_prior")))
+    return GateRead(facts=facts, credential_id=best["pk"], prior=json_value(best.get("gate_prior")))
 
 
 def gate_read_member(

@@ -285,8 +285,10 @@ def membership_access_expression(
     return Subquery(chosen, output_field=JSONField())
 
 
-def _json(value: Any) -> Any:
-    # SQLite nests a subquery's JSON as text; PostgreSQL nests it as JSON.
+def json_value(value: Any) -> Any:
+    """A JSON column or subquery read back as Python: SQLite nests a subquery's JSON as
+    text, and a raw cursor hands JSON back as text too (Django registers jsonb as text
+    with psycopg 3); the ORM on PostgreSQL hands it over decoded."""
     return json.loads(value) if isinstance(value, str) else value
 
 
@@ -307,13 +309,13 @@ def _card_last_day(month_index: Any) -> dt.date | None:
 
 def membership_access_from_json(data: Any) -> MembershipAccess | None:
     """Read what :func:`membership_access_expression` annotated (``None``: no membership)."""
-    data = _json(data)
+    data = json_value(data)
     if not data:
         return None
     rules = bool(data["rules"])
     windows = tuple(
         AccessWindow(weekdays=w["w"] or "", start=_time(w["s"]), end=_time(w["e"]))
-        for w in (_json(data["windows"]) or [])
+        for w in (json_value(data["windows"]) or [])
     )
     started_on = _date(data["start"])
     assert started_on is not None
@@ -373,7 +375,7 @@ def packs_access_expression(
 def packs_access_from_json(data: Any) -> list[PackAccess]:
     """Read what :func:`packs_access_expression` annotated, soonest expiry first."""
     packs = []
-    for item in _json(data) or []:
+    for item in json_value(data) or []:
         valid_from, expires_on = _date(item["start"]), _date(item["end"])
         assert valid_from is not None and expires_on is not None
         packs.append(
