@@ -14,8 +14,13 @@ from zoneinfo import ZoneInfo
 
 from .models import DeclineCategory, RetryMode
 
-# Temporary declines: a retry within hours, then one a day.
+# Temporary declines: retries this many hours after the failure, then one a day for
+# this many days, before the rest of the budget spreads out to the end of the window.
 TEMPORARY_FIRST_HOURS = (2, 6)
+TEMPORARY_DAILY_DAYS = 3
+# Spread-out temporary retries are first this many days apart, then one day more every
+# second gap (2, 2, 3, 3, 4, 4… days).
+WIDENING_FIRST_GAP_DAYS = 2
 # Generic declines: retries on these days after the failure, further and further apart.
 GENERIC_DAYS = (1, 3, 6, 10, 15, 21, 28, 36, 45, 55)
 # Never schedule a retry closer than this to the decline it follows.
@@ -95,14 +100,44 @@ def funds_retry_times(
     return sorted(chosen[:count])
 
 
+def _widening_offsets(span: int, count: int) -> list[int]:
+    """Up to ``count`` day offsets in ``(0, span]`` at widening gaps, the last at ``span``.
+
+    The gaps are 2, 2, 3, 3, 4, 4… days, as many as fit, then stretched in proportion
+    so the last offset is ``span``: spread to the end, still widening, and never on
+    consecutive days.
+    """
+    offsets: list[int] = []
+    reach = 0
+    for n in itertools.count():
+        reach += WIDENING_FIRST_GAP_DAYS + n // 2
+        if len(offsets) >= count or reach > span:
+            break
+        offsets.append(reach)
+    if not offsets:
+        return []
+    longest = offsets[-1]
+    # Scaled by span / longest (at least 1) and rounded to the nearest day.
+    return [(2 * offset * span + longest) // (2 * longest) for offset in offsets]
+
+
 def temporary_retry_times(after: dt.datetime, until: dt.datetime, count: int) -> list[dt.datetime]:
-    """Within hours, then once a day at the time of the failure."""
-    times = [after + dt.timedelta(hours=h) for h in TEMPORARY_FIRST_HOURS]
-    day = 1
-    while len(times) < count and after + dt.timedelta(days=day) <= until:
-        times.append(after + dt.timedelta(days=day))
-        day += 1
-    return [t for t in times if t <= until][:count]
+    """Within hours, then daily, then spread to the end of the window.
+
+    Two and six hours after the failure, then once a day (at the time of the failure)
+    for the next three days; the rest of the budget follows at widening intervals so
+    that the last retry falls at the end of the window, for an issuer that is down for
+    days.
+    """
+    soon = [after + dt.timedelta(hours=hours) for hours in TEMPORARY_FIRST_HOURS]
+    soon += [after + dt.timedelta(days=day) for day in range(1, TEMPORARY_DAILY_DAYS + 1)]
+    soon = [at for at in soon if at <= until][:count]
+    span = (until - after) // dt.timedelta(days=1) - TEMPORARY_DAILY_DAYS
+    later = [
+        after + dt.timedelta(days=TEMPORARY_DAILY_DAYS + offset)
+        for offset in _widening_offsets(span, count - len(soon))
+    ]
+    return soon + later
 
 
 def generic_retry_times(

@@ -94,6 +94,21 @@ def test_temporary_retries_within_hours_then_daily():
     ]
 
 
+def test_temporary_retries_then_spread_to_the_end_of_the_window():
+    """After the first days, the rest of the budget widens out so an issuer that is down
+    for a week is still tried late in the window, the last retry at its very end."""
+    failed = local(2026, 4, 5, 2)
+    until = failed + dt.timedelta(days=14)
+    times = retry_times("temporary", after=failed, until=until, count=8, tz=BANGKOK)
+    assert [t - failed for t in times] == [
+        dt.timedelta(hours=2),
+        dt.timedelta(hours=6),
+        *(dt.timedelta(days=d) for d in (1, 2, 3, 6, 9, 14)),
+    ]
+    assert times[-1] >= until - (until - failed) / 3
+    assert spread(times[4:]) == sorted(spread(times[4:]))
+
+
 def test_generic_retries_widen():
     failed = local(2026, 4, 5, 2)
     times = retry_times(
@@ -148,3 +163,16 @@ def test_retries_stay_inside_the_window_and_the_budget(category, after, window_d
     assert len(times) <= count
     assert times == sorted(times) and len(set(times)) == len(times)
     assert all(after < t <= until for t in times)
+
+
+@settings(max_examples=200)
+@given(
+    after=instants,
+    window_days=st.integers(min_value=7, max_value=60),
+    count=st.integers(min_value=6, max_value=30),
+)
+def test_temporary_retries_reach_the_last_third_of_the_window(after, window_days, count):
+    until = after + dt.timedelta(days=window_days)
+    times = retry_times("temporary", after=after, until=until, count=count, tz=BANGKOK)
+    assert times[-1] > until - dt.timedelta(days=window_days) / 3
+    assert times[-1] > until - dt.timedelta(days=1)
