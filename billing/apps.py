@@ -7,6 +7,8 @@ class BillingConfig(AppConfig):
     verbose_name = _("Billing")
 
     def ready(self) -> None:
+        # Registers the ``__any`` lookup that billing's and dunning's batch queries use.
+        import config.db  # noqa: F401
         from members import hooks
 
         from .admin.member_page import member_page_tools

@@ -59,7 +59,7 @@ def installments_by_case(case_ids: Iterable[int]) -> dict[int, list[PaymentPlanI
     """The installments (with their invoices) of each case's payment plan, in order."""
     grouped: dict[int, list[PaymentPlanInstallment]] = defaultdict(list)
     rows = (
-        PaymentPlanInstallment.objects.filter(plan__case_id__in=list(case_ids))
+        PaymentPlanInstallment.objects.filter(plan__case_id__any=list(case_ids))
         .select_related("invoice", "plan")
         .order_by("number")
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -200,6 +200,13 @@ def note_add(
         body=body,
         is_alert=is_alert,
         author=author if getattr(author, "is_authenticated", False) else None,
+    )
+
+
+def alerts_resolve(note_ids: Iterable[int]) -> int:
+    """:func:`alert_resolve` for many notes at once; returns how many were still open."""
+    return MemberNote.objects.filter(pk__in=list(note_ids), resolved_at__isnull=True).update(
+        resolved_at=clock.now()
     )
 
 

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from config import clock
-from config.db import bulk_update_rows
+from config.db import bulk_insert_rows, bulk_update_rows
 from config.errors import DomainError
 
 from ..models import (
@@ -261,7 +261,7 @@ def payments_record_bulk(attempts: list[PaymentAttempt]) -> None:
     invoices = {
         inv.pk: inv
         for inv in Invoice.objects.select_for_update().filter(
-            pk__in=[a.invoice_id for a in attempts]
+            pk__any=[a.invoice_id for a in attempts]
         )
     }
     now = clock.now()
@@ -300,8 +300,8 @@ def payments_record_bulk(attempts: list[PaymentAttempt]) -> None:
             invoice.status = InvoiceStatus.PAID
             invoice.paid_at = now
             became_paid.append(invoice)
-    Payment.objects.bulk_create(payments)
-    LedgerEntry.objects.bulk_create(credits)
+    bulk_insert_rows(payments)
+    bulk_insert_rows(credits)
     bulk_update_rows(list(invoices.values()), ["amount_paid", "status", "paid_at"])
     if became_paid:
         transaction.on_commit(lambda: invoices_after_paid(became_paid))
@@ -378,7 +378,7 @@ class MembershipLevers:
             memberships = {
                 membership.pk: membership
                 for membership in Membership.objects.select_for_update(of=("self",))
-                .filter(pk__in=sorted({request.membership_id for request in pending}))
+                .filter(pk__any=sorted({request.membership_id for request in pending}))
                 .order_by("pk")
             }
             changed: dict[int, Membership] = {}
@@ -408,5 +408,5 @@ class MembershipLevers:
             for membership in changed.values():
                 membership.updated_at = now
             bulk_update_rows(list(changed.values()), LEVER_FIELDS)
-            MembershipEvent.objects.bulk_create(events)
+            bulk_insert_rows(events)
             members_sync_status({membership.member_id for membership in changed.values()})

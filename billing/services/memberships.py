@@ -15,7 +15,7 @@ from django.db.models import Exists, F, OuterRef
 from django.utils.translation import gettext as _
 
 from config import clock
-from config.db import bulk_update_rows
+from config.db import bulk_insert_rows, bulk_update_rows
 from config.errors import InvalidInput
 from members.models import Member, MemberStatus
 
@@ -120,7 +120,7 @@ def members_sync_status(member_ids: Iterable[int]) -> None:
     if not ids:
         return
     statuses: dict[int, set[str]] = {}
-    for member_id, status in Membership.objects.filter(member_id__in=ids).values_list(
+    for member_id, status in Membership.objects.filter(member_id__any=ids).values_list(
         "member_id", "status"
     ):
         statuses.setdefault(member_id, set()).add(status)
@@ -132,7 +132,7 @@ def members_sync_status(member_ids: Iterable[int]) -> None:
         )
         by_status.setdefault(target, []).append(member_id)
     for status, group in by_status.items():
-        Member.objects.filter(pk__in=group).exclude(status=status).update(status=status)
+        Member.objects.filter(pk__any=group).exclude(status=status).update(status=status)
 
 
 def _save(membership: Membership, kind: str, before: str, actor: Any = None, **detail: Any) -> None:
@@ -803,12 +803,12 @@ def memberships_mark_past_due(failures: Mapping[int, PaymentAttempt]) -> None:
     in a fixed number of queries.  One already past due, or in a status that cannot
     become so, is left as it is."""
     allowed = [s for s in ALLOWED_FROM["mark_past_due"] if s != S.PAST_DUE]
-    if not failures or not Membership.objects.filter(pk__in=failures, status__in=allowed).exists():
+    if not failures or not Membership.objects.filter(pk__any=failures, status__in=allowed).exists():
         return
     with transaction.atomic():
         memberships = list(
             Membership.objects.select_for_update()
-            .filter(pk__in=list(failures), status__in=allowed)
+            .filter(pk__any=list(failures), status__in=allowed)
             .order_by("pk")
         )
         today, now = clock.today(), clock.now()
@@ -827,7 +827,7 @@ def memberships_mark_past_due(failures: Mapping[int, PaymentAttempt]) -> None:
             membership.status, membership.past_due_since = S.PAST_DUE, today
             membership.updated_at = now
         bulk_update_rows(memberships, ["status", "past_due_since", "updated_at"])
-        MembershipEvent.objects.bulk_create(events)
+        bulk_insert_rows(events)
         members_sync_status({membership.member_id for membership in memberships})
 
 
@@ -876,7 +876,7 @@ def memberships_settle(membership_ids: Iterable[int]) -> None:
     with transaction.atomic():
         locked = list(
             Membership.objects.select_for_update(of=("self",))
-            .filter(pk__in=sorted(ids), status__in=SETTLEABLE)
+            .filter(pk__any=sorted(ids), status__in=SETTLEABLE)
             .exclude(Exists(overdue))
             .order_by("pk")
         )
@@ -886,7 +886,7 @@ def memberships_settle(membership_ids: Iterable[int]) -> None:
         for membership in locked:
             membership.updated_at = now
         bulk_update_rows(locked, LEVER_FIELDS)
-        MembershipEvent.objects.bulk_create(events)
+        bulk_insert_rows(events)
         members_sync_status({membership.member_id for membership in locked})
 
 

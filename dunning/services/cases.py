@@ -23,7 +23,7 @@ from django.utils.translation import gettext
 from billing.models import Invoice, InvoiceStatus, PaymentAttempt
 from billing.money import format_amount
 from config import clock
-from config.db import bulk_update_rows
+from config.db import bulk_insert_rows, bulk_update_rows
 from members.models import MemberNote
 from members.services import alert_resolve, note_add
 
@@ -241,16 +241,16 @@ def cases_record_failures(attempts: Sequence[PaymentAttempt]) -> None:
     """
     invoice_ids = {attempt.invoice_id for attempt in attempts}
     special = set(
-        PaymentPlanInstallment.objects.filter(invoice_id__in=invoice_ids).values_list(
+        PaymentPlanInstallment.objects.filter(invoice_id__any=invoice_ids).values_list(
             "invoice_id", flat=True
         )
     ) | set(
-        DunningCase.objects.filter(late_fee_invoice_id__in=invoice_ids).values_list(
+        DunningCase.objects.filter(late_fee_invoice_id__any=invoice_ids).values_list(
             "late_fee_invoice_id", flat=True
         )
     )
     case_of = dict(
-        DunningCase.objects.filter(invoice_id__in=invoice_ids - special).values_list(
+        DunningCase.objects.filter(invoice_id__any=invoice_ids - special).values_list(
             "invoice_id", "pk"
         )
     )
@@ -276,8 +276,8 @@ def _failures_record(attempt_by_case: dict[int, PaymentAttempt]) -> None:
         cases = [
             case
             for case in DunningCase.objects.select_for_update(of=("self",))
-            .select_related("invoice", "membership", "member")
-            .filter(pk__in=list(attempt_by_case))
+            .select_related("invoice")
+            .filter(pk__any=list(attempt_by_case))
             .order_by("pk")
             if case.status in ACTIVE_CASE_STATUSES
         ]
@@ -285,7 +285,7 @@ def _failures_record(attempt_by_case: dict[int, PaymentAttempt]) -> None:
             return
         ids = [case.pk for case in cases]
         ScheduledRetry.objects.filter(
-            attempt_id__in=[attempt_by_case[pk].pk for pk in ids], status=RetryStatus.SUBMITTED
+            attempt_id__any=[attempt_by_case[pk].pk for pk in ids], status=RetryStatus.SUBMITTED
         ).update(status=RetryStatus.FAILED, done_at=now)
         installments = installments_by_case(ids)
         events = []
@@ -297,7 +297,7 @@ def _failures_record(attempt_by_case: dict[int, PaymentAttempt]) -> None:
             plans.append(
                 Replan(case, case.last_decline_category, owed[0] if owed else case.invoice)
             )
-        DunningEvent.objects.bulk_create(events)
+        bulk_insert_rows(events)
         retries_replan_many(plans, now)
         for case in cases:
             case.amount_due = amount_at_risk(case, installments.get(case.pk))

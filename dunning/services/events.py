@@ -35,17 +35,19 @@ def event_build(
     at: dt.datetime | None = None,
     **detail: Any,
 ) -> DunningEvent:
-    """An unsaved timeline event for ``case`` (for ``bulk_create``)."""
+    """An unsaved timeline event for ``case`` (for ``bulk_create``).
+
+    The message, retry and actor must be saved already: the event keeps their keys.
+    """
     return DunningEvent(
         member_id=case.member_id,
         case=case,
         kind=kind,
         at=at or clock.now(),
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        message=message,
+        actor_id=actor.pk if getattr(actor, "is_authenticated", False) else None,
         message_id=message.pk if message is not None else message_id,
         attempt_id=attempt_id,
-        retry=retry,
+        retry_id=retry.pk if retry is not None else None,
         detail={key: _plain(value) for key, value in detail.items()},
     )
 

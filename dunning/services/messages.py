@@ -31,7 +31,7 @@ from django.utils import translation
 from billing.models import InvoiceStatus
 from billing.money import format_amount
 from config import clock
-from config.db import bulk_update_rows
+from config.db import bulk_insert_rows, bulk_update_rows
 from members.models import GymProfile, Member
 
 from .. import conf, links
@@ -122,7 +122,7 @@ def message_plan(
 
 def messages_save(messages: Sequence[DunningMessage], now: dt.datetime) -> None:
     """Store planned messages and put each on the timeline (scheduled or not sent, and why)."""
-    DunningMessage.objects.bulk_create(messages)
+    bulk_insert_rows(messages)
     events = []
     for message in messages:
         if message.status == MessageStatus.SKIPPED:
@@ -141,7 +141,7 @@ def messages_save(messages: Sequence[DunningMessage], now: dt.datetime) -> None:
                 reason=message.skip_reason,
             )
         )
-    DunningEvent.objects.bulk_create(events)
+    bulk_insert_rows(events)
 
 
 def messages_cancel(case: DunningCase, reason: str, now: dt.datetime) -> int:
@@ -346,7 +346,7 @@ def messages_deliver(
     now = now or clock.now()
     due = DunningMessage.objects.filter(status=MessageStatus.PENDING, scheduled_for__lte=now)
     if case_ids is not None:
-        due = due.filter(case_id__in=list(case_ids))
+        due = due.filter(case_id__any=list(case_ids))
     ids = list(due.order_by("scheduled_for", "pk").values_list("pk", flat=True))
     sent = 0
     gym = gym_profile() if ids else None
@@ -382,7 +382,7 @@ def _deliver_chunk(ids: Sequence[int], now: dt.datetime, gym: GymProfile) -> int
     with transaction.atomic():
         messages = list(
             DunningMessage.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=ids, status=MessageStatus.PENDING, scheduled_for__lte=now)
+            .filter(pk__any=ids, status=MessageStatus.PENDING, scheduled_for__lte=now)
             .select_related(
                 "member",
                 "step",
@@ -414,7 +414,7 @@ def _deliver_chunk(ids: Sequence[int], now: dt.datetime, gym: GymProfile) -> int
             if connection is not None:
                 connection.close()
         bulk_update_rows(messages, DELIVERY_FIELDS)
-        DunningEvent.objects.bulk_create(events)
+        bulk_insert_rows(events)
         # The run looks at each case again at its next pending message (or other action),
         # so a message held by the quiet hours is sent when they end.
         rescheduled = cases_reschedule({message.case_id for message in messages})

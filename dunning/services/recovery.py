@@ -27,9 +27,8 @@ from billing.models import (
 )
 from billing.services.memberships import memberships_settle
 from config import clock
-from config.db import bulk_update_rows
-from members.models import MemberNote
-from members.services import alert_resolve
+from config.db import bulk_insert_rows, bulk_update_rows
+from members.services import alerts_resolve
 
 from ..models import (
     CaseStatus,
@@ -103,7 +102,7 @@ def _recover(case: DunningCase, *, route: str, amount: int, now: dt.datetime) ->
         amount=amount,
         hours_to_recover=int((now - case.opened_at).total_seconds() // 3600),
     )
-    DunningEvent.objects.bulk_create(_access_checked([case], now))
+    bulk_insert_rows(_access_checked([case], now))
     _thank_all([case], now)
     transaction.on_commit(lambda: deliver_soon([case.pk]))
 
@@ -143,7 +142,7 @@ def cases_recover(case_ids: Sequence[int], *, now: dt.datetime | None = None) ->
         cases = list(
             DunningCase.objects.select_for_update(of=("self",))
             .select_related("invoice", "membership", "member")
-            .filter(pk__in=list(case_ids), status__in=RECOVERABLE)
+            .filter(pk__any=list(case_ids), status__in=RECOVERABLE)
             .order_by("pk")
         )
         # Moved into a payment plan (a credit note): the plan decides.
@@ -157,7 +156,7 @@ def cases_recover(case_ids: Sequence[int], *, now: dt.datetime | None = None) ->
             return []
         payments: dict[int, list[Payment]] = {}
         for payment in (
-            Payment.objects.filter(invoice_id__in=[case.invoice_id for case in cases])
+            Payment.objects.filter(invoice_id__any=[case.invoice_id for case in cases])
             .select_related("attempt")
             .order_by("-received_at", "-pk")
         ):
@@ -199,15 +198,10 @@ def cases_recover(case_ids: Sequence[int], *, now: dt.datetime | None = None) ->
         bulk_update_rows(closed, CLOSING_FIELDS)
         _pending_close([c.pk for c in credited], "credited", now)
         _pending_close([c.pk for c, _, _ in recovered], "recovered", now)
-        notes = MemberNote.objects.filter(
-            pk__in=[case.alert_note_id for case in closed if case.alert_note_id],
-            resolved_at__isnull=True,
-        )
-        for note in notes:
-            alert_resolve(note)
+        alerts_resolve(case.alert_note_id for case in closed if case.alert_note_id)
         thanked = [case for case, _, _ in recovered]
         events.extend(_access_checked(thanked, now))
-        DunningEvent.objects.bulk_create(events)
+        bulk_insert_rows(events)
         _thank_all(thanked, now)
         ids = [case.pk for case in thanked]
         if ids:
@@ -234,7 +228,7 @@ def _link_channels(case_ids: Sequence[int]) -> dict[int, str]:
     if not case_ids:
         return channels
     for case_id, detail in (
-        DunningEvent.objects.filter(case_id__in=list(case_ids), kind=EventKind.LINK_OPENED)
+        DunningEvent.objects.filter(case_id__any=list(case_ids), kind=EventKind.LINK_OPENED)
         .order_by("-at", "-pk")
         .values_list("case_id", "detail")
     ):
@@ -245,18 +239,20 @@ def _link_channels(case_ids: Sequence[int]) -> dict[int, str]:
 def _pending_close(case_ids: Sequence[int], why: str, now: dt.datetime) -> None:
     if not case_ids:
         return
-    ScheduledRetry.objects.filter(case_id__in=list(case_ids), status=RetryStatus.PENDING).update(
+    ScheduledRetry.objects.filter(case_id__any=list(case_ids), status=RetryStatus.PENDING).update(
         status=RetryStatus.CANCELLED, skip_reason=why[:60], done_at=now
     )
-    DunningMessage.objects.filter(case_id__in=list(case_ids), status=MessageStatus.PENDING).exclude(
-        template__in=CLOSING_TEMPLATES
-    ).update(status=MessageStatus.CANCELLED, skip_reason=why[:40])
+    DunningMessage.objects.filter(
+        case_id__any=list(case_ids), status=MessageStatus.PENDING
+    ).exclude(template__in=CLOSING_TEMPLATES).update(
+        status=MessageStatus.CANCELLED, skip_reason=why[:40]
+    )
 
 
 def _access_checked(cases: Sequence[DunningCase], now: dt.datetime) -> list[DunningEvent]:
     statuses = dict(
         Membership.objects.filter(
-            pk__in=[case.membership_id for case in cases if case.membership_id]
+            pk__any=[case.membership_id for case in cases if case.membership_id]
         ).values_list("pk", "status")
     )
     events = []
@@ -275,7 +271,7 @@ def _thank_all(cases: Sequence[DunningCase], now: dt.datetime) -> None:
         return
     used_sms = set(
         DunningMessage.objects.filter(
-            case_id__in=[case.pk for case in cases],
+            case_id__any=[case.pk for case in cases],
             channel=Channel.SMS,
             status__in=[MessageStatus.SENT, MessageStatus.DELIVERED],
         ).values_list("case_id", flat=True)
@@ -340,17 +336,17 @@ def invoices_recovered(invoices: Sequence[Invoice]) -> None:
         return
     now = clock.now()
     case_ids = list(
-        DunningCase.objects.filter(invoice_id__in=ids, status__in=RECOVERABLE).values_list(
+        DunningCase.objects.filter(invoice_id__any=ids, status__in=RECOVERABLE).values_list(
             "pk", flat=True
         )
     )
     if case_ids:
         cases_recover(case_ids, now=now)
     for installment_id in PaymentPlanInstallment.objects.filter(
-        invoice_id__in=ids, paid_at__isnull=True
+        invoice_id__any=ids, paid_at__isnull=True
     ).values_list("pk", flat=True):
         installment_paid(installment_id, now=now)
-    for case in DunningCase.objects.filter(late_fee_invoice_id__in=ids):
+    for case in DunningCase.objects.filter(late_fee_invoice_id__any=ids):
         event_add(case, EventKind.LATE_FEE, at=now, paid=True)
 
 

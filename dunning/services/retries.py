@@ -33,6 +33,7 @@ from billing.models import (
     AttemptTrigger,
     Invoice,
     InvoiceStatus,
+    Membership,
     PaymentAttempt,
     PaymentMethod,
     PaymentMethodStatus,
@@ -45,7 +46,7 @@ from billing.services.payments import (
     default_payment_method,
 )
 from config import clock
-from config.db import bulk_update_rows
+from config.db import bulk_insert_rows, bulk_update_rows
 
 from .. import caps, conf
 from ..models import (
@@ -134,7 +135,7 @@ def retries_replan_many(
         return {}
     pending: dict[int, list[ScheduledRetry]] = defaultdict(list)
     for retry in ScheduledRetry.objects.filter(
-        case_id__in=[plan.case.pk for plan in plans],
+        case_id__any=[plan.case.pk for plan in plans],
         status=RetryStatus.PENDING,
         reason=RetryReason.POLICY,
     ):
@@ -155,7 +156,7 @@ def retries_replan_many(
     if not replan:
         return result
     ScheduledRetry.objects.filter(
-        case_id__in=[plan.case.pk for plan in replan],
+        case_id__any=[plan.case.pk for plan in replan],
         status=RetryStatus.PENDING,
         reason=RetryReason.POLICY,
     ).update(status=RetryStatus.CANCELLED, skip_reason="replanned", done_at=now)
@@ -201,8 +202,8 @@ def retries_replan_many(
                     times=[retry.due_at for retry in rows],
                 )
             )
-    ScheduledRetry.objects.bulk_create(planned)
-    DunningEvent.objects.bulk_create(events)
+    bulk_insert_rows(planned)
+    bulk_insert_rows(events)
     return result
 
 
@@ -286,6 +287,7 @@ class _ClaimContext:
     dead: set[str]
     history: dict[str, list[dt.datetime]]
     policies: dict[int | None, RetryPolicy]
+    membership_cards: dict[int, int | None]  # membership id -> its card (payment method id)
     changed: list[ScheduledRetry] = field(default_factory=list)
     events: list[DunningEvent] = field(default_factory=list)
 
@@ -311,7 +313,7 @@ class _ClaimContext:
         candidates: list[PaymentMethod | None] = []
         for method_id in (
             retry.payment_method_id,
-            case.membership.payment_method_id if case.membership is not None else None,
+            self.membership_cards.get(case.membership_id) if case.membership_id else None,
         ):
             method = self.methods.get(method_id) if method_id else None
             candidates.append(method if method and method.member_id == invoice.member_id else None)
@@ -324,17 +326,17 @@ def _claim_context(
 ) -> _ClaimContext:
     invoices = {
         invoice.pk: invoice
-        for invoice in Invoice.objects.filter(pk__in={retry.invoice_id for retry in retries})
+        for invoice in Invoice.objects.filter(pk__any={retry.invoice_id for retry in retries})
     }
     in_flight = set(
-        PaymentAttempt.objects.filter(invoice_id__in=list(invoices), status__in=UNSETTLED)
+        PaymentAttempt.objects.filter(invoice_id__any=list(invoices), status__in=UNSETTLED)
         .values_list("invoice_id", flat=True)
         .distinct()
     )
     methods = {
         method.pk: method
         for method in PaymentMethod.objects.filter(
-            member_id__in={invoice.member_id for invoice in invoices.values()},
+            member_id__any={invoice.member_id for invoice in invoices.values()},
             status=PaymentMethodStatus.ACTIVE,
         ).order_by("pk")
     }
@@ -350,6 +352,15 @@ def _claim_context(
         dead=caps.credentials_dead(fingerprints),
         history=caps.credentials_history(fingerprints, now),
         policies=retry_policies_for({case.plan_id for case in cases.values()}),
+        membership_cards=dict(
+            Membership.objects.filter(
+                pk__any={
+                    case.membership_id
+                    for case in (cases[retry.case_id] for retry in retries)
+                    if case.membership_id
+                }
+            ).values_list("pk", "payment_method_id")
+        ),
     )
 
 
@@ -359,7 +370,7 @@ def retries_claim(
     """Step 1 for several due retries at once: the checks and the attempt intents.
 
     Runs inside the caller's transaction, which holds the locks of ``cases`` (the
-    retries' cases, with ``membership`` loaded); retries of other cases are left alone.
+    retries' cases); retries of other cases are left alone.
     A fixed number of queries whatever the number of retries.  The caller then saves
     ``CLAIM_CASE_FIELDS`` of the cases, reschedules them, commits, and calls
     :func:`retries_charge`.
@@ -368,8 +379,8 @@ def retries_claim(
     retries = list(
         ScheduledRetry.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(
-            pk__in=list(retry_ids),
-            case_id__in=list(cases),
+            pk__any=list(retry_ids),
+            case_id__any=list(cases),
             status=RetryStatus.PENDING,
             due_at__lte=now,
         )
@@ -423,7 +434,7 @@ def retries_claim(
         claims.attempts[retry.pk] = result.pk
         claims.charged_cases.add(case.pk)
     bulk_update_rows(list({retry.pk: retry for retry in context.changed}.values()), RETRY_FIELDS)
-    DunningEvent.objects.bulk_create(context.events)
+    bulk_insert_rows(context.events)
     return claims
 
 
@@ -475,7 +486,7 @@ def retries_charge(claims: RetryClaims) -> dict[int, str]:
         return outcomes
     attempts_process(list(claims.attempts.values()))
     statuses = dict(
-        PaymentAttempt.objects.filter(pk__in=list(claims.attempts.values())).values_list(
+        PaymentAttempt.objects.filter(pk__any=list(claims.attempts.values())).values_list(
             "pk", "status"
         )
     )
@@ -487,7 +498,7 @@ def retries_charge(claims: RetryClaims) -> dict[int, str]:
         if final is not None:
             settled[final].append(retry_id)
     for final_status, retry_ids in settled.items():
-        ScheduledRetry.objects.filter(pk__in=retry_ids, status=RetryStatus.SUBMITTED).update(
+        ScheduledRetry.objects.filter(pk__any=retry_ids, status=RetryStatus.SUBMITTED).update(
             status=final_status, done_at=clock.now()
         )
     return outcomes
@@ -508,18 +519,18 @@ def attempts_reconcile_for(retries: QuerySet[ScheduledRetry]) -> None:
 def retries_execute_outcomes(retry_ids: Sequence[int], now: dt.datetime) -> dict[int, str]:
     """Run these due retries now: claim them (locking their cases), charge, record."""
     attempts_reconcile_for(
-        ScheduledRetry.objects.filter(pk__in=list(retry_ids), status=RetryStatus.PENDING)
+        ScheduledRetry.objects.filter(pk__any=list(retry_ids), status=RetryStatus.PENDING)
     )
     outcomes: dict[int, str] = {}
     with transaction.atomic():
         case_of = dict(
-            ScheduledRetry.objects.filter(pk__in=list(retry_ids)).values_list("pk", "case_id")
+            ScheduledRetry.objects.filter(pk__any=list(retry_ids)).values_list("pk", "case_id")
         )
         cases = {
             case.pk: case
             for case in DunningCase.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("membership", "member")
-            .filter(pk__in=set(case_of.values()))
+            .filter(pk__any=set(case_of.values()))
             .order_by("pk")
         }
         for retry_id, case_id in case_of.items():
@@ -555,13 +566,13 @@ def retries_settle_submitted(case_ids: Sequence[int]) -> int:
     """Copy settled attempt outcomes onto retries still marked submitted (after a crash)."""
     settled: dict[RetryStatus, list[int]] = defaultdict(list)
     for retry_id, attempt_status in ScheduledRetry.objects.filter(
-        case_id__in=list(case_ids), status=RetryStatus.SUBMITTED
+        case_id__any=list(case_ids), status=RetryStatus.SUBMITTED
     ).values_list("pk", "attempt__status"):
         final = _FINAL.get(AttemptStatus(attempt_status)) if attempt_status else None
         if final is not None:
             settled[final].append(retry_id)
     for final_status, retry_ids in settled.items():
-        ScheduledRetry.objects.filter(pk__in=retry_ids).update(
+        ScheduledRetry.objects.filter(pk__any=retry_ids).update(
             status=final_status, done_at=clock.now()
         )
     return sum(len(ids) for ids in settled.values())

@@ -59,7 +59,7 @@ def step_date(case: DunningCase, step: LadderStep) -> dt.date:
 
 def executed_steps(case_ids: Iterable[int]) -> dict[int, set[int]]:
     done: dict[int, set[int]] = defaultdict(set)
-    for case_id, step_id in StepExecution.objects.filter(case_id__in=list(case_ids)).values_list(
+    for case_id, step_id in StepExecution.objects.filter(case_id__any=list(case_ids)).values_list(
         "case_id", "step_id"
     ):
         done[case_id].add(step_id)
@@ -82,13 +82,13 @@ def cases_schedule(
         return
     ids = [case.pk for case in cases]
     retries = dict(
-        ScheduledRetry.objects.filter(case_id__in=ids, status=RetryStatus.PENDING)
+        ScheduledRetry.objects.filter(case_id__any=ids, status=RetryStatus.PENDING)
         .values("case_id")
         .annotate(first=Min("due_at"))
         .values_list("case_id", "first")
     )
     messages = dict(
-        DunningMessage.objects.filter(case_id__in=ids, status=MessageStatus.PENDING)
+        DunningMessage.objects.filter(case_id__any=ids, status=MessageStatus.PENDING)
         .values("case_id")
         .annotate(first=Min("scheduled_for"))
         .values_list("case_id", "first")
@@ -149,7 +149,7 @@ def cases_reschedule(case_ids: Iterable[int]) -> set[int]:
     with transaction.atomic():
         cases = list(
             DunningCase.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=list(case_ids), status__in=ACTIVE_CASE_STATUSES)
+            .filter(pk__any=list(case_ids), status__in=ACTIVE_CASE_STATUSES)
             .order_by("pk")
         )
         cases_schedule(cases)
