@@ -13,6 +13,13 @@ Bangkok time, just after the quiet hours.  It prints total seconds, accounts per
 second, SQL queries per account (every statement on the connection, counted with
 ``connection.execute_wrapper``), the time spent inside SQL, and the messages sent.
 
+The pass advances ``DUNNING_RUN_WORKERS`` batches at once (default 2), each in a worker
+thread with its own connection; the run installs the caller's ``execute_wrapper`` on
+those connections, so their statements are counted here too, and the pass is timed
+until the last batch is done.  "Seconds inside SQL" is then the sum over the
+connections, which can exceed the pass's wall-clock seconds.  ``--profile`` profiles
+the calling thread only: run it with ``DUNNING_RUN_WORKERS=1`` to see the whole pass.
+
 Work the pass hands to Celery workers (``deliver_messages``, one task per batch on the
 ``notifications`` queue; billing's ``send_receipts``) is captured instead of sent to a
 broker, then drained in this process, as a worker would run it, after the pass: the
@@ -57,6 +64,7 @@ import pstats
 import random
 import re
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -549,11 +557,15 @@ def _seed_chunk(accounts: list[Account], plan: Any) -> None:
 
 @dataclass
 class QueryLog:
+    """Counts and times statements; the run installs it on its worker threads' connections
+    too, so it is called from several threads at once."""
+
     count: int = 0
     seconds: float = 0.0
     shapes: Counter[str] = field(default_factory=Counter)
     shape_seconds: dict[str, float] = field(default_factory=dict)
     keep_shapes: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         started = time.perf_counter()
@@ -561,12 +573,16 @@ class QueryLog:
             return execute(sql, params, many, context)
         finally:
             spent = time.perf_counter() - started
-            self.count += 1
-            self.seconds += spent
-            if self.keep_shapes:
-                shape = re.sub(r"\s+", " ", re.sub(r"%s(, %s)*|\d+", "?", sql))[:110]
-                self.shapes[shape] += 1
-                self.shape_seconds[shape] = self.shape_seconds.get(shape, 0.0) + spent
+            with self.lock:
+                self._note(sql, spent)
+
+    def _note(self, sql: str, spent: float) -> None:
+        self.count += 1
+        self.seconds += spent
+        if self.keep_shapes:
+            shape = re.sub(r"\s+", " ", re.sub(r"%s(, %s)*|\d+", "?", sql))[:110]
+            self.shapes[shape] += 1
+            self.shape_seconds[shape] = self.shape_seconds.get(shape, 0.0) + spent
 
 
 @contextmanager
@@ -724,7 +740,8 @@ def main() -> None:
     configure(args)
     print(
         f"run_dunning benchmark at {NOW.astimezone(BANGKOK):%Y-%m-%d %H:%M} Bangkok time, "
-        f"scenario {args.scenario}, batch size {os.environ.get('DUNNING_BATCH_SIZE', '200')}"
+        f"scenario {args.scenario}, batch size {os.environ.get('DUNNING_BATCH_SIZE', '200')}, "
+        f"workers {os.environ.get('DUNNING_RUN_WORKERS', '2')}"
     )
     results = []
     largest = max(args.accounts)

@@ -264,6 +264,8 @@ DUNNING_LINK_MAX_AGE_DAYS = env.int("DUNNING_LINK_MAX_AGE_DAYS", default=14)
 DUNNING_PUBLIC_BASE_URL = env.str("DUNNING_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 DUNNING_MAX_PROMISE_DAYS = env.int("DUNNING_MAX_PROMISE_DAYS", default=30)
 DUNNING_BATCH_SIZE = env.int("DUNNING_BATCH_SIZE", default=200)
+# Batches one run advances at once, each in its own thread and database connection.
+DUNNING_RUN_WORKERS = env.int("DUNNING_RUN_WORKERS", default=2)
 # SMS: dunning.sms.console.ConsoleSmsBackend (demo), dunning.sms.locmem.LocmemSmsBackend
 # (tests) or dunning.sms.twilio.TwilioSmsBackend with the TWILIO_* settings below.
 DUNNING_SMS_BACKEND = env.str(

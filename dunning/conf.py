@@ -56,6 +56,11 @@ def batch_size() -> int:
     return int(getattr(settings, "DUNNING_BATCH_SIZE", 200))
 
 
+def run_workers() -> int:
+    """How many batches one run advances at once (1: one after the other)."""
+    return max(int(getattr(settings, "DUNNING_RUN_WORKERS", 2)), 1)
+
+
 def max_promise_days() -> int:
     return int(getattr(settings, "DUNNING_MAX_PROMISE_DAYS", 30))
 

@@ -13,18 +13,21 @@ the gateway call and records the outcome in the same transaction, so:
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import connections, transaction
 from django.db.models import Max, Q
 
 from config import clock
-from config.db import bulk_update_rows
+from config.db import bulk_insert_rows, bulk_update_rows
 from members.models import Member
 
 from .. import hooks
@@ -217,16 +220,16 @@ def attempts_create(
         invoices = {
             invoice.pk: invoice
             for invoice in Invoice.objects.select_for_update()
-            .filter(pk__in=invoice_ids)
+            .filter(pk__any=invoice_ids)
             .order_by("pk")
         }
         in_flight = set(
             PaymentAttempt.objects.filter(
-                invoice_id__in=invoice_ids, status__in=UNSETTLED
+                invoice_id__any=invoice_ids, status__in=UNSETTLED
             ).values_list("invoice_id", flat=True)
         )
         numbers: dict[int, int] = dict(
-            PaymentAttempt.objects.filter(invoice_id__in=invoice_ids)
+            PaymentAttempt.objects.filter(invoice_id__any=invoice_ids)
             .values("invoice_id")
             .annotate(n=Max("attempt_number"))
             .values_list("invoice_id", "n")
@@ -239,7 +242,7 @@ def attempts_create(
         defaults: dict[int, PaymentMethod] = {}
         if need_default:
             for method in PaymentMethod.objects.filter(
-                member_id__in=need_default, is_default=True, status=PaymentMethodStatus.ACTIVE
+                member_id__any=need_default, is_default=True, status=PaymentMethodStatus.ACTIVE
             ).order_by("-pk"):
                 defaults[method.member_id] = method
         for request in requests:
@@ -258,7 +261,7 @@ def attempts_create(
                 in_flight.add(invoice.pk)
             created.append(attempt)
             results.append(attempt)
-        PaymentAttempt.objects.bulk_create(created)
+        bulk_insert_rows(created)
     failed = [attempt for attempt in created if attempt.status == AttemptStatus.FAILED]
     if failed:
         _after_failures(failed)
@@ -320,7 +323,11 @@ def _lookup_gateway(attempt: PaymentAttempt) -> ChargeResult:
     return found
 
 
-def _apply_result(attempt: PaymentAttempt, result: ChargeResult) -> None:
+def _apply_result(
+    attempt: PaymentAttempt,
+    result: ChargeResult,
+    classify: Callable[[str, str, str], str] = hooks.classify_decline,
+) -> None:
     attempt.status = {
         ChargeStatus.SUCCEEDED: AttemptStatus.SUCCEEDED,
         ChargeStatus.FAILED: AttemptStatus.FAILED,
@@ -334,7 +341,7 @@ def _apply_result(attempt: PaymentAttempt, result: ChargeResult) -> None:
     attempt.message = result.message[:300]
     attempt.raw_response = redact(result.raw)
     if attempt.status in (AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION):
-        attempt.decline_category = hooks.classify_decline(
+        attempt.decline_category = classify(
             attempt.decline_code, attempt.network_code, attempt.advice_code
         )
     if attempt.status != AttemptStatus.UNKNOWN:
@@ -342,7 +349,23 @@ def _apply_result(attempt: PaymentAttempt, result: ChargeResult) -> None:
 
 
 def _concurrency() -> int:
-    return int(getattr(settings, "BILLING_CHARGE_CONCURRENCY", 32))
+    return max(int(getattr(settings, "BILLING_CHARGE_CONCURRENCY", 32)), 1)
+
+
+_charge_pools: dict[int, ThreadPoolExecutor] = {}
+_charge_pools_lock = threading.Lock()
+# A forked child (a prefork worker) has none of its parent's threads.
+os.register_at_fork(after_in_child=_charge_pools.clear)
+
+
+def _charge_pool(size: int) -> ThreadPoolExecutor:
+    """The threads that call the gateways, kept for the life of the process, so each
+    keeps its connections (an HTTP session, the sandbox's Redis) from batch to batch."""
+    with _charge_pools_lock:
+        pool = _charge_pools.get(size)
+        if pool is None:
+            pool = _charge_pools[size] = ThreadPoolExecutor(size, thread_name_prefix="gateway")
+        return pool
 
 
 def attempts_process(attempt_ids: Sequence[int], *, lookup_first: bool = False) -> dict[str, int]:
@@ -357,7 +380,7 @@ def attempts_process(attempt_ids: Sequence[int], *, lookup_first: bool = False) 
     with transaction.atomic():
         attempts = list(
             PaymentAttempt.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=attempt_ids, status__in=UNSETTLED)
+            .filter(pk__any=attempt_ids, status__in=UNSETTLED)
             .select_related("payment_method", "invoice")
         )
         outcome["skipped"] = len(set(attempt_ids)) - len(attempts)
@@ -365,10 +388,11 @@ def attempts_process(attempt_ids: Sequence[int], *, lookup_first: bool = False) 
         if len(attempts) == 1:
             results = [call(attempts[0])]
         else:
-            with ThreadPoolExecutor(max_workers=min(_concurrency(), len(attempts) or 1)) as pool:
-                results = list(pool.map(_threaded(call), attempts))
+            results = list(_charge_pool(_concurrency()).map(_threaded(call), attempts))
+        # A batch's declines share a handful of codes: each is classified once.
+        classify = functools.lru_cache(maxsize=None)(hooks.classify_decline)
         for attempt, result in zip(attempts, results, strict=True):
-            _apply_result(attempt, result)
+            _apply_result(attempt, result, classify)
         bulk_update_rows(
             attempts,
             [
@@ -419,11 +443,15 @@ def attempt_record_external(attempt: PaymentAttempt, result: ChargeResult) -> st
 
 
 def _threaded(call: Any) -> Any:
+    """``call`` for a gateway thread: on the caller's clock (moved by ``--date``), and
+    leaving no database connection open."""
+    on_callers_clock = clock.carried(call)
+
     def run(attempt: PaymentAttempt) -> ChargeResult:
         try:
-            return call(attempt)
+            return on_callers_clock(attempt)
         finally:
-            close_old_connections()
+            connections.close_all()  # the thread lives on; it keeps no database connection
 
     return run
 

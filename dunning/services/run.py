@@ -14,18 +14,20 @@ once and send each message once.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from billing.models import InvoiceStatus
 from billing.selectors import overdue_summary
 from billing.services.bulk import MembershipLevers
 from config import clock
-from config.db import bulk_update_rows
+from config.db import bulk_insert_rows, bulk_update_rows
 
 from .. import conf
 from ..models import (
@@ -125,7 +127,7 @@ def _due_retries(case_ids: Sequence[int], now: dt.datetime) -> list[int]:
     missed: list[int] = []
     due = (
         ScheduledRetry.objects.filter(
-            case_id__in=case_ids, status=RetryStatus.PENDING, due_at__lte=now
+            case_id__any=case_ids, status=RetryStatus.PENDING, due_at__lte=now
         )
         .order_by("due_at", "pk")
         .values_list("pk", "case_id", "reason")
@@ -136,7 +138,7 @@ def _due_retries(case_ids: Sequence[int], now: dt.datetime) -> list[int]:
         elif reason == RetryReason.POLICY:
             missed.append(retry_id)
     if missed:
-        ScheduledRetry.objects.filter(pk__in=missed).update(
+        ScheduledRetry.objects.filter(pk__any=missed).update(
             status=RetryStatus.CANCELLED, skip_reason="missed_catching_up", done_at=now
         )
     return sorted(chosen.values())
@@ -163,7 +165,7 @@ def cases_advance(case_ids: Sequence[int], now: dt.datetime | None = None) -> Ru
     now = now or clock.now()
     attempts_reconcile_for(
         ScheduledRetry.objects.filter(
-            case_id__in=list(case_ids), status=RetryStatus.PENDING, due_at__lte=now
+            case_id__any=list(case_ids), status=RetryStatus.PENDING, due_at__lte=now
         )
     )
     with followups.collected() as asked:
@@ -199,8 +201,8 @@ def _advance_locked(case_ids: Sequence[int], now: dt.datetime, *, charge: bool) 
     with transaction.atomic():
         cases = list(
             DunningCase.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=list(case_ids), status__in=ACTIVE_CASE_STATUSES)
-            .select_related("invoice", "membership", "member", "plan", "late_fee_invoice")
+            .filter(pk__any=list(case_ids), status__in=ACTIVE_CASE_STATUSES)
+            .select_related("invoice", "member")
             .order_by("pk")
         )
         if not cases:
@@ -250,9 +252,9 @@ def _advance_locked(case_ids: Sequence[int], now: dt.datetime, *, charge: bool) 
             outcome.finish(now)
             executions.extend(outcome.executions)
             events.extend(outcome.events)
-        StepExecution.objects.bulk_create(executions)
+        bulk_insert_rows(executions)
         messages_save(messages, now)
-        DunningEvent.objects.bulk_create(events)
+        bulk_insert_rows(events)
         live = [case for case in cases if case.pk not in done.paid_without_hook]
         if charge:
             due = _due_retries([case.pk for case in live], now)
@@ -263,6 +265,40 @@ def _advance_locked(case_ids: Sequence[int], now: dt.datetime, *, charge: bool) 
         done.report.advanced = len(live)
         done.report.steps = len(executions)
     return done
+
+
+def _batches_advanced(batches: list[list[int]], now: dt.datetime) -> Iterator[RunReport]:
+    """:func:`cases_advance` for each batch, reported in order.
+
+    With ``DUNNING_RUN_WORKERS`` above 1 the batches are advanced that many at a time,
+    each in a worker thread with its own database connection, as Celery workers would
+    take them: batches hold disjoint cases and every batch locks its rows ``SKIP
+    LOCKED``, exactly as concurrent runs do.  Inside a transaction (or on SQLite) the
+    batches go one after the other, since other connections could not see its rows.
+    Each worker sees the caller's context (the clock, the language), and statement hooks
+    installed on the caller's connection (``execute_wrapper``: query logs, timings) are
+    installed on the workers' connections too.
+    """
+    caller = connections[DEFAULT_DB_ALIAS]
+    workers = min(conf.run_workers(), len(batches))
+    if workers <= 1 or caller.vendor != "postgresql" or caller.in_atomic_block:
+        for batch in batches:
+            yield cases_advance(batch, now)
+        return
+    hooks = list(caller.execute_wrappers)
+
+    def advance(batch: list[int]) -> RunReport:
+        connections[DEFAULT_DB_ALIAS].execute_wrappers = list(hooks)
+        try:
+            return cases_advance(batch, now)
+        finally:
+            connections.close_all()  # this worker thread's own connections
+
+    # Each batch runs in a copy of the caller's context: the clock moved by ``--date``
+    # (``clock.travel_to_date``) and the active language go with it.
+    contexts = [contextvars.copy_context() for _ in batches]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dunning-run") as pool:
+        yield from pool.map(lambda batch, context: context.run(advance, batch), batches, contexts)
 
 
 def dunning_run(
@@ -278,9 +314,9 @@ def dunning_run(
     ids = due_case_ids(now)
     report.due = len(ids)
     size = conf.batch_size()
-    for start in range(0, len(ids), size):
-        batch = ids[start : start + size]
-        report.add(cases_advance(batch, now))
+    batches = [ids[start : start + size] for start in range(0, len(ids), size)]
+    for batch, advanced in zip(batches, _batches_advanced(batches, now), strict=True):
+        report.add(advanced)
         if progress:
             progress(len(batch))
     handed = set(ids)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from billing import hooks
@@ -81,3 +83,19 @@ def test_a_failure_makes_an_active_membership_past_due_once():
     membership.refresh_from_db()
     assert membership.status == MembershipStatus.PAST_DUE
     assert MembershipEvent.objects.filter(membership=membership, kind="past_due").count() == 1
+
+
+def test_gateway_threads_run_in_the_callers_context_such_as_a_moved_clock():
+    """``run_dunning --date`` and ``run_billing --date`` move the clock in a context
+    variable; the threads that call the gateway must see it (card expiry is judged by it)."""
+    from billing.services.payments import _charge_pool, _threaded
+    from config import clock
+
+    def gateway_call(attempt):
+        return (attempt, clock.today())
+
+    day = dt.date(2031, 1, 15)
+    with clock.travel_to_date(day):
+        seen = list(_charge_pool(4).map(_threaded(gateway_call), range(4)))
+    assert seen == [(n, day) for n in range(4)]
+    assert clock.today() != day

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import threading
 
@@ -14,7 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from django_celery_beat.models import PeriodicTask
 
 from billing.models import Membership
+from config import clock
 from dunning.models import DunningMessage, MessageStatus, StepExecution
+from dunning.services import run
 from dunning.services.run import due_case_ids, dunning_run
 from dunning.sms import locmem
 from tests.billing.factories import PlanFactory, card, signed_up
@@ -114,6 +117,30 @@ def test_the_command_runs_as_of_a_date(bank, gym, time_machine, capsys):
     out = capsys.readouterr().out
     assert out.startswith("2026-04-08: 2 cases due, 2 advanced, 2 ladder steps")
     assert StepExecution.objects.filter(step__name="Reminder").count() == 2
+
+
+def test_batches_advanced_in_worker_threads_keep_the_moved_clock(
+    bank, gym, time_machine, settings, monkeypatch
+):
+    settings.DUNNING_BATCH_SIZE = 1
+    settings.DUNNING_RUN_WORKERS = 2
+    many_failing(3, time_machine)
+    fail_renewal(time_machine)
+    time_machine.move_to(local(2026, 4, 5, 12), tick=False)
+    seen: list[tuple[str, dt.date]] = []
+    advance = run.cases_advance
+
+    def watched(case_ids, now=None):
+        seen.append((threading.current_thread().name, clock.today()))
+        return advance(case_ids, now)
+
+    monkeypatch.setattr(run, "cases_advance", watched)
+    with clock.travel_to_date(dt.date(2026, 4, 8)):
+        report = dunning_run()
+    assert report.due == report.advanced == 3
+    assert sorted(day for _, day in seen) == [dt.date(2026, 4, 8)] * 3
+    assert all(name.startswith("dunning-run") for name, _ in seen)
+    assert StepExecution.objects.filter(step__name="Reminder").count() == 3
 
 
 def test_the_command_refuses_a_bad_date():
