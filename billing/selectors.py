@@ -73,7 +73,7 @@ def overdue_summary(
     """
     rows = (
         Invoice.objects.filter(
-            member_id__in=set(member_ids), status=InvoiceStatus.OPEN, due_on__lte=today
+            member_id__any=set(member_ids), status=InvoiceStatus.OPEN, due_on__lte=today
         )
         .values("member_id", "currency")
         .annotate(
