@@ -48,7 +48,8 @@ from .services import staff
 from .services.schedule import NEXT_INSTALLMENT, NEXT_MESSAGE, NEXT_RESUME, NEXT_RETRY, NEXT_STEP
 
 ACT_PERMISSION = "dunning.act_on_dunning"
-ACTION_FORM_TEMPLATE = "dunning/admin/action_form.html"
+# The admin action page that billing's admin uses too: a few inputs and one button.
+ACTION_FORM_TEMPLATE = "admin/billing/action_form.html"
 REPORTS_PERMISSION = "members.view_reports"
 METRICS_TEMPLATE = "admin/dunning/metrics.html"
 
@@ -395,6 +396,7 @@ class DunningCaseAdmin(admin.ModelAdmin):
             "form": form,
             "media": self.media + form.media,
             "summary": summary,
+            "submit_label": title,
             "cancel_url": change_url,
         }
         return TemplateResponse(request, ACTION_FORM_TEMPLATE, context)
