@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import queue
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -275,9 +276,15 @@ def _batches_advanced(batches: list[list[int]], now: dt.datetime) -> Iterator[Ru
     take them: batches hold disjoint cases and every batch locks its rows ``SKIP
     LOCKED``, exactly as concurrent runs do.  Inside a transaction (or on SQLite) the
     batches go one after the other, since other connections could not see its rows.
-    Each worker sees the caller's context (the clock, the language), and statement hooks
-    installed on the caller's connection (``execute_wrapper``: query logs, timings) are
-    installed on the workers' connections too.
+
+    A worker keeps its connection (and its cache client) from one batch to the next and
+    closes it when the queue is empty: a fresh PostgreSQL backend per batch would pay
+    for the connection and for cold catalogue caches every time.  Each worker runs in a
+    copy of the caller's context, so it sees the caller's clock (``--date``) and active
+    language, and the statement hooks installed on the caller's connection
+    (``execute_wrapper``: query logs, timings) are installed on the workers' too.  If
+    the caller stops early (an error in a batch), the batches not yet started are
+    dropped and the workers finish what they hold.
     """
     caller = connections[DEFAULT_DB_ALIAS]
     workers = min(conf.run_workers(), len(batches))
@@ -286,19 +293,39 @@ def _batches_advanced(batches: list[list[int]], now: dt.datetime) -> Iterator[Ru
             yield cases_advance(batch, now)
         return
     hooks = list(caller.execute_wrappers)
+    work: queue.SimpleQueue[tuple[Future[RunReport], list[int]]] = queue.SimpleQueue()
+    results: list[Future[RunReport]] = []
+    for batch in batches:
+        results.append(Future())
+        work.put((results[-1], batch))
 
-    def advance(batch: list[int]) -> RunReport:
+    def drain_queue() -> None:
         connections[DEFAULT_DB_ALIAS].execute_wrappers = list(hooks)
         try:
-            return cases_advance(batch, now)
+            while True:
+                try:
+                    result, batch = work.get_nowait()
+                except queue.Empty:
+                    return
+                if not result.set_running_or_notify_cancel():
+                    continue
+                try:
+                    result.set_result(cases_advance(batch, now))
+                except BaseException as exc:  # handed to the caller, raised there
+                    result.set_exception(exc)
         finally:
             connections.close_all()  # this worker thread's own connections
 
-    # Each batch runs in a copy of the caller's context: the clock moved by ``--date``
-    # (``clock.travel_to_date``) and the active language go with it.
-    contexts = [contextvars.copy_context() for _ in batches]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dunning-run") as pool:
-        yield from pool.map(lambda batch, context: context.run(advance, batch), batches, contexts)
+        running = [pool.submit(contextvars.copy_context().run, drain_queue) for _ in range(workers)]
+        try:
+            for result in results:
+                yield result.result()
+        finally:
+            for result in results:
+                result.cancel()
+            for worker in running:
+                worker.result()
 
 
 def dunning_run(

@@ -119,7 +119,7 @@ def test_the_command_runs_as_of_a_date(bank, gym, time_machine, capsys):
     assert StepExecution.objects.filter(step__name="Reminder").count() == 2
 
 
-def test_batches_advanced_in_worker_threads_keep_the_moved_clock(
+def test_batches_advanced_in_worker_threads_keep_the_moved_clock_and_their_connection(
     bank, gym, time_machine, settings, monkeypatch
 ):
     settings.DUNNING_BATCH_SIZE = 1
@@ -128,10 +128,14 @@ def test_batches_advanced_in_worker_threads_keep_the_moved_clock(
     fail_renewal(time_machine)
     time_machine.move_to(local(2026, 4, 5, 12), tick=False)
     seen: list[tuple[str, dt.date]] = []
+    backends: set[tuple[str, int]] = set()
     advance = run.cases_advance
 
     def watched(case_ids, now=None):
         seen.append((threading.current_thread().name, clock.today()))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backends.add((threading.current_thread().name, cursor.fetchone()[0]))
         return advance(case_ids, now)
 
     monkeypatch.setattr(run, "cases_advance", watched)
@@ -140,7 +144,32 @@ def test_batches_advanced_in_worker_threads_keep_the_moved_clock(
     assert report.due == report.advanced == 3
     assert sorted(day for _, day in seen) == [dt.date(2026, 4, 8)] * 3
     assert all(name.startswith("dunning-run") for name, _ in seen)
+    # A worker keeps its connection from one batch to the next: one backend per thread.
+    assert len(backends) == len({name for name, _ in backends}) <= 2
     assert StepExecution.objects.filter(step__name="Reminder").count() == 3
+
+
+def test_a_failing_batch_stops_the_run_and_the_workers_finish(
+    bank, gym, time_machine, settings, monkeypatch
+):
+    settings.DUNNING_BATCH_SIZE = 1
+    settings.DUNNING_RUN_WORKERS = 2
+    many_failing(3, time_machine)
+    fail_renewal(time_machine)
+    time_machine.move_to(local(2026, 4, 8, 12), tick=False)
+    started: list[list[int]] = []
+
+    def broken(case_ids, now=None):
+        started.append(list(case_ids))
+        raise RuntimeError("bank unreachable")
+
+    monkeypatch.setattr(run, "cases_advance", broken)
+    with pytest.raises(RuntimeError, match="bank unreachable"):
+        dunning_run()
+    # Batches not yet started when the error reached the caller are dropped, and every
+    # worker thread has ended: nothing is left running behind the failed run.
+    assert 1 <= len(started) <= 3
+    assert not [t for t in threading.enumerate() if t.name.startswith("dunning-run")]
 
 
 def test_the_command_refuses_a_bad_date():
