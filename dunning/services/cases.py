@@ -13,7 +13,8 @@ as the case is open: members cannot import dunning, so dunning writes the alert.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -135,16 +136,6 @@ def _failure_applied(
     )
 
 
-def _apply_failure(
-    case: DunningCase, attempt: PaymentAttempt, invoice: Invoice, now: dt.datetime
-) -> None:
-    event = _failure_applied(case, attempt, invoice, now)
-    ScheduledRetry.objects.filter(attempt=attempt, status=RetryStatus.SUBMITTED).update(
-        status=RetryStatus.FAILED, done_at=now
-    )
-    event.save()
-
-
 def _plan_broken(
     case: DunningCase,
     installment: PaymentPlanInstallment,
@@ -175,10 +166,11 @@ def _plan_broken(
         restrictions_reapply(case, ladder, executed_steps([case.pk]).get(case.pk, set()), now)
 
 
-def case_record_failure(attempt: PaymentAttempt) -> DunningCase | None:
+def case_record_failure(attempt: PaymentAttempt) -> None:
     """A payment attempt failed: open or update the invoice's case, then let the run act.
 
-    Failures of a case's late-fee invoice are noted on the case and change nothing else.
+    A failed installment breaks the case's payment plan; failures of a case's late-fee
+    invoice are noted on the case and change nothing else.
     """
     now = clock.now()
     invoice = Invoice.objects.select_related("membership", "member").get(pk=attempt.invoice_id)
@@ -199,37 +191,11 @@ def case_record_failure(attempt: PaymentAttempt) -> DunningCase | None:
                 late_fee=True,
                 decline_code=attempt.decline_code,
             )
-            return fee_case
+            return
         if invoice.status != InvoiceStatus.OPEN:
-            return None
+            return
         case_id = case_open(invoice, now=now).pk
-    with transaction.atomic():
-        case = (
-            DunningCase.objects.select_for_update(of=("self",))
-            .select_related("invoice", "membership", "member")
-            .get(pk=case_id)
-        )
-        if case.status not in ACTIVE_CASE_STATUSES:
-            return case
-        _apply_failure(case, attempt, invoice, now)
-        if installment is not None:
-            _plan_broken(case, installment, attempt, now)
-        installments = installments_by_case([case.pk]).get(case.pk)
-        owed = owed_invoices(case, installments, clock.today())
-        from .retries import retries_replan
-
-        retries_replan(
-            case,
-            category=case.last_decline_category,
-            invoice=owed[0] if owed else invoice,
-            now=now,
-        )
-        case.amount_due = amount_at_risk(case, installments)
-        case.ladder_checked_at = None
-        cases_schedule([case])
-        case.save()
-        transaction.on_commit(lambda: advance_soon([case.pk]))
-    return case
+    _failures_record({case_id: _Failure(attempt, invoice, installment)})
 
 
 def cases_record_failures(attempts: Sequence[PaymentAttempt]) -> None:
@@ -254,20 +220,30 @@ def cases_record_failures(attempts: Sequence[PaymentAttempt]) -> None:
             "invoice_id", "pk"
         )
     )
-    together: dict[int, PaymentAttempt] = {}
+    together: dict[int, _Failure] = {}
     one_by_one: list[PaymentAttempt] = []
     for attempt in attempts:
-        if attempt.invoice_id in case_of and attempt.invoice_id not in together:
-            together[attempt.invoice_id] = attempt
+        if attempt.invoice_id in case_of and case_of[attempt.invoice_id] not in together:
+            together[case_of[attempt.invoice_id]] = _Failure(attempt)
         else:
             one_by_one.append(attempt)
     if together:
-        _failures_record({case_of[i]: attempt for i, attempt in together.items()})
+        _failures_record(together)
     for attempt in one_by_one:
         case_record_failure(attempt)
 
 
-def _failures_record(attempt_by_case: dict[int, PaymentAttempt]) -> None:
+@dataclass(frozen=True)
+class _Failure:
+    """A declined attempt on a case: on its own invoice, or on one of its installments."""
+
+    attempt: PaymentAttempt
+    invoice: Invoice | None = None  # the attempt's invoice; None: the case's own
+    installment: PaymentPlanInstallment | None = None
+
+
+def _failures_record(failures: Mapping[int, _Failure]) -> None:
+    """Note each case's decline, break a payment plan it missed, and replan its retries."""
     from .retries import Replan, retries_replan_many
 
     now = clock.now()
@@ -277,7 +253,7 @@ def _failures_record(attempt_by_case: dict[int, PaymentAttempt]) -> None:
             case
             for case in DunningCase.objects.select_for_update(of=("self",))
             .select_related("invoice")
-            .filter(pk__any=list(attempt_by_case))
+            .filter(pk__any=list(failures))
             .order_by("pk")
             if case.status in ACTIVE_CASE_STATUSES
         ]
@@ -285,25 +261,34 @@ def _failures_record(attempt_by_case: dict[int, PaymentAttempt]) -> None:
             return
         ids = [case.pk for case in cases]
         ScheduledRetry.objects.filter(
-            attempt_id__any=[attempt_by_case[pk].pk for pk in ids], status=RetryStatus.SUBMITTED
+            attempt_id__any=[failures[pk].attempt.pk for pk in ids], status=RetryStatus.SUBMITTED
         ).update(status=RetryStatus.FAILED, done_at=now)
+        bulk_insert_rows(
+            [
+                _failure_applied(
+                    case, failures[case.pk].attempt, failures[case.pk].invoice or case.invoice, now
+                )
+                for case in cases
+            ]
+        )
+        fields = FAILURE_FIELDS
+        for case in cases:
+            failure = failures[case.pk]
+            if failure.installment is not None:
+                _plan_broken(case, failure.installment, failure.attempt, now)
+                fields = [*FAILURE_FIELDS, *PLAN_BROKEN_FIELDS]
         installments = installments_by_case(ids)
-        events = []
         plans = []
         for case in cases:
-            attempt = attempt_by_case[case.pk]
-            events.append(_failure_applied(case, attempt, case.invoice, now))
             owed = owed_invoices(case, installments.get(case.pk), today)
-            plans.append(
-                Replan(case, case.last_decline_category, owed[0] if owed else case.invoice)
-            )
-        bulk_insert_rows(events)
+            invoice = owed[0] if owed else (failures[case.pk].invoice or case.invoice)
+            plans.append(Replan(case, case.last_decline_category, invoice))
         retries_replan_many(plans, now)
         for case in cases:
             case.amount_due = amount_at_risk(case, installments.get(case.pk))
             case.ladder_checked_at = None
         cases_schedule(cases, installments=installments)
-        bulk_update_rows(cases, FAILURE_FIELDS)
+        bulk_update_rows(cases, fields)
         transaction.on_commit(lambda: advance_soon(ids))
 
 
@@ -318,6 +303,8 @@ FAILURE_FIELDS = [
     "ladder_checked_at",
     *SCHEDULE_FIELDS,
 ]
+# What a broken payment plan changes on its case, besides.
+PLAN_BROKEN_FIELDS = ["status", "paused_on", "paused_days"]
 
 
 def advance_soon(case_ids: list[int]) -> None:

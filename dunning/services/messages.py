@@ -146,8 +146,15 @@ def messages_save(messages: Sequence[DunningMessage], now: dt.datetime) -> None:
 
 def messages_cancel(case: DunningCase, reason: str, now: dt.datetime) -> int:
     """Cancel the case's pending messages (not the ones about closing it)."""
+    return messages_cancel_many([case.pk], reason)
+
+
+def messages_cancel_many(case_ids: Sequence[int], reason: str) -> int:
+    """:func:`messages_cancel` for several cases, in one statement."""
+    if not case_ids:
+        return 0
     return (
-        DunningMessage.objects.filter(case=case, status=MessageStatus.PENDING)
+        DunningMessage.objects.filter(case_id__any=list(case_ids), status=MessageStatus.PENDING)
         .exclude(template__in=CLOSING_TEMPLATES)
         .update(status=MessageStatus.CANCELLED, skip_reason=reason[:40])
     )

@@ -43,14 +43,12 @@ from ..models import (
     PlanStatus,
     RecoveryRoute,
     RetryReason,
-    RetryStatus,
-    ScheduledRetry,
 )
 from ..selectors import installments_by_case, owed_invoices
 from .cases import case_alert_resolve
 from .events import event_add, event_build
-from .messages import CLOSING_TEMPLATES, message_plan, messages_cancel, messages_save
-from .retries import retries_cancel
+from .messages import message_plan, messages_cancel_many, messages_save
+from .retries import retries_cancel, retries_cancel_many
 from .schedule import cases_schedule
 
 RESTORED = (MembershipStatus.ACTIVE, MembershipStatus.TRIALING)
@@ -82,17 +80,12 @@ def route_for(payment: Payment) -> str:
     }.get(AttemptTrigger(payment.attempt.trigger), RecoveryRoute.STAFF)
 
 
-def _close_pending(case: DunningCase, why: str, now: dt.datetime) -> None:
-    retries_cancel(case, why=why, now=now)
-    messages_cancel(case, why, now)
-    case_alert_resolve(case)
-
-
 def _recover(case: DunningCase, *, route: str, amount: int, now: dt.datetime) -> None:
     channel = _link_channels([case.pk]).get(case.pk, "") if route == RecoveryRoute.MEMBER else ""
     _close_recovered(case, route, amount, channel, now)
     case.save()
-    _close_pending(case, "recovered", now)
+    _pending_close([case.pk], "recovered", now)
+    case_alert_resolve(case)
     event_add(
         case,
         EventKind.RECOVERED,
@@ -237,16 +230,9 @@ def _link_channels(case_ids: Sequence[int]) -> dict[int, str]:
 
 
 def _pending_close(case_ids: Sequence[int], why: str, now: dt.datetime) -> None:
-    if not case_ids:
-        return
-    ScheduledRetry.objects.filter(case_id__any=list(case_ids), status=RetryStatus.PENDING).update(
-        status=RetryStatus.CANCELLED, skip_reason=why[:60], done_at=now
-    )
-    DunningMessage.objects.filter(
-        case_id__any=list(case_ids), status=MessageStatus.PENDING
-    ).exclude(template__in=CLOSING_TEMPLATES).update(
-        status=MessageStatus.CANCELLED, skip_reason=why[:40]
-    )
+    """Cancel what the cases still had planned: retries, and messages not about closing."""
+    retries_cancel_many(case_ids, why=why, now=now)
+    messages_cancel_many(case_ids, why)
 
 
 def _access_checked(cases: Sequence[DunningCase], now: dt.datetime) -> list[DunningEvent]:

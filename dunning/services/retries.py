@@ -100,7 +100,20 @@ def retries_cancel(
     reasons: Iterable[str] | None = None,
 ) -> int:
     """Cancel the case's pending retries (only those for ``reasons``, if given)."""
-    pending = ScheduledRetry.objects.filter(case=case, status=RetryStatus.PENDING)
+    return retries_cancel_many([case.pk], why=why, now=now, reasons=reasons)
+
+
+def retries_cancel_many(
+    case_ids: Sequence[int],
+    *,
+    why: str,
+    now: dt.datetime,
+    reasons: Iterable[str] | None = None,
+) -> int:
+    """:func:`retries_cancel` for several cases, in one statement."""
+    if not case_ids:
+        return 0
+    pending = ScheduledRetry.objects.filter(case_id__any=list(case_ids), status=RetryStatus.PENDING)
     if reasons is not None:
         pending = pending.filter(reason__in=list(reasons))
     return pending.update(status=RetryStatus.CANCELLED, skip_reason=why[:60], done_at=now)
