@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import functools
 import json
 import operator
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import DEFAULT_DB_ALIAS, connections, router
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections, router
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, ForeignObject, Lookup, Model
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -39,6 +42,71 @@ def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> Iterator[CursorWrapper]:
         cursor = connection._prepare_cursor(raw)  # type: ignore[attr-defined]
     with cursor:
         yield cursor
+
+
+# Inside ``checked_by_first_use``: how many statements have succeeded on the connection.
+_FIRST_USE: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "db_first_use", default=None
+)
+
+
+def checked_by_first_use(func: Callable[[], T], using: str = DEFAULT_DB_ALIAS) -> T:
+    """Run ``func`` with the kept connection checked by its first statement, not by ``SELECT 1``.
+
+    With ``CONN_HEALTH_CHECKS`` Django sends ``SELECT 1`` before the first query of every
+    request on a kept connection: one more round trip on a hot path (the gate's check).
+    Here that check is skipped, and the first real statement checks the connection
+    instead: if it finds the connection dead (the server restarted, or a firewall
+    dropped it), nothing has been done on it, so the connection is reopened and
+    ``func`` runs once more.  A failure after a statement succeeded is never retried.
+    Code that turns database errors into answers (a view's exception handler) must let
+    such an error through: see :func:`lost_before_use`.
+    """
+    connection: Any = connections[using]  # the health-check flags are not in the stubs
+    if (
+        connection.connection is None
+        or not connection.health_check_enabled
+        or connection.health_check_done
+        or connection.in_atomic_block
+    ):
+        return func()
+    connection.health_check_done = True  # the first statement will tell
+    succeeded = [0]
+
+    def counted(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        succeeded[0] += 1
+        return result
+
+    token = _FIRST_USE.set(succeeded)
+    try:
+        with connection.execute_wrapper(counted):
+            return func()
+    except (InterfaceError, OperationalError) as exc:
+        if not _lost_unused(exc, connection, succeeded):
+            raise
+    finally:
+        _FIRST_USE.reset(token)
+    connection.close()
+    return func()
+
+
+def lost_before_use(exc: BaseException, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether ``exc`` is the kept connection found dead before any statement succeeded.
+
+    Only inside :func:`checked_by_first_use`, which retries the call on a new connection.
+    """
+    succeeded = _FIRST_USE.get()
+    return succeeded is not None and _lost_unused(exc, connections[using], succeeded)
+
+
+def _lost_unused(exc: BaseException, connection: Any, succeeded: list[int]) -> bool:
+    raw = connection.connection
+    return (
+        isinstance(exc, InterfaceError | OperationalError)
+        and not succeeded[0]
+        and (raw is None or bool(getattr(raw, "broken", False)) or bool(raw.closed))
+    )
 
 
 @functools.cache

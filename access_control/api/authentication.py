@@ -18,6 +18,8 @@ from rest_framework import exceptions, permissions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from config.db import lost_before_use
+
 from ..services.devices import DeviceIdentity, device_authenticate
 
 KEYWORD = "device"
@@ -50,6 +52,8 @@ class DeviceKeyAuthentication(BaseAuthentication):
         try:
             identity = device_authenticate(key)
         except DatabaseError as exc:
+            if lost_before_use(exc):
+                raise  # the view opens a new connection and tries again
             raise AccessUnavailable() from exc
         if identity is None:
             raise invalid

@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
@@ -20,6 +23,7 @@ from rest_framework.views import APIView
 
 from billing.api.serializers import ErrorSerializer
 from config import clock
+from config.db import checked_by_first_use, lost_before_use
 
 from .. import allowlist, selectors, services
 from ..services.checks import CheckResult
@@ -46,7 +50,24 @@ class DeviceView(APIView):
         assert isinstance(identity, DeviceIdentity)
         return identity
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Handle the request; a kept connection is checked by its first statement.
+
+        No ``SELECT 1`` before the check's own statements (see
+        ``config.db.checked_by_first_use``): if the connection turns out dead, the
+        request is handled again on a new one, so a database restart costs the reader
+        nothing.  The body is read into memory first, so it can be parsed again.
+        """
+        handle = super().dispatch
+        try:
+            request.body  # noqa: B018  (kept for a second reading)
+        except RequestDataTooBig:
+            return handle(request, *args, **kwargs)
+        return checked_by_first_use(lambda: handle(request, *args, **kwargs))
+
     def handle_exception(self, exc: Exception) -> Response:
+        if lost_before_use(exc):
+            raise exc  # handled again by ``dispatch``, on a new connection
         if isinstance(exc, DatabaseError):
             exc = AccessUnavailable()
         return super().handle_exception(exc)

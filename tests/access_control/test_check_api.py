@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
@@ -16,6 +17,7 @@ from access_control.services import device_revoke, device_rotate_key
 from billing.models import Invoice, InvoiceStatus, PackPurchase
 from billing.services import memberships as ms
 from billing.services.invoices import payment_record_manual
+from tests.connections import health_checks_counted, request_starts, server_drops_connection
 from tests.factories import MemberFactory
 
 from .helpers import NOW, card, check, device_client
@@ -266,6 +268,38 @@ def test_a_pack_holders_first_entry_also_runs_three_queries(zone, make_device, c
     assert len(count_queries(client, "04A1B2C3")) <= 3  # ... and the next check writes it
     device.refresh_from_db()
     assert device.last_seen == NOW + dt.timedelta(minutes=5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_check_on_a_kept_connection_sends_no_select_1_and_survives_a_lost_connection(
+    zone, make_device, member_with, monkeypatch
+):
+    client = device_client(make_device(zone, "kept")[1])
+    membership = member_with()
+    card(membership.member, "04A1B2C3")
+    check(client, "04FFFFFF")
+    check(client, "04FFFFFF")  # the device is cached and seen, the connection kept
+    with health_checks_counted(monkeypatch) as checks:
+        request_starts()
+        queries = count_queries(client, "04A1B2C3")
+        # Django's health check would add a SELECT 1 before these on every request.
+        assert (checks, len(queries)) == ([], 2), queries
+        # The database drops the kept connection (a restart): the reader still gets its
+        # answer, on a new connection, and the pass is logged once.
+        before = AccessEvent.objects.filter(presented="04A1B2C3").count()
+        server_drops_connection()
+        request_starts()
+        body = check(client, "04A1B2C3")
+        assert (body["granted"], body["reason"]) == (True, "granted")
+        assert AccessEvent.objects.filter(presented="04A1B2C3").count() == before + 1
+        assert checks == []
+        # Cold: the device read from the database is the first statement.
+        cache.clear()
+        server_drops_connection()
+        request_starts()
+        body = check(client, "04A1B2C3")
+        assert (body["granted"], body["reason"]) == (True, "granted")
+        assert checks == []
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,14 +1,16 @@
-"""config.db: the prepared cursor, the cached INSERT and its non-durable commit."""
+"""config.db: the prepared cursor, the cached INSERT and its non-durable commit, and the
+kept connection checked by its first statement."""
 
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from access_control.models import AccessEvent, Location, Zone
 from config import clock
-from config.db import insert_row, prepared_cursor
+from config.db import checked_by_first_use, insert_row, prepared_cursor
+from tests.connections import health_checks_counted, request_starts, server_drops_connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,3 +109,60 @@ def test_the_prepared_cursor_prepares_and_is_logged():
             ["SELECT $1::int + 1%"],
         )
         assert cursor.fetchone()[0] == 1
+
+
+# --- A kept connection checked by its first statement -----------------------------------
+
+
+def test_a_kept_connection_is_checked_by_its_first_statement_not_by_select_1(zone, monkeypatch):
+    Zone.objects.count()  # the connection is open, and kept
+    with health_checks_counted(monkeypatch) as checks:
+        request_starts()
+        Zone.objects.count()
+        assert checks == [1]  # what Django does on its own: SELECT 1, then the query
+        request_starts()
+        assert checked_by_first_use(Zone.objects.count) == 1
+        assert checks == [1]
+
+
+def test_a_dead_kept_connection_is_reopened_and_the_work_done_once(zone):
+    Zone.objects.count()
+    server_drops_connection()
+    request_starts()
+    calls: list[int] = []
+
+    def work() -> int:
+        calls.append(1)
+        return Zone.objects.count()
+
+    assert checked_by_first_use(work) == 1
+    assert len(calls) == 2  # the first call's first statement found the connection dead
+    assert Zone.objects.count() == 1
+
+
+def test_a_connection_lost_after_a_statement_succeeded_is_not_retried(zone):
+    Zone.objects.count()
+    request_starts()
+    calls: list[int] = []
+
+    def work() -> None:
+        calls.append(1)
+        Zone.objects.update(name="Weights")  # done: running this again would repeat it
+        server_drops_connection()
+        Zone.objects.count()
+
+    try:
+        with pytest.raises(OperationalError):
+            checked_by_first_use(work)
+        assert calls == [1]
+    finally:
+        connection.close()
+    assert Zone.objects.get().name == "Weights"
+
+
+def test_outside_a_kept_connection_the_work_just_runs(zone, monkeypatch):
+    connection.close()
+    calls: list[int] = []
+    with health_checks_counted(monkeypatch) as checks:
+        assert checked_by_first_use(lambda: calls.append(1) or Zone.objects.count()) == 1
+    assert (calls, checks) == ([1], [])
