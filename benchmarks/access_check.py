@@ -19,7 +19,8 @@ bytes (keep-alive when the server allows it).  For each settings variant it meas
 Between the two, (a) also measures ``POST /bench/db-floor``, a probe mounted only in the
 benchmark's own gunicorn (``FLOOR_URLS``): ping plus the least database work a check
 that is logged can do, one prepared indexed read of the card and one small insert
-committed like the gate's log, with no authentication, rules or serializer.  Its ratio
+committed like the gate's log (and, like the gate, without Django's ``SELECT 1``
+health check), with no authentication, rules or serializer.  Its ratio
 to ping is the ceiling for any check that reads and writes PostgreSQL on the request.
 
 Targets on the 2-core reference machine: check throughput >= 70% of ping's; p99 <= 25 ms
@@ -67,7 +68,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.db import prepared_cursor
+from config.db import checked_by_first_use, prepared_cursor
 from config.urls import urlpatterns as project_urls
 from django.urls import path
 
@@ -84,12 +85,17 @@ class DatabaseFloor(APIView):
     permission_classes = [AllowAny]
 
     def post(self, request):
+        credential = str(request.data.get("credential", ""))
+        # Like the gate, no SELECT 1 before the first statement on a kept connection.
+        return Response(checked_by_first_use(lambda: self.logged(credential)))
+
+    def logged(self, credential):
         with prepared_cursor() as cursor:
-            cursor.execute(READ, [str(request.data.get("credential", ""))])
+            cursor.execute(READ, [credential])
             row = cursor.fetchone()
             cursor.execute(LOG, [row[0] if row else None])
             (event,) = cursor.fetchone()
-        return Response({"granted": row is not None, "reason": "floor", "event_id": event})
+        return {"granted": row is not None, "reason": "floor", "event_id": event}
 
 
 urlpatterns = [path("bench/db-floor", DatabaseFloor.as_view()), *project_urls]
