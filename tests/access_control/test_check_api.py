@@ -138,6 +138,16 @@ def test_malformed_json_gets_400_and_stores_nothing(reader, raw, content_type):
     assert AccessEvent.objects.count() == 0
 
 
+@pytest.mark.parametrize("path", [CHECK, "/api/v1/access/events"])
+def test_an_oversized_body_gets_413_and_stores_nothing(reader, settings, path):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    raw = b'{"credential": "' + b"A" * 2_000 + b'"}'
+    response = reader.generic("POST", path, raw, content_type="application/json")
+    assert response.status_code == 413, response.content
+    assert response.json()["code"] == "payload_too_large"
+    assert AccessEvent.objects.count() == 0
+
+
 def test_a_body_that_is_not_json_is_refused_and_stores_nothing(reader):
     response = reader.post(CHECK, {"credential": "04A1B2C3"})  # multipart form
     assert response.status_code == 415
