@@ -17,6 +17,7 @@ PaymentsFailedHook = Callable[[list["PaymentAttempt"]], None]
 InvoicesPaidHook = Callable[[list["Invoice"]], None]
 PaymentMethodHook = Callable[["PaymentMethod"], None]
 DeclineClassifier = Callable[[str, str, str], str]
+CardBlocker = Callable[[set[str]], set[str]]
 
 payment_failed: list[PaymentFailedHook] = []
 # Called once with every batch of failed attempts (a run's charges fail together), before
@@ -27,6 +28,10 @@ invoices_paid: list[InvoicesPaidHook] = []
 payment_method_updated: list[PaymentMethodHook] = []
 # Maps (decline_code, network_code, advice_code) to a category; the last one registered wins.
 decline_classifiers: list[DeclineClassifier] = []
+# Given card fingerprints, the ones that must never be charged again (a hard decline:
+# the card networks forbid presenting that card again).  Called inside the transaction
+# that writes the attempts; the union of every blocker's answer is blocked.
+card_blockers: list[CardBlocker] = []
 
 
 def classify_decline(decline_code: str, network_code: str, advice_code: str) -> str:
@@ -35,3 +40,13 @@ def classify_decline(decline_code: str, network_code: str, advice_code: str) -> 
     from .declines import default_category
 
     return default_category(decline_code, network_code, advice_code)
+
+
+def cards_blocked(fingerprints: set[str]) -> set[str]:
+    """The cards among ``fingerprints`` that no charge may be sent to."""
+    wanted = {fingerprint for fingerprint in fingerprints if fingerprint}
+    blocked: set[str] = set()
+    if wanted:
+        for blocker in card_blockers:
+            blocked |= blocker(wanted)
+    return blocked

@@ -82,6 +82,17 @@ def classify_decline(decline_code: str, network_code: str, advice_code: str) -> 
         return default_category(decline_code, network_code, advice_code)
 
 
+def cards_blocked(fingerprints: set[str]) -> set[str]:
+    """``billing.hooks.card_blockers``: cards with a decline after which none is charged.
+
+    Not guarded like the others: billing asks inside its own transaction and must not
+    charge a card it could not check.
+    """
+    from .caps import credentials_dead
+
+    return credentials_dead(fingerprints)
+
+
 def register() -> None:
     """Put dunning's hooks into billing's lists, once."""
     from billing import hooks
@@ -91,6 +102,7 @@ def register() -> None:
         (hooks.invoices_paid, on_invoices_paid),
         (hooks.payment_method_updated, on_payment_method_updated),
         (hooks.decline_classifiers, classify_decline),
+        (hooks.card_blockers, cards_blocked),
     ):
         if function not in hook_list:
             hook_list.append(function)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from config import clock
 from config.db import bulk_insert_rows, bulk_update_rows
 from config.errors import DomainError
 
+from .. import hooks
 from ..models import (
     BILLABLE_STATUSES,
     AttemptStatus,
@@ -59,7 +60,7 @@ class BatchResult:
     ended: int = 0
     skipped: int = 0
     attempt_ids: list[int] = field(default_factory=list)
-    failed_without_method: list[PaymentAttempt] = field(default_factory=list)
+    failed_unsent: list[PaymentAttempt] = field(default_factory=list)  # no card, or blocked
 
 
 def _account_balances(member_ids: set[int]) -> dict[tuple[int, str], int]:
@@ -188,6 +189,8 @@ def bill_due_batch(membership_ids: Sequence[int], today: dt.date) -> BatchResult
         attempts: list[PaymentAttempt] = []
         from .payments import attempt_build
 
+        methods = [m.payment_method or defaults.get(m.payer_id) for m, _, _ in to_bill]
+        blocked = hooks.cards_blocked({method.fingerprint for method in methods if method})
         for invoice, (membership, lines, applied) in zip(invoices, to_bill, strict=True):
             for line in lines:
                 line.invoice = invoice
@@ -217,7 +220,13 @@ def bill_due_batch(membership_ids: Sequence[int], today: dt.date) -> BatchResult
             if invoice.status == InvoiceStatus.OPEN:
                 method = membership.payment_method or defaults.get(membership.payer_id)
                 attempts.append(
-                    attempt_build(invoice, method, number=1, trigger=AttemptTrigger.BILLING_RUN)
+                    attempt_build(
+                        invoice,
+                        method,
+                        number=1,
+                        trigger=AttemptTrigger.BILLING_RUN,
+                        blocked=blocked,
+                    )
                 )
         InvoiceLine.objects.bulk_create(all_lines)
         LedgerEntry.objects.bulk_create(ledger)
@@ -244,7 +253,7 @@ def bill_due_batch(membership_ids: Sequence[int], today: dt.date) -> BatchResult
         result.invoiced = len(invoices)
         result.ended = len(ended)
         result.attempt_ids = [a.pk for a in attempts if a.status == AttemptStatus.PENDING]
-        result.failed_without_method = [a for a in attempts if a.status == AttemptStatus.FAILED]
+        result.failed_unsent = [a for a in attempts if a.status == AttemptStatus.FAILED]
         paid_now = [inv for inv in invoices if inv.status == InvoiceStatus.PAID]
         if paid_now:
             transaction.on_commit(lambda: invoices_after_paid(paid_now))

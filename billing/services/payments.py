@@ -17,7 +17,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +31,7 @@ from config.db import bulk_insert_rows, bulk_update_rows
 from members.models import Member
 
 from .. import hooks
+from ..declines import CUSTOMER_ACTION, HARD
 from ..errors import PaymentNotAllowed
 from ..gateways import get_gateway
 from ..gateways.interface import (
@@ -55,6 +56,8 @@ from .invoices import payment_record
 logger = logging.getLogger(__name__)
 
 NO_PAYMENT_METHOD = "no_payment_method"
+# A charge not sent, because its card had a hard decline (``hooks.cards_blocked``).
+CARD_BLOCKED = "card_blocked"
 UNSETTLED = (AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
 
 
@@ -167,9 +170,18 @@ def attempt_key(invoice_id: int, attempt_number: int) -> str:
 
 
 def attempt_build(
-    invoice: Invoice, method: PaymentMethod | None, *, number: int, trigger: str
+    invoice: Invoice,
+    method: PaymentMethod | None,
+    *,
+    number: int,
+    trigger: str,
+    blocked: Collection[str] = (),
 ) -> PaymentAttempt:
-    """An unsaved attempt for the amount due.  Without a method it is a recorded failure."""
+    """An unsaved attempt for the amount due.
+
+    Without a method, or on a card in ``blocked`` (see ``hooks.cards_blocked``), it is a
+    failure recorded here: nothing is sent to the gateway.
+    """
     now = clock.now()
     attempt = PaymentAttempt(
         invoice=invoice,
@@ -187,8 +199,14 @@ def attempt_build(
     if method is None:
         attempt.status = AttemptStatus.FAILED
         attempt.decline_code = NO_PAYMENT_METHOD
-        attempt.decline_category = "customer_action"
+        attempt.decline_category = CUSTOMER_ACTION
         attempt.message = "No payment method on file"
+        attempt.completed_at = now
+    elif method.fingerprint and method.fingerprint in blocked:
+        attempt.status = AttemptStatus.FAILED
+        attempt.decline_code = CARD_BLOCKED
+        attempt.decline_category = HARD
+        attempt.message = "Not sent: this card had a hard decline and is never charged again"
         attempt.completed_at = now
     return attempt
 
@@ -245,6 +263,12 @@ def attempts_create(
                 member_id__any=need_default, is_default=True, status=PaymentMethodStatus.ACTIVE
             ).order_by("-pk"):
                 defaults[method.member_id] = method
+        blocked = hooks.cards_blocked(
+            {
+                method.fingerprint
+                for method in [*defaults.values(), *(r.method for r in requests if r.method)]
+            }
+        )
         for request in requests:
             invoice = invoices.get(request.invoice_id)
             if invoice is None or invoice.status != InvoiceStatus.OPEN or invoice.amount_due <= 0:
@@ -256,7 +280,9 @@ def attempts_create(
             number = numbers.get(invoice.pk, 0) + 1
             numbers[invoice.pk] = number
             chosen = request.method or defaults.get(invoice.member_id)
-            attempt = attempt_build(invoice, chosen, number=number, trigger=request.trigger)
+            attempt = attempt_build(
+                invoice, chosen, number=number, trigger=request.trigger, blocked=blocked
+            )
             if attempt.status in UNSETTLED:
                 in_flight.add(invoice.pk)
             created.append(attempt)

@@ -69,15 +69,15 @@ def billing_run_batch(membership_ids: list[int], today: dt.date) -> dict[str, in
 
     with connection.execute_wrapper(count):
         result = bill_due_batch(membership_ids, today)
-        if result.failed_without_method:
-            _after_failures(result.failed_without_method)
+        if result.failed_unsent:
+            _after_failures(result.failed_unsent)
         charged = attempts_process(result.attempt_ids)
     return {
         "invoiced": result.invoiced,
         "ended": result.ended,
         "charged": len(result.attempt_ids),
         "succeeded": charged["succeeded"],
-        "failed": charged["failed"] + len(result.failed_without_method),
+        "failed": charged["failed"] + len(result.failed_unsent),
         "unknown": charged["unknown"],
         "queries": queries,
     }

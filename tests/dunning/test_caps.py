@@ -13,10 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.models import PaymentAttempt
+from billing.models import AttemptStatus, AttemptTrigger, PaymentAttempt
+from billing.services.payments import CARD_BLOCKED, invoice_charge
+from billing.services.run import billing_run
 from dunning.caps import CapRule, cap_free_at, cap_rules, credential_check
-from tests.billing.factories import signed_up
+from dunning.models import DunningCase
+from tests.billing.factories import PlanFactory, signed_up
 from tests.dunning.conftest import local
+from tests.dunning.helpers import run_until
 
 T0 = local(2026, 1, 1, 0)
 
@@ -101,3 +105,37 @@ def test_a_funds_declined_card_may_be_retried(bank, time_machine):
     membership = signed_up(token="tok_decline_insufficient_funds")
     attempt = PaymentAttempt.objects.get(invoice__membership=membership)
     assert credential_check(attempt.card_fingerprint, "visa", local(2026, 3, 6)).allowed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_billing_path_charges_a_card_again_after_its_hard_decline(failing_member, time_machine):
+    membership = failing_member(
+        "tok_decline_lost_card", plan=PlanFactory(interval="week", name="Weekly")
+    )
+    fingerprint = membership.payment_method.fingerprint
+    first = membership.next_billing_date
+    for week in range(3):  # three weekly renewals, with dunning running in between
+        day = first + dt.timedelta(days=7 * week)
+        time_machine.move_to(local(day.year, day.month, day.day, 10), tick=False)
+        billing_run(day, fan_out=False)
+        run_until(time_machine, local(day.year, day.month, day.day, 12))
+    attempts = list(
+        PaymentAttempt.objects.filter(card_fingerprint=fingerprint).order_by("created_at", "pk")
+    )
+    assert len(attempts) >= 3
+    # Only the first renewal reached the bank; later ones were failed here, unsent.
+    assert attempts[0].decline_code == "lost_card" and attempts[0].gateway_reference
+    later = [
+        (a.status, a.decline_code, a.decline_category, a.gateway_reference) for a in attempts[1:]
+    ]
+    assert later == [(AttemptStatus.FAILED, CARD_BLOCKED, "hard", "")] * len(later)
+    # A later invoice's case is blocked on that card: it waits for a new one.
+    case = DunningCase.objects.filter(invoice=attempts[-1].invoice).get()
+    assert (case.block_reason, case.blocked_fingerprint) == ("hard", fingerprint)
+    # Staff charging an invoice on it by hand is refused the same way.
+    staff = invoice_charge(attempts[-1].invoice, trigger=AttemptTrigger.STAFF)
+    assert (staff.status, staff.decline_code, staff.gateway_reference) == (
+        AttemptStatus.FAILED,
+        CARD_BLOCKED,
+        "",
+    )
