@@ -31,7 +31,7 @@ from config import clock
 from config.errors import DomainError
 from members.selectors import member_search
 
-from .metrics import dunning_metrics
+from .metrics import dunning_metrics, range_problem
 from .models import (
     DeclineCategory,
     DeclineRule,
@@ -116,8 +116,10 @@ class MetricsRangeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("start") and data.get("end") and data["start"] > data["end"]:
-            raise ValidationError(_("The end must not be before the start."))
+        if data.get("start") and data.get("end"):
+            problem = range_problem(data["start"], data["end"])
+            if problem:
+                raise ValidationError(problem)
         return data
 
 

@@ -54,6 +54,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, NullIf
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import (
@@ -490,14 +491,32 @@ def _memberships(start: dt.date, since: dt.datetime, until: dt.datetime) -> tupl
     return at_start, cancelled
 
 
+# The dates a report may cover.
+EARLIEST_DATE = dt.date(2000, 1, 1)
+LATEST_DATE = dt.date(2999, 12, 31)
+
+
+def range_problem(start: dt.date, end: dt.date) -> str | None:
+    """Why metrics cannot be read from ``start`` to ``end`` (a message), or ``None``."""
+    if not (EARLIEST_DATE <= start <= LATEST_DATE and EARLIEST_DATE <= end <= LATEST_DATE):
+        return gettext("Choose dates from %(earliest)s to %(latest)s.") % {
+            "earliest": EARLIEST_DATE.isoformat(),
+            "latest": LATEST_DATE.isoformat(),
+        }
+    if start > end:
+        return gettext("The end must not be before the start.")
+    return None
+
+
 def dunning_metrics(start: dt.date, end: dt.date) -> DunningMetrics:
     """Recovery metrics for failures (and renewals, and cancellations) from ``start`` to
     ``end``, both gym-local dates and included, as the database stands now.
 
-    Raises ``ValueError`` if ``start`` is after ``end``.
+    Raises ``ValueError`` for a range :func:`range_problem` refuses.
     """
-    if start > end:
-        raise ValueError("start must not be after end")
+    problem = range_problem(start, end)
+    if problem:
+        raise ValueError(problem)
     since, until = _instants(start, end)
     cohort = DunningCase.objects.filter(opened_at__gte=since, opened_at__lt=until)
     recovered = cohort.filter(status=CaseStatus.RECOVERED)

@@ -202,7 +202,11 @@ class LadderStep(models.Model):
         errors: dict[str, str] = {}
         known = set(DeclineCategory.values)
         categories = self.decline_categories
-        if not isinstance(categories, list) or not set(categories) <= known:
+        if (
+            not isinstance(categories, list)
+            or not all(isinstance(category, str) for category in categories)
+            or not set(categories) <= known
+        ):
             errors["decline_categories"] = str(
                 _("Use a list of categories from: %(known)s.") % {"known": ", ".join(sorted(known))}
             )

@@ -13,7 +13,7 @@ def member_search(term: str, queryset: QuerySet[Member] | None = None) -> QueryS
     """Find members by name, nickname, email, phone in any format, member number, or
     whatever the ``member_search_terms`` hooks add (card UIDs)."""
     qs = queryset if queryset is not None else Member.objects.all()
-    term = (term or "").strip()
+    term = (term or "").replace("\x00", "").strip()  # PostgreSQL text holds no NUL
     if not term:
         return qs
     condition = Q()

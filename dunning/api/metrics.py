@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -18,7 +17,7 @@ from rest_framework.views import APIView
 
 from billing.api.serializers import ErrorSerializer
 
-from ..metrics import dunning_metrics, whole_seconds
+from ..metrics import dunning_metrics, range_problem, whole_seconds
 
 REPORTS_PERMISSION = "members.view_reports"
 
@@ -28,8 +27,9 @@ class MetricsRangeSerializer(serializers.Serializer):
     end = serializers.DateField(help_text="Last gym-local date of the range, included.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["start"] > attrs["end"]:
-            raise serializers.ValidationError({"end": [_("The end must not be before the start.")]})
+        problem = range_problem(attrs["start"], attrs["end"])
+        if problem:
+            raise serializers.ValidationError({"end": [problem]})
         return attrs
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 
 from billing.models import InvoiceStatus, MembershipStatus
 from dunning.models import (
@@ -155,6 +156,7 @@ def test_a_ladder_step_must_name_an_existing_template():
     with pytest.raises(Exception, match="does not exist"):
         step.full_clean()
     step.template = "reminder"
-    step.decline_categories = ["funds", "weather"]
-    with pytest.raises(Exception, match="categories"):
-        step.full_clean()
+    for categories in (["funds", "weather"], [["funds"]], [{"funds": 1}], [None], "funds"):
+        step.decline_categories = categories
+        with pytest.raises(ValidationError, match="categories"):
+            step.full_clean()

@@ -194,6 +194,9 @@ def test_the_api_and_the_dashboard_show_the_same_figures(population, api_as, mak
     assert owner.get(dashboard).status_code == 200  # the last 30 days by default
     refused = owner.get(dashboard, {"start": "2026-05-31", "end": "2026-04-01"})
     assert "The end must not be before the start." in refused.content.decode()
+    far = owner.get(dashboard, {"start": "2026-04-01", "end": "9999-12-31"})
+    assert far.status_code == 200
+    assert "Choose dates from 2000-01-01 to 2999-12-31." in far.content.decode()
 
 
 @pytest.mark.django_db
@@ -206,6 +209,8 @@ def test_the_api_and_the_dashboard_show_the_same_figures(population, api_as, mak
         {"start": "2026-04-31", "end": "2026-05-01"},
         {"start": "April", "end": "2026-05-01"},
         {"start": "2026-05-02", "end": "2026-05-01"},
+        {"start": "2026-05-01", "end": "9999-12-31"},
+        {"start": "0001-01-01", "end": "2026-05-01"},
     ],
 )
 def test_bad_or_missing_dates_are_400(api_as, query):
