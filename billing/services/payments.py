@@ -106,7 +106,7 @@ def payment_method_attach(
         .exclude(pk=method.pk)
         .exists()
     ):
-        payment_method_set_default(method)
+        _default_set(method)
     transaction.on_commit(lambda: _notify_method_updated(method))
     return method
 
@@ -118,9 +118,21 @@ def _notify_method_updated(method: PaymentMethod) -> None:
 
 @transaction.atomic
 def payment_method_set_default(method: PaymentMethod) -> PaymentMethod:
-    """Make ``method`` the payer's default; their memberships are charged on it from now."""
+    """Make ``method`` the payer's default; their memberships are charged on it from now.
+
+    A new default is news for what waits on the member's card (dunning retries at once),
+    as a new card is.
+    """
     if method.status != PaymentMethodStatus.ACTIVE:
         raise PaymentNotAllowed(reason="method_detached")
+    was_default = PaymentMethod.objects.filter(pk=method.pk, is_default=True).exists()
+    _default_set(method)
+    if not was_default:
+        transaction.on_commit(lambda: _notify_method_updated(method))
+    return method
+
+
+def _default_set(method: PaymentMethod) -> None:
     PaymentMethod.objects.filter(member_id=method.member_id, is_default=True).exclude(
         pk=method.pk
     ).update(is_default=False)
@@ -130,7 +142,6 @@ def payment_method_set_default(method: PaymentMethod) -> PaymentMethod:
     Membership.objects.filter(payer_id=method.member_id).exclude(payment_method=None).exclude(
         payment_method=method
     ).update(payment_method=method)
-    return method
 
 
 @transaction.atomic

@@ -13,7 +13,9 @@ from billing.models import (
     InvoiceStatus,
     Membership,
     PaymentAttempt,
+    PaymentMethod,
 )
+from billing.services.payments import payment_method_set_default
 from dunning.caps import cap_rules
 from dunning.models import (
     CaseStatus,
@@ -88,6 +90,25 @@ def test_hard_decline_then_a_new_card_is_retried_at_once(failing_member, time_ma
     case.refresh_from_db()
     assert case.status == CaseStatus.RECOVERED
     assert case.retries.get().reason == RetryReason.METHOD_UPDATED
+
+
+def test_choosing_another_saved_card_as_default_is_retried_at_once(failing_member, time_machine):
+    membership = failing_member("tok_decline_stolen_card")
+    fail_renewal(time_machine)
+    case = case_of(membership)
+    assert case.block_reason == DeclineCategory.HARD
+    # The card from the sign-up is still on file; the member makes it the default again.
+    earlier = PaymentMethod.objects.get(member=membership.member, is_default=False)
+    time_machine.move_to(local(2026, 4, 7, 15), tick=False)
+    payment_method_set_default(earlier)
+    (attempt,) = retry_attempts(case)
+    assert (attempt.payment_method, attempt.status) == (earlier, AttemptStatus.SUCCEEDED)
+    case.refresh_from_db()
+    assert case.status == CaseStatus.RECOVERED
+    assert case.retries.get().reason == RetryReason.METHOD_UPDATED
+    # Choosing the default it already is changes nothing and tells no one.
+    payment_method_set_default(earlier)
+    assert len(retry_attempts(case)) == 1
 
 
 def test_customer_action_waits_for_the_member(failing_member, time_machine):
