@@ -9,11 +9,13 @@ from django.core.exceptions import ValidationError
 from billing.models import InvoiceStatus, MembershipStatus
 from dunning.models import (
     CaseStatus,
+    DunningCase,
     DunningMessage,
     LadderStep,
     MessageStatus,
     StepExecution,
 )
+from dunning.services.ladder import step_applies
 from tests.billing.factories import PlanFactory
 from tests.dunning.conftest import local
 from tests.dunning.helpers import case_of, fail_renewal, run_at, run_until
@@ -147,6 +149,51 @@ def test_step_conditions_amount_and_category(failing_member, time_machine):
     assert "Funds only" not in fired(case)  # the decline was hard
     membership.refresh_from_db()
     assert membership.account_charges_blocked is False
+
+
+def test_step_conditions_that_hold_fire_and_apply_their_effects(failing_member, time_machine):
+    LadderStep.objects.create(
+        position=35,
+        name="Owes at least 1,500",
+        days_since_failure=5,
+        min_amount_owed=150_000,  # exactly what is owed: "at or above" holds
+        decline_categories=["hard"],
+        block_account_charges=True,
+    )
+    LadderStep.objects.create(
+        position=36, name="Two unpaid invoices", days_since_failure=5, min_unpaid_invoices=2
+    )
+    membership = failing_member("tok_decline_lost_card")
+    fail_renewal(time_machine)
+    run_until(time_machine, local(2026, 4, 11, 9))
+    case = case_of(membership)
+    assert "Owes at least 1,500" in fired(case)
+    assert "Two unpaid invoices" not in fired(case)  # one invoice is unpaid
+    membership.refresh_from_db()
+    assert membership.account_charges_blocked is True
+
+
+@pytest.mark.parametrize(
+    ("conditions", "day", "overdue", "category", "applies"),
+    [
+        ({"days_since_failure": 7}, 7, (1, 100), "funds", True),
+        ({"days_since_failure": 7}, 6, (1, 100), "funds", False),
+        ({"min_amount_owed": 100}, 9, (1, 100), "funds", True),
+        ({"min_amount_owed": 101}, 9, (1, 100), "funds", False),
+        ({"min_unpaid_invoices": 2}, 9, (2, 100), "funds", True),
+        ({"min_unpaid_invoices": 2}, 9, (1, 100), "funds", False),
+        ({"decline_categories": ["funds", "generic"]}, 9, (1, 100), "generic", True),
+        ({"decline_categories": ["funds", "generic"]}, 9, (1, 100), "hard", False),
+        ({"decline_categories": []}, 9, (1, 100), "hard", True),
+        ({"min_amount_owed": 100, "decline_categories": ["hard"]}, 9, (1, 99), "hard", False),
+    ],
+)
+def test_a_step_applies_only_when_every_condition_holds(
+    conditions, day, overdue, category, applies
+):
+    step = LadderStep(name="Step", position=1, **{"days_since_failure": 0, **conditions})
+    case = DunningCase(last_decline_category=category)
+    assert step_applies(step, case, day=day, overdue=overdue) is applies
 
 
 def test_a_ladder_step_must_name_an_existing_template():
