@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -644,9 +645,21 @@ class DunningMessageAdmin(ReadOnlyAdmin):
 
 @admin.register(DunningEvent)
 class DunningEventAdmin(ReadOnlyAdmin):
-    list_display = ("at", "member", "case", "kind", "actor")
+    """The dunning timeline: every message, retry and staff action (the member page links
+    here, filtered to the member)."""
+
+    list_display = ("at", "member", "case", "kind", "details", "actor")
     list_filter = ("kind",)
     list_select_related = ("member", "case__invoice", "actor")
+
+    @admin.display(description=_("details"))
+    def details(self, event: DunningEvent) -> str:
+        shown = [
+            f"{key}: {value}"
+            for key, value in sorted((event.detail or {}).items())
+            if value not in ("", None, [], {})
+        ]
+        return "; ".join(shown)[:300]
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[DunningEvent], search_term: str
@@ -669,3 +682,11 @@ class PaymentPlanAdmin(ReadOnlyAdmin):
     list_display = ("case", "status", "installments_count", "interval_days", "created_at")
     list_filter = ("status",)
     inlines = (InstallmentInline,)
+
+
+def member_page_tools(request: HttpRequest, member: Any) -> list[tuple[str, str]]:
+    """The member page's link to the member's dunning timeline (``members.hooks``)."""
+    if not request.user.has_perm("dunning.view_dunningcase"):
+        return []
+    url = reverse("admin:dunning_dunningevent_changelist")
+    return [(str(_("Dunning timeline")), f"{url}?{urlencode({'member__id__exact': member.pk})}")]

@@ -20,3 +20,11 @@ class DunningConfig(AppConfig):
         post_save.connect(decline_table_forget, sender=DeclineRule, dispatch_uid="dunning.rules")
         post_delete.connect(decline_table_forget, sender=DeclineRule, dispatch_uid="dunning.rules-")
         tracking.connect(receivers.anymail_tracking, dispatch_uid="dunning.anymail_tracking")
+
+        from members import hooks as member_hooks
+
+        from .admin import member_page_tools
+
+        # The member page links to the member's dunning timeline.
+        if member_page_tools not in member_hooks.member_page_tools:
+            member_hooks.member_page_tools.append(member_page_tools)

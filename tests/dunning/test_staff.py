@@ -153,6 +153,32 @@ def test_an_open_case_puts_an_alert_on_the_member_and_closing_it_resolves_it(har
     assert alert.resolved_at is not None
 
 
+def test_the_member_page_links_to_the_members_dunning_timeline(
+    failing_member, make_staff, time_machine
+):
+    from dunning.services import staff
+
+    other_membership = failing_member("tok_decline_expired_card")
+    membership = failing_member("tok_decline_lost_card")
+    fail_renewal(time_machine)
+    time_machine.move_to(local(2026, 4, 6, 12), tick=False)
+    hard_case, other = case_of(membership), case_of(other_membership)
+    staff.write_off(hard_case, reason="Moved abroad")
+    desk = client_for(make_staff, "Front desk")
+    page = desk.get(reverse("admin:members_member_change", args=[hard_case.member_id]))
+    timeline = f"{reverse('admin:dunning_dunningevent_changelist')}?member__id__exact={hard_case.member_id}"
+    assert timeline in page.content.decode()
+    listed = desk.get(timeline)
+    assert listed.status_code == 200
+    events = list(listed.context["cl"].result_list)
+    assert other.events.exists()  # the other member has a timeline too, not shown here
+    assert {event.member_id for event in events} == {hard_case.member_id} != {other.member_id}
+    kinds = {event.kind for event in events}
+    # The failure, the message sent about it, and the staff action: the evidence.
+    assert {EventKind.PAYMENT_FAILED, EventKind.MESSAGE_SENT, EventKind.WRITTEN_OFF} <= kinds
+    assert "Moved abroad" in listed.content.decode()  # the details column
+
+
 # --- The API ------------------------------------------------------------------------------
 
 
