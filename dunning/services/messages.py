@@ -450,6 +450,8 @@ _RANK = {
     MessageStatus.OPENED: 3,
     MessageStatus.CLICKED: 4,
 }
+# The statuses a click moves forward to "clicked".
+BEFORE_CLICKED = [status for status, rank in _RANK.items() if rank < _RANK[MessageStatus.CLICKED]]
 
 
 def message_track(

@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.db.models import Case, F, Value, When
 
 from billing.errors import PaymentNotAllowed
 from billing.gateways import default_gateway_name, get_gateway
@@ -33,9 +34,10 @@ from config import clock
 from members.models import Member
 
 from ..links import LinkInvalid, PayLink, read_token
-from ..models import DeclineCategory, DunningCase, DunningMessage, EventKind
+from ..models import DeclineCategory, DunningCase, DunningMessage, EventKind, MessageStatus
 from ..selectors import installments_by_case, owed_invoices, principal_invoices
 from .events import event_add
+from .messages import BEFORE_CLICKED
 from .retries import member_paying_online
 
 logger = logging.getLogger(__name__)
@@ -119,9 +121,17 @@ def link_opened(page: PayPage, now: dt.datetime | None = None) -> None:
     """Record that the member opened the link (the evidence, and the channel that worked)."""
     now = now or clock.now()
     if page.link.message_id is not None:
+        # The member clicked the message's link: as a provider's "clicked" would say (the
+        # only click an SMS ever reports).  The status moves forward only, as there.
         DunningMessage.objects.filter(
             pk=page.link.message_id, member_id=page.member.pk, clicked_at__isnull=True
-        ).update(clicked_at=now)
+        ).update(
+            clicked_at=now,
+            status=Case(
+                When(status__in=BEFORE_CLICKED, then=Value(MessageStatus.CLICKED)),
+                default=F("status"),
+            ),
+        )
     if page.case is not None:
         event_add(
             page.case,

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from billing.models import GatewayCustomer, InvoiceStatus, PaymentMethod
 from dunning.links import LinkExpired, LinkInvalid, make_token, pay_url, read_token
-from dunning.models import CaseStatus, DunningMessage, EventKind
+from dunning.models import CaseStatus, DunningMessage, EventKind, MessageStatus
 from tests.dunning.conftest import local
 from tests.dunning.helpers import case_of, fail_renewal
 
@@ -103,6 +103,7 @@ def test_the_page_shows_what_is_owed_in_the_members_language(failing_member, tim
     assert "Stripe Elements" in text or "Elements" in text
     message.refresh_from_db()
     assert message.clicked_at is not None
+    assert message.status == MessageStatus.CLICKED  # sent → clicked, as a provider says it
     opened = case.events.get(kind=EventKind.LINK_OPENED)
     assert opened.detail["channel"] == "email"
 

@@ -166,7 +166,8 @@ def test_the_member_page_links_to_the_members_dunning_timeline(
     staff.write_off(hard_case, reason="Moved abroad")
     desk = client_for(make_staff, "Front desk")
     page = desk.get(reverse("admin:members_member_change", args=[hard_case.member_id]))
-    timeline = f"{reverse('admin:dunning_dunningevent_changelist')}?member__id__exact={hard_case.member_id}"
+    events_url = reverse("admin:dunning_dunningevent_changelist")
+    timeline = f"{events_url}?member__id__exact={hard_case.member_id}"
     assert timeline in page.content.decode()
     listed = desk.get(timeline)
     assert listed.status_code == 200
