@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import io
 import json
 import urllib.error
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 from anymail.signals import AnymailTrackingEvent, tracking
 from django.core import mail
+from django.test import Client
 
 from dunning.errors import SmsSendError
 from dunning.models import Channel, DunningMessage, EventKind, LadderStep, MessageStatus
@@ -190,6 +193,38 @@ def test_provider_tracking_updates_the_message(failing_member, time_machine):
         "delivered",
         "opened",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_mounted_tracking_webhook_needs_its_secret_and_updates_the_message(
+    failing_member, time_machine, settings
+):
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": "hook:s3cret-for-tests"}
+    membership = failing_member("tok_decline_insufficient_funds")
+    fail_renewal(time_machine)
+    email = DunningMessage.objects.get(case=case_of(membership), channel=Channel.EMAIL)
+    url = "/api/v1/dunning/webhooks/email/postmark/tracking/"
+    delivery = {
+        "RecordType": "Delivery",
+        "MessageID": "pm-0001",
+        "Recipient": membership.member.email,
+        "DeliveredAt": "2026-04-05T04:00:00Z",
+        "Metadata": {"dunning_message": str(email.pk)},
+    }
+    forged = Client().post(url, delivery, content_type="application/json")
+    assert forged.status_code in (400, 401, 403)
+    email.refresh_from_db()
+    assert email.status == MessageStatus.SENT and email.delivered_at is None
+    signed = Client().post(
+        url,
+        delivery,
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"hook:s3cret-for-tests").decode(),
+    )
+    assert signed.status_code == 200
+    email.refresh_from_db()
+    assert email.status == MessageStatus.DELIVERED
+    assert email.delivered_at == dt.datetime(2026, 4, 5, 4, tzinfo=dt.UTC)
 
 
 @pytest.mark.django_db(transaction=True)
