@@ -86,14 +86,13 @@ def resolve_direction(device: DeviceIdentity, requested: str | None) -> str:
     return str(device.direction)
 
 
-def _write(event: AccessEvent, *, durable: bool) -> int:
+def _write(event: AccessEvent, *, durable: bool, conflict: list[str]) -> int:
     """Insert ``event`` and move its member's presence in the zone forward.
 
     On PostgreSQL both happen in the INSERT's one statement; elsewhere (the SQLite demo)
-    the presence is a second one.  With a device event id, a duplicate returns the
-    original's id.
+    the presence is a second one.  With ``conflict`` fields, a duplicate returns the
+    original's id instead of raising.
     """
-    conflict = ["device", "device_event_id"] if event.device_event_id else []
     if connection.vendor == "postgresql":
         return insert_row(
             event, conflict_fields=conflict, durable=durable, then=presence.FROM_INSERTED
@@ -104,14 +103,28 @@ def _write(event: AccessEvent, *, durable: bool) -> int:
 
 
 def _insert(event: AccessEvent) -> int:
-    """Insert ``event`` for the gate's log (see :func:`_write`).
+    """Insert ``event`` for the gate's log (see :func:`_write`); with a device event id,
+    a duplicate returns the original's id.
 
     The gate's log is written without waiting for the disk (see ``insert_row``'s
     ``durable``): only a crash of the database server itself could lose the last
     fraction of a second of attempts.  A pack visit's claim, which money depends on, is
-    written durably (:func:`_record`), and flushes any such event before it.
+    written durably (:func:`_claim`), and flushes any such event before it.
     """
-    return _write(event, durable=False)
+    conflict = ["device", "device_event_id"] if event.device_event_id else []
+    return _write(event, durable=False, conflict=conflict)
+
+
+def _claim(event: AccessEvent) -> None:
+    """Insert ``event``, which claims its pack's visit for its day, durably.
+
+    Raises IntegrityError unless this very statement created the row: when the day's
+    visit is already claimed, and when this read's device event id is already recorded
+    (a retry that raced the original).  No ``ON CONFLICT`` on the device event id: that
+    would hand back the original's id as if this insert had made it, and the visit
+    would be taken a second time.
+    """
+    _write(event, durable=True, conflict=[])
 
 
 def _apply(event: AccessEvent, decision: AccessDecision) -> None:
@@ -130,31 +143,38 @@ def _contained(write: Callable[[], object]) -> None:
         write()
 
 
-def _record(event: AccessEvent, decision: AccessDecision, facts: GateFacts) -> AccessDecision:
+def _record(
+    event: AccessEvent, decision: AccessDecision, facts: GateFacts
+) -> tuple[AccessDecision, bool]:
     """Write the event for ``decision``; a first entry of the day takes a pack visit.
 
+    Returns the decision to answer with, and whether it is the original's replayed.
     The event claims the day's visit (unique per pack and local day), then the pack loses
-    it: two statements, no transaction.  A second entry racing for the same day finds the
-    claim taken and enters free; if the process died between the two statements, the
-    member would keep that visit: a visit is never taken twice, nor without an entry.
+    it: two statements, no transaction.  Only the request whose INSERT created the claim
+    takes the visit.  A second entry racing for the same day finds the claim taken and
+    enters free; a retry of the same read (same device event id) racing the original
+    finds it recorded and answers with its decision.  If the process died between the
+    two statements, the member would keep that visit: a visit is never taken twice, nor
+    without an entry.
     """
     _apply(event, decision)
     pack = decision.charge_pack
     if pack is None:
         _insert(event)
-        return decision
+        return decision, False
     event.pack_purchase_id, event.pack_day = pack.purchase_id, facts.today
     try:
-        _contained(lambda: _write(event, durable=True))
+        _contained(lambda: _claim(event))
     except IntegrityError:
         event.pk = None
         event.pack_purchase_id = event.pack_day = None
-        if event.device_event_id and _prior(event) is not None:
-            return decision  # a concurrent retry of this very read recorded it
+        prior = _prior(event) if event.device_event_id else None
+        if prior is not None:  # a concurrent retry of this very read recorded it
+            return _recorded(prior), True
         _insert(event)  # another entry claimed today's visit a moment ago
-        return decision
+        return decision, False
     pack_visit_take(pack.purchase_id)
-    return decision
+    return decision, False
 
 
 def _prior(event: AccessEvent) -> AccessEvent | None:
@@ -164,6 +184,15 @@ def _prior(event: AccessEvent) -> AccessEvent | None:
     if prior is not None:
         event.pk = prior.pk
     return prior
+
+
+def _recorded(prior: AccessEvent) -> AccessDecision:
+    """The decision an event already stored records."""
+    return AccessDecision(
+        granted=prior.decision == Decision.GRANTED,
+        reason=prior.reason,
+        warnings=tuple(prior.warnings or ()),
+    )
 
 
 def access_check(
@@ -213,11 +242,13 @@ def access_check(
         device_event_id=device_event_id or None,
         source=EventSource.ONLINE,
     )
-    decision = _record(event, decision, read.facts)
+    decision, replayed = _record(event, decision, read.facts)
     if device.seen_due and decision.charge_pack is None:
         device_seen(device, now)  # the third statement; a pack deduction takes precedence
     assert event.pk is not None
-    return _result(decision.granted, decision.reason, decision.warnings, member, event.pk)
+    return _result(
+        decision.granted, decision.reason, decision.warnings, member, event.pk, replayed=replayed
+    )
 
 
 def manual_check_in(
@@ -238,7 +269,7 @@ def manual_check_in(
         source=EventSource.MANUAL,
         staff_user=_staff(staff_user),
     )
-    decision = _record(event, decide(facts), facts)
+    decision, _ = _record(event, decide(facts), facts)  # no device event id: no replay
     assert event.pk is not None
     return _result(decision.granted, decision.reason, decision.warnings, facts.member, event.pk)
 
