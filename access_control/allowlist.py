@@ -6,7 +6,8 @@ was given, only what changed since: new or changed entries, and removals.
 How the delta works
 ===================
 Nothing is written when access changes; changes are derived on read, so billing never
-needs to know about access control.  An entry depends on a member's credentials, their
+needs to know about access control.  (Serving a page writes one thing: which credentials
+it sent, see "What a delta removes".)  An entry depends on a member's credentials, their
 membership (status, plan, dates), their packs and the pack visits used.  The cursor
 records, for each source, how far the device has read:
 
@@ -20,8 +21,20 @@ records, for each source, how far the device has read:
 Ids are handed out before a transaction commits, so a cursor only advances over rows
 older than ``ACCESS_ALLOWLIST_OVERLAP_SECONDS`` (longer than any such transaction), and
 the next delta reads again from there.  A delta recomputes the full entry of every
-member touched since the cursor and lists, as removed, each of their credentials that
-no longer admits.  Re-sending an unchanged entry is harmless: entries replace by value.
+member touched since the cursor.  Re-sending an unchanged entry is harmless: entries
+replace by value.
+
+What a delta removes
+====================
+A device must only ever learn its own zone's credentials, and must drop every one that
+stopped admitting there.  Every credential a page lists is recorded for the zone
+(``AllowlistListing``), so the zone's devices can only hold recorded credentials (a
+full list replaces everything a device held).  A delta names as removed exactly the
+credentials of the members touched since the cursor that are recorded for this zone
+and no longer listed: revoked or lost, the member suspended, cancelled or moved to a
+plan without this zone, the pack used up.  A credential never sent to this zone (a
+studio-only member's new card, the card of a member without a membership) is never
+named, whatever its member does.  Naming a removal again is harmless.
 
 Time-driven changes need no event: entries carry their validity (plan time windows in
 the location's time zone, first and last valid local dates, pack visits left) and the
@@ -58,10 +71,11 @@ from billing.selectors import (
 
 from .credentials import qr_pass_key
 from .engine import ZoneSnapshot
-from .models import AccessEvent, Credential, CredentialKind, CredentialStatus
+from .models import AccessEvent, AllowlistListing, Credential, CredentialKind, CredentialStatus
 
 CURSOR_SALT = "access_control.allowlist"
-CURSOR_VERSION = 1
+# 2: removals are bounded by what was listed; older cursors get a full list (and a record).
+CURSOR_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -174,7 +188,10 @@ def _pack_grant(pack: PackAccess, used_today: bool) -> dict[str, Any] | None:
     }
 
 
-def _entries(zone: ZoneSnapshot, today: dt.date, member_ids: set[int] | None) -> list[Any]:
+def _entries(
+    zone: ZoneSnapshot, today: dt.date, member_ids: set[int] | None
+) -> tuple[list[Any], list[int]]:
+    """The entries that admit to ``zone``, and the ids of their credentials."""
     credentials = Credential.objects.filter(status=CredentialStatus.ACTIVE).select_related("member")
     if member_ids is not None:
         credentials = credentials.filter(member_id__in=member_ids)
@@ -190,7 +207,7 @@ def _entries(zone: ZoneSnapshot, today: dt.date, member_ids: set[int] | None) ->
         gate_membership=membership_access_expression("member_id", zone.code, with_card=False),
         gate_packs=packs_access_expression("member_id", zone.code, today, include_future=True),
     ).order_by("pk")
-    entries = []
+    entries, listed = [], []
     for credential in rows.iterator(chunk_size=2000):
         grants = [_membership_grant(membership_access_from_json(credential.gate_membership), today)]
         grants += [
@@ -211,12 +228,20 @@ def _entries(zone: ZoneSnapshot, today: dt.date, member_ids: set[int] | None) ->
         if credential.kind == CredentialKind.QR:
             entry["qr_key"] = qr_pass_key(credential.value).hex()
         entries.append(entry)
-    return entries
+        listed.append(credential.pk)
+    return entries, listed
 
 
-def _removed(member_ids: set[int], entries: list[dict[str, Any]]) -> list[dict[str, str]]:
+def _removed(
+    zone: ZoneSnapshot, member_ids: set[int], entries: list[dict[str, Any]]
+) -> list[dict[str, str]]:
+    """The credentials of ``member_ids`` once listed for ``zone`` that ``entries`` no
+    longer list (see "What a delta removes")."""
     kept = {(entry["kind"], entry["credential"]) for entry in entries}
-    held = Credential.objects.filter(member_id__in=member_ids).values_list("kind", "value")
+    held = Credential.objects.filter(
+        member_id__in=member_ids,
+        pk__in=AllowlistListing.objects.filter(zone_id=zone.id).values("credential_id"),
+    ).values_list("kind", "value")
     return [
         {"kind": kind, "credential": value}
         for kind, value in sorted(set(held))
@@ -224,8 +249,31 @@ def _removed(member_ids: set[int], entries: list[dict[str, Any]]) -> list[dict[s
     ]
 
 
+def _listing_record(zone: ZoneSnapshot, credential_ids: list[int]) -> None:
+    """Record that ``zone``'s devices were sent these credentials (before they are)."""
+    if not credential_ids:
+        return
+    recorded = set(
+        AllowlistListing.objects.filter(
+            zone_id=zone.id, credential_id__any=credential_ids
+        ).values_list("credential_id", flat=True)
+    )
+    AllowlistListing.objects.bulk_create(
+        [
+            AllowlistListing(zone_id=zone.id, credential_id=pk)
+            for pk in credential_ids
+            if pk not in recorded
+        ],
+        batch_size=5000,
+        ignore_conflicts=True,  # another device of the zone recorded it meanwhile
+    )
+
+
 def allowlist_page(zone: ZoneSnapshot, cursor: str | None, now: dt.datetime) -> AllowlistPage:
-    """The allowlist of ``zone`` for a device that last synced at ``cursor`` (see module)."""
+    """The allowlist of ``zone`` for a device that last synced at ``cursor`` (see module).
+
+    Records the credentials it lists for the zone (see "What a delta removes").
+    """
     fingerprint = _fingerprint(zone)
     previous = _decode(cursor, zone, fingerprint)
     settled = now - dt.timedelta(seconds=int(settings.ACCESS_ALLOWLIST_OVERLAP_SECONDS))
@@ -240,12 +288,15 @@ def allowlist_page(zone: ZoneSnapshot, cursor: str | None, now: dt.datetime) -> 
         )
         visits = max(visits, previous.pack_visits)
     today = now.astimezone(zone.tz).date()
+    entries: list[Any] = []
+    listed: list[int] = []
+    removed: list[dict[str, str]] = []
     if previous is None:
-        entries, removed = _entries(zone, today, None), []
-    else:
-        changed = _changed_members(previous)
-        entries = _entries(zone, today, changed) if changed else []
-        removed = _removed(changed, entries) if changed else []
+        entries, listed = _entries(zone, today, None)
+    elif changed := _changed_members(previous):
+        entries, listed = _entries(zone, today, changed)
+        removed = _removed(zone, changed, entries)
+    _listing_record(zone, listed)
     next_cursor = _encode(zone, _Cursor(fingerprint, now, marks, visits))
     return AllowlistPage(
         full=previous is None,

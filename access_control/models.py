@@ -435,3 +435,29 @@ class ZonePresence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.direction} {self.zone_id} {self.at:%Y-%m-%d %H:%M}"
+
+
+class AllowlistListing(models.Model):
+    """A credential once sent to a zone's devices in their allowlist.
+
+    Written when an allowlist page lists it (``access_control.allowlist``), and only
+    ever read to bound the removals a delta names: a device is told to drop only what
+    its zone's devices could have been sent, never another zone's credentials.  Rows stay
+    (a device may hold the credential until a removal reaches it); they go with the
+    credential or the zone.
+    """
+
+    zone = models.ForeignKey(
+        Zone, on_delete=models.CASCADE, related_name="+", verbose_name=_("zone")
+    )
+    credential = models.ForeignKey(
+        Credential, on_delete=models.CASCADE, related_name="+", verbose_name=_("credential")
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["zone", "credential"], name="allowlist_listing_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credential_id} in {self.zone_id}"

@@ -234,3 +234,71 @@ def test_the_allowlist_needs_a_device_key(zone):
     from rest_framework.test import APIClient
 
     assert APIClient().get(ALLOWLIST).status_code == 401
+
+
+def test_moving_to_a_plan_without_this_zone_removes_the_member_here(
+    zone, make_zone, make_device, member_with, committed, clock
+):
+    studio_only = PlanFactory(price=200_000)
+    PlanEntitlement.objects.create(plan=studio_only, zone_code="studio")
+    membership = member_with()  # a plan without rules: every zone
+    card(membership.member, "04000020")
+    floor = device_client(make_device(zone, "floor")[1])
+    studio = device_client(make_device(make_zone("studio"), "studio")[1])
+    on_floor, in_studio = sync(floor), sync(studio)
+    assert values(on_floor) == values(in_studio) == {"04000020"}
+    clock.move_to(NOW + dt.timedelta(minutes=10))
+    with committed():
+        ms.membership_upgrade(membership, studio_only)
+    on_floor = sync(floor, on_floor["next_cursor"])
+    assert (values(on_floor), removed(on_floor)) == (set(), {"04000020"})
+    in_studio = sync(studio, in_studio["next_cursor"])
+    assert (values(in_studio), removed(in_studio)) == ({"04000020"}, set())
+    # A card issued after the move was never the floor's: the floor never hears of it.
+    clock.move_to(NOW + dt.timedelta(minutes=20))
+    card(membership.member, "04000021")
+    assert "04000021" not in removed(sync(floor, on_floor["next_cursor"]))
+    assert "04000021" in values(sync(studio, in_studio["next_cursor"]))
+
+
+def test_a_delta_never_names_another_zones_or_a_non_members_credentials(
+    zone, make_zone, make_device, member_with, clock
+):
+    studio_only = PlanFactory()
+    PlanEntitlement.objects.create(plan=studio_only, zone_code="studio")
+    dancer = member_with(plan=studio_only)
+    first_card = card(dancer.member, "04000030")
+    pack_holder = MemberFactory()
+    visit_pack(pack_holder, remaining=5, code="studio-5", zone_code="studio")
+    card(pack_holder, "04000031")
+    prospect = MemberFactory()  # no membership, no pack
+    floor = device_client(make_device(zone, "floor")[1])
+    studio = device_client(make_device(make_zone("studio"), "studio")[1])
+    on_floor, in_studio = sync(floor), sync(studio)
+    assert values(on_floor) == set()
+    assert values(in_studio) == {"04000030", "04000031"}
+
+    clock.move_to(NOW + dt.timedelta(minutes=10))
+    credential_replace(first_card, value="04000032", input_format="hex")  # lost; a new card
+    card(prospect, "04000033")
+    visit_pack(pack_holder, remaining=1, code="studio-1", zone_code="studio")
+    ms.membership_cancel(dancer, at_period_end=False)
+    credential_revoke(card(pack_holder, "04000034"))
+
+    delta = sync(floor, on_floor["next_cursor"])
+    assert (delta["full"], delta["credentials"], delta["removed"]) == (False, [], [])
+    # The studio drops what it held, and hears of nothing it never held.
+    delta = sync(studio, in_studio["next_cursor"])
+    assert (values(delta), removed(delta)) == ({"04000031"}, {"04000030"})
+
+
+def test_a_credential_first_sent_in_a_delta_is_removed_by_a_later_one(reader, member_with, clock):
+    first = sync(reader)
+    clock.move_to(NOW + dt.timedelta(minutes=10))
+    membership = member_with()
+    card(membership.member, "04000040")
+    arrived = sync(reader, first["next_cursor"])
+    assert values(arrived) == {"04000040"}
+    clock.move_to(NOW + dt.timedelta(minutes=20))
+    ms.membership_cancel(membership, at_period_end=False)
+    assert removed(sync(reader, arrived["next_cursor"])) == {"04000040"}
