@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -64,6 +65,26 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date and time with its UTC offset (``Z`` or ``+07:00``).
+
+    A device's wall-clock time without an offset is ambiguous (it would be read as UTC,
+    seven hours off in Bangkok, and could move a visit to another day), so it is refused.
+    """
+
+    default_error_messages = {
+        "naive": _(
+            "Send the time with its UTC offset, for example 2027-02-03T10:00:00+07:00: "
+            "a time without one is ambiguous."
+        ),
+    }
+
+    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)
 
 
 # --- Check ----------------------------------------------------------------------------
@@ -173,7 +194,10 @@ class OfflineEventSerializer(serializers.Serializer):
 
     device_event_id = StrictCharField(max_length=64)
     credential = StrictCharField(max_length=128)
-    occurred_at = serializers.DateTimeField(help_text="When it happened, with its offset.")
+    occurred_at = AwareDateTimeField(
+        help_text="When it happened: ISO 8601 with its UTC offset (`Z` or `+07:00`); a time "
+        "without one is refused."
+    )
     granted = StrictBooleanField()
     direction = _choice(DIRECTIONS, required=False)
     reason = ReasonInputField(required=False)

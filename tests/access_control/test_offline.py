@@ -131,6 +131,43 @@ def test_one_bad_event_refuses_the_whole_batch_and_names_it(reader, bad, field):
     assert AccessEvent.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        "2027-02-03T09:55:00",  # Bangkok's wall clock, or UTC? It cannot say.
+        "2027-02-03T02:55:00.123456",
+        "2027-02-03 02:55",
+    ],
+)
+def test_a_time_without_its_utc_offset_is_refused_and_stores_nothing(reader, occurred_at):
+    bad = {**offline("naive", "04A1B2C3", 5), "occurred_at": occurred_at}
+    response = reader.post(EVENTS, {"events": [offline("ok", "04A1B2C3", 6), bad]}, format="json")
+    assert response.status_code == 400, response.content
+    payload = response.json()
+    assert payload["code"] == "invalid"
+    assert payload["fields"] == {
+        "events.1.occurred_at": [
+            "Send the time with its UTC offset, for example 2027-02-03T10:00:00+07:00: "
+            "a time without one is ambiguous."
+        ]
+    }
+    assert AccessEvent.objects.count() == 0
+
+
+def test_the_missing_offset_is_explained_in_thai_too(reader):
+    bad = {**offline("naive", "04A1B2C3", 5), "occurred_at": "2027-02-03T09:55:00"}
+    response = reader.post(EVENTS, {"events": [bad]}, format="json", HTTP_ACCEPT_LANGUAGE="th")
+    assert response.status_code == 400
+    (message,) = response.json()["fields"]["events.0.occurred_at"]
+    assert message.startswith("กรุณาส่งเวลาพร้อมส่วนต่างเวลาจาก UTC")
+
+
+@pytest.mark.parametrize("occurred_at", ["2027-02-03T02:55:00Z", "2027-02-03T09:55:00+07:00"])
+def test_a_time_with_its_offset_is_stored_as_that_instant(reader, occurred_at):
+    upload(reader, {**offline("aware", "04A1B2C3", 0), "occurred_at": occurred_at})
+    assert AccessEvent.objects.get().occurred_at == NOW - dt.timedelta(minutes=5)
+
+
 @pytest.mark.parametrize("body", [{}, {"events": []}, {"events": "x"}, [], {"events": [1]}])
 def test_malformed_batches_are_refused(reader, body):
     response = reader.post(EVENTS, body, format="json")
