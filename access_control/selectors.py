@@ -557,7 +557,7 @@ def access_events_recent(
     *, zone_id: int | None = None, denied_only: bool = False, limit: int = 50
 ) -> QuerySet[AccessEvent]:
     """The newest attempts first, with what the front desk feed shows."""
-    events = AccessEvent.objects.select_related("member", "zone", "device", "staff_user")
+    events = AccessEvent.objects.select_related("member", "zone__location", "device", "staff_user")
     if zone_id is not None:
         events = events.filter(zone_id=zone_id)
     if denied_only:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -109,7 +110,7 @@ class AccessEventAdmin(ServiceActionsMixin, ReadOnlyAdmin):
         "direction",
         ("occurred_at", admin.DateFieldListFilter),
     )
-    list_select_related = ("member", "zone", "device", "staff_user")
+    list_select_related = ("member", "zone__location", "device", "staff_user")
     search_help_text = _("Member name, email, phone or number, or a card number in any form")
     list_per_page = 50
     show_full_result_count = False
@@ -144,7 +145,9 @@ class AccessEventAdmin(ServiceActionsMixin, ReadOnlyAdmin):
 
     @admin.display(description=_("time"), ordering="occurred_at")
     def time(self, obj: AccessEvent) -> str:
-        return timezone.localtime(obj.occurred_at, clock.gym_tz()).strftime("%Y-%m-%d %H:%M:%S")
+        """The wall-clock time where it happened: in its location's time zone."""
+        local = timezone.localtime(obj.occurred_at, ZoneInfo(obj.zone.location.time_zone))
+        return local.strftime("%Y-%m-%d %H:%M:%S")
 
     @admin.display(description=_("decision"), ordering="decision")
     def decision_display(self, obj: AccessEvent) -> str:
@@ -351,7 +354,7 @@ class AccessEventAdmin(ServiceActionsMixin, ReadOnlyAdmin):
         if event_id is None:
             return {}
         event = (
-            AccessEvent.objects.select_related("member", "zone", "device", "staff_user")
+            AccessEvent.objects.select_related("member", "zone__location", "device", "staff_user")
             .filter(pk=event_id)
             .first()
         )

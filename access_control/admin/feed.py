@@ -6,12 +6,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.admin.utils import quote
 from django.urls import reverse
 from django.utils import timezone
-
-from config import clock
 
 from ..models import AccessEvent, Decision
 from ..reasons import reason_message, warning_message
@@ -23,7 +22,7 @@ class FeedRow:
     """One attempt as the desk sees it; messages are in the desk's language."""
 
     id: int
-    at: dt.datetime  # in the gym's time zone
+    at: dt.datetime  # in the time zone of the event's location
     time: str  # HH:MM:SS there
     day: str  # YYYY-MM-DD there
     granted: bool
@@ -67,16 +66,16 @@ def _url(name: str, pk: Any) -> str:
 
 
 def feed_rows(events: Sequence[AccessEvent], user: Any) -> list[FeedRow]:
-    """``events`` (with member, zone, device and staff user loaded) as feed rows."""
+    """``events`` (with member, zone and its location, device and staff user loaded) as
+    feed rows.  Each time is the wall-clock time where it happened: its location's."""
     overridden = _overridden(events)
     may_override = user.has_perm(OVERRIDE_PERMISSION)
     may_see_members = user.has_perm("members.view_member")
-    tz = clock.gym_tz()
     rows = []
     for event in events:
         member = event.member
         denied = event.decision == Decision.DENIED
-        local = timezone.localtime(event.occurred_at, tz)
+        local = timezone.localtime(event.occurred_at, ZoneInfo(event.zone.location.time_zone))
         rows.append(
             FeedRow(
                 id=event.pk,

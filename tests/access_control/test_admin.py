@@ -22,6 +22,7 @@ from access_control.models import (
     Credential,
     CredentialStatus,
     Device,
+    Location,
     Zone,
 )
 from access_control.services import manual_check_in
@@ -143,6 +144,26 @@ def test_the_feed_shows_the_members_photo_and_reads_a_fixed_number_of_queries(
         events = desk.get(FEED_DATA).json()["events"]
     assert len(events) == 15
     assert events[0]["photo_url"].endswith("members/14.jpg")
+
+
+def test_the_feed_and_the_log_show_each_attempt_in_its_own_locations_time(
+    desk, reader, make_device, clock
+):
+    london = Location.objects.create(name="Shoreditch", time_zone="Europe/London")
+    abroad = Zone.objects.create(location=london, code="london-floor", name="London floor")
+    london_reader = device_client(make_device(abroad, "london-in")[1])
+    clock.move_to(dt.datetime(2027, 2, 3, 20, 0, 5, tzinfo=dt.UTC))
+    check(reader, "04FFFFFF")  # Bangkok: already Thursday
+    check(london_reader, "04EEEEEE")  # London: still Wednesday evening
+    rows = desk.get(FEED_DATA).json()["events"]
+    assert {(r["zone"], r["day"], r["time"]) for r in rows} == {
+        ("Gym-Floor", "2027-02-04", "03:00:05"),
+        ("London floor", "2027-02-03", "20:00:05"),
+    }
+    by_zone = {r["zone"]: r["at"] for r in rows}
+    assert by_zone["London floor"] == "2027-02-03T20:00:05+00:00"
+    log = desk.get(EVENTS).content.decode()
+    assert "2027-02-04 03:00:05" in log and "2027-02-03 20:00:05" in log
 
 
 def test_the_feed_refreshes_itself_and_works_without_javascript(desk):

@@ -7,12 +7,20 @@ in Bangkok (03:00 UTC).
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import translation
 
 from access_control.engine import AccessDecision, GateFacts, ZoneSnapshot, decide
-from access_control.models import AccessEvent, AntiPassback, Decision, DeviceDirection
+from access_control.models import (
+    AccessEvent,
+    AntiPassback,
+    Decision,
+    DeviceDirection,
+    Location,
+    Zone,
+)
 from access_control.reasons import Reason, WarningCode
 from access_control.services import credential_issue, credential_revoke
 from billing.models import Pack, PackPurchase, PlanEntitlement
@@ -54,6 +62,21 @@ def test_lost_card_is_credential_revoked_and_its_replacement_works(reader, activ
     assert body["member"]["member_number"] == active_member.member_number
     card(active_member, "04A1B2C3")  # the same number, issued again: the active one wins
     assert check(reader, "04A1B2C3")["reason"] == "granted"
+
+
+def test_a_revoked_card_is_credential_revoked_for_its_still_active_member(reader, active_member):
+    revoked = card(active_member, "04A1B2C4")
+    credential_revoke(revoked)
+    assert revoked.status == "revoked"
+    body = check(reader, "04A1B2C4")
+    assert (body["granted"], body["reason"]) == (False, "credential_revoked")
+    assert body["member"]["member_number"] == active_member.member_number
+    event = AccessEvent.objects.get(pk=body["event_id"])
+    assert (event.decision, event.credential_id, event.member_id) == (
+        "denied",
+        revoked.pk,
+        active_member.pk,
+    )
 
 
 def test_a_qr_code_from_two_minutes_ago_is_refused_and_a_fresh_one_admits(
@@ -180,6 +203,40 @@ def test_time_windows_are_read_in_the_locations_time_zone(
     assert moment.astimezone(BANGKOK).strftime("%H:%M") == bangkok
     clock.move_to(moment)
     assert check(reader, "04000009")["reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("utc", "london", "reason"),
+    [
+        # Winter: London is on UTC; Bangkok (the gym's default zone) is 7 hours ahead.
+        ((2027, 2, 3, 3, 0), "Wed 03:00", "outside_hours"),  # 10:00 in Bangkok
+        ((2027, 2, 3, 10, 30), "Wed 10:30", "granted"),  # 17:30 in Bangkok
+        ((2027, 2, 3, 16, 0), "Wed 16:00", "outside_hours"),
+        ((2027, 3, 26, 9, 30), "Fri 09:30", "outside_hours"),
+        # British Summer Time from Sunday 28 March: an hour ahead of UTC.
+        ((2027, 3, 29, 9, 30), "Mon 10:30", "granted"),
+        ((2027, 3, 29, 15, 30), "Mon 16:30", "outside_hours"),
+    ],
+)
+def test_time_windows_are_read_in_the_zones_own_location_not_the_gyms_default(
+    make_device, member_with, clock, utc, london, reason
+):
+    site = Location.objects.create(name="Shoreditch", time_zone="Europe/London")
+    floor = Zone.objects.create(location=site, code="london-floor", name="London floor")
+    reader = device_client(make_device(floor, "london-in")[1])
+    plan = PlanFactory()
+    PlanEntitlement.objects.create(
+        plan=plan,
+        zone_code="london-floor",
+        weekdays="12345",
+        start_time=dt.time(10, 0),
+        end_time=dt.time(16, 0),
+    )
+    card(member_with(plan=plan).member, "0400000B")
+    moment = dt.datetime(*utc, tzinfo=dt.UTC)
+    assert moment.astimezone(ZoneInfo("Europe/London")).strftime("%a %H:%M") == london
+    clock.move_to(moment)
+    assert check(reader, "0400000B")["reason"] == reason
 
 
 def test_weekday_windows_follow_the_local_date_across_midnight_utc(reader, member_with, clock):
