@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 
 import pytest
 from django.core.cache import cache
@@ -324,6 +325,54 @@ def test_the_gate_log_does_not_wait_for_the_disk(zone, make_device, member_with)
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on", "only that statement's own transaction"
+
+
+# --- Readers that write Wiegand decimal numbers ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("credential_format", "presented", "holder_card", "hex_reading"),
+    [
+        ("wiegand26", "12345678", "BC614E", "12345678"),  # 24 data bits: 0xBC614E
+        ("wiegand26", "188:24910", "BC614E", None),  # the same card as facility:card
+        ("wiegand34", "0003735928559", "DEADBEEF", None),  # 32 bits, printed zero-padded
+        ("wiegand34", "12345678", "00BC614E", "12345678"),
+    ],
+)
+def test_a_wiegand_reader_finds_the_card_by_its_decimal_number(
+    zone, make_device, member_with, credential_format, presented, holder_card, hex_reading
+):
+    holder = member_with().member
+    card(holder, holder_card)
+    if hex_reading:  # the same digits read as hex are someone else's card
+        card(member_with().member, hex_reading)
+    client = device_client(make_device(zone, credential_format=credential_format)[1])
+    body = check(client, presented)
+    assert (body["granted"], body["reason"]) == (True, "granted")
+    assert body["member"]["member_number"] == holder.member_number
+    event = AccessEvent.objects.get(pk=body["event_id"])
+    assert (event.credential.value, event.presented) == (holder_card, presented)
+
+
+# --- The API's schema ------------------------------------------------------------------
+
+
+def test_the_schema_documents_the_four_access_endpoints(client):
+    response = client.get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    paths = json.loads(response.content)["paths"]
+    documented = {path: set(paths.get(path, {})) - {"parameters"} for path in ACCESS_PATHS}
+    assert documented == ACCESS_PATHS
+    check_body = paths["/api/v1/access/check"]["post"]["requestBody"]["content"]
+    assert "application/json" in check_body
+
+
+ACCESS_PATHS = {
+    "/api/v1/access/check": {"post"},
+    "/api/v1/access/allowlist": {"get"},
+    "/api/v1/access/events": {"post"},
+    "/api/v1/access/occupancy": {"get"},
+}
 
 
 # --- A two-way device ------------------------------------------------------------------
