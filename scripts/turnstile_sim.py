@@ -406,6 +406,17 @@ def _entry_decision(state: dict[str, Any], entry: dict[str, Any], local: dt.date
     return by_pack if by_pack is not None else Decision(False, refusal)
 
 
+def _record_pass(
+    state: dict[str, Any], decision: Decision, direction: str | None, now: dt.datetime
+) -> None:
+    """Remember a granted pass, online or offline, for anti-passback offline."""
+    if decision.granted and decision.member:
+        state["passes"][str(decision.member["id"])] = {
+            "direction": direction or "in",
+            "at": now.isoformat(),
+        }
+
+
 def _record_offline(
     state: dict[str, Any],
     decision: Decision,
@@ -424,11 +435,7 @@ def _record_offline(
     if direction:
         event["direction"] = direction
     state["buffer"].append(event)
-    if decision.granted and decision.member:
-        state["passes"][str(decision.member["id"])] = {
-            "direction": direction or "in",
-            "at": now.isoformat(),
-        }
+    _record_pass(state, decision, direction, now)
     if decision.pack_id is not None:
         zone_tz = ZoneInfo(state["zone"]["time_zone"])
         state["pack_visits"].append(
@@ -477,7 +484,7 @@ def check(
         return decision
     if status != 200:
         raise _refusal(status, data)
-    return Decision(
+    decision = Decision(
         granted=bool(data["granted"]),
         reason=data["reason"],
         message=data["message"],
@@ -486,6 +493,9 @@ def check(
         event_id=data.get("event_id"),
         device_event_id=event_id,
     )
+    # Anti-passback offline must see a pass the server granted just before it went away.
+    _record_pass(state, decision, direction, now or dt.datetime.now(dt.UTC))
+    return decision
 
 
 @dataclass

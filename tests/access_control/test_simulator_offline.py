@@ -231,6 +231,26 @@ def test_offline_decisions_come_from_the_allowlist_and_upload_exactly_once(serve
     assert state["pack_visits"] == []
 
 
+def test_a_pass_granted_online_counts_for_anti_passback_once_offline(server, gate, location_zone):
+    location_zone.anti_passback, location_zone.anti_passback_minutes = "timed", 5
+    location_zone.save()
+    _device, key = gate
+    active_member_with_card("04A1B2C3")
+    state = sim.empty_state()
+    api = sim.Api(server.start(), key, timeout=1.0)
+    sim.sync(api, state)
+    online = sim.check(api, state, "04A1B2C3")
+    assert (online.source, online.granted) == ("online", True)
+
+    server.stop()  # the card is passed back at once, while the server is away
+    passed_back = sim.check(api, state, "04A1B2C3")
+    assert (passed_back.source, passed_back.granted, passed_back.reason) == (
+        "offline",
+        False,
+        "anti_passback",
+    )
+
+
 @pytest.mark.django_db  # no server process here: nothing needs committing
 def test_a_server_that_does_not_answer_in_time_is_treated_as_offline():
     silent = socket.socket()
