@@ -11,11 +11,18 @@ from billing.gateways.redaction import looks_like_card_number
 
 PAY_SAVED = "pay_saved"
 PAY_NEW = "pay_new"
+# The member is back from the bank's confirmation of a charge (3-D Secure).
+AUTHENTICATED = "authenticated"
+APPROVE, REFUSE = "approve", "refuse"  # the answer on the sandbox bank's page
 
 
 class PayForm(forms.Form):
-    action = forms.ChoiceField(choices=[(PAY_SAVED, PAY_SAVED), (PAY_NEW, PAY_NEW)])
+    action = forms.ChoiceField(
+        choices=[(PAY_SAVED, PAY_SAVED), (PAY_NEW, PAY_NEW), (AUTHENTICATED, AUTHENTICATED)]
+    )
     card_token = forms.CharField(max_length=120, required=False, strip=True)
+    attempt = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    answer = forms.ChoiceField(choices=[(APPROVE, APPROVE), (REFUSE, REFUSE)], required=False)
 
     def clean_card_token(self) -> str:
         token = str(self.cleaned_data.get("card_token") or "")
@@ -31,4 +38,6 @@ class PayForm(forms.Form):
         data = super().clean() or {}
         if data.get("action") == PAY_NEW and not data.get("card_token"):
             self.add_error("card_token", _("Enter the new card first."))
+        if data.get("action") == AUTHENTICATED and not data.get("attempt"):
+            self.add_error("attempt", _("Which payment was confirmed?"))
         return data

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from billing.money import format_amount
 
-from .forms import PAY_NEW, PayForm
+from .forms import APPROVE, AUTHENTICATED, PAY_NEW, REFUSE, PayForm
 from .links import LinkExpired, LinkInvalid
 from .models import DeclineCategory
 from .services import portal
@@ -40,6 +40,11 @@ def _outcome_text(outcome: portal.PayOutcome) -> tuple[str, str]:
     if outcome.result == "in_progress":
         return "info", _(
             "Your payment is being processed. Please check this page again in a few minutes."
+        )
+    if outcome.result == "authenticate":
+        return "info", _(
+            "Your bank asks you to confirm this payment. Nothing has been taken yet: "
+            "confirm it below to finish paying."
         )
     if outcome.result == "invalid_card":
         return "error", _("We could not use that card. Please check it and try again.")
@@ -110,17 +115,26 @@ def pay_page(request: HttpRequest, token: str) -> HttpResponse:
         return _link_error(request, expired=False)
     status = 200
     outcome_class, outcome_text = "", ""
+    confirm: portal.PayOutcome | None = None
     with translation.override(page.member.language):
         if request.method == "POST":
             form = PayForm(request.POST)
             if form.is_valid():
-                outcome = portal.member_pay(
-                    page,
-                    card_token=form.cleaned_data["card_token"]
-                    if form.cleaned_data["action"] == PAY_NEW
-                    else "",
-                )
+                data = form.cleaned_data
+                if data["action"] == AUTHENTICATED:
+                    outcome = portal.member_authenticated(
+                        token,
+                        page,
+                        data["attempt"],
+                        approve={APPROVE: True, REFUSE: False}.get(data["answer"]),
+                    )
+                else:
+                    outcome = portal.member_pay(
+                        page, card_token=data["card_token"] if data["action"] == PAY_NEW else ""
+                    )
                 outcome_class, outcome_text = _outcome_text(outcome)
+                if outcome.result == "authenticate":
+                    confirm = outcome
                 page = portal.page_for(token)
                 form = PayForm()
             else:
@@ -135,6 +149,8 @@ def pay_page(request: HttpRequest, token: str) -> HttpResponse:
             "form": form,
             "outcome_class": outcome_class,
             "outcome_text": outcome_text,
+            "confirm": confirm,
+            "stripe_key": portal.card_form_key() if confirm and confirm.action_secret else "",
             "language": page.member.language,
         }
         response = render(request, "dunning/pay.html", context, status=status)

@@ -152,6 +152,12 @@ class PaymentGateway(Protocol):
         """Verify the signature and normalise the event; raise ``WebhookSignatureError``."""
         ...
 
+    def charge_authentication(self, gateway_reference: str) -> str:
+        """For a charge that REQUIRES_ACTION, the secret the member's browser uses to let
+        the cardholder authenticate it (Stripe: the PaymentIntent's client secret); "" if
+        the charge no longer waits for that, or the gateway's bank page does it alone."""
+        ...
+
     def begin_card_setup(self, customer_reference: str, idempotency_key: str) -> CardSetup | None:
         """Start a hosted card form for a saved, off-session card; ``None`` if the gateway
         has none (the sandbox: its test tokens are typed in)."""

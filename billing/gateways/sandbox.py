@@ -434,6 +434,9 @@ class _Books(abc.ABC):
     def ledger(self, name: str) -> list[str]: ...
 
     @abc.abstractmethod
+    def append(self, name: str, value: str) -> None: ...
+
+    @abc.abstractmethod
     def card(self, name: str, first_seen: str) -> str:
         """The card's state, storing ``first_seen`` if the card is new."""
 
@@ -578,6 +581,9 @@ class _RedisBooks(_Books):
     def ledger(self, name: str) -> list[str]:
         return [str(_text(item)) for item in self._run(_COMMAND, "LRANGE", name, 0, -1)]
 
+    def append(self, name: str, value: str) -> None:
+        self._run(_COMMAND, "RPUSH", name, value)
+
     def card(self, name: str, first_seen: str) -> str:
         return str(_text(self._run(_CARD, name, first_seen)))
 
@@ -667,6 +673,10 @@ class _LocalBooks(_Books):
     def ledger(self, name: str) -> list[str]:
         with self._lock:
             return list(self._data.get(name, ()))
+
+    def append(self, name: str, value: str) -> None:
+        with self._lock:
+            self._data.setdefault(name, []).append(value)
 
     def card(self, name: str, first_seen: str) -> str:
         with self._lock:
@@ -974,6 +984,56 @@ class SandboxGateway:
     def begin_card_setup(self, customer_reference: str, idempotency_key: str) -> CardSetup | None:
         """The sandbox has no hosted card form: its test tokens are typed in."""
         return None
+
+    def charge_authentication(self, gateway_reference: str) -> str:
+        """No browser step: the sandbox's own bank page answers (:meth:`authenticate`)."""
+        return ""
+
+    def authenticate(self, idempotency_key: str, *, approve: bool) -> ChargeResult:
+        """The cardholder answers the bank's authentication page (3-D Secure) for the
+        charge with this key: approved, the money moves; refused, the charge fails with
+        ``authentication_required``.  The first answer stands; the bank's record after it
+        is returned.  ``GatewayError`` if no charge was made with this key.
+        """
+        books = self._books
+        name = _name("charge", idempotency_key)
+        stored = books.get(name)
+        if stored is None:
+            raise GatewayError("Sandbox: no charge was recorded with this idempotency key.")
+        record = json.loads(stored)
+        bank = _charge_from_dict(record["bank"])
+        if bank.status != ChargeStatus.REQUIRES_ACTION:
+            return bank
+        if books.add(_name("authenticated", idempotency_key), 1) != 1:
+            return _charge_from_dict(json.loads(books.get(name) or stored)["bank"])
+        request = ChargeRequest(
+            amount=bank.amount,
+            currency=bank.currency,
+            payment_token=str(record["request"]["token"]),
+            customer_reference=str(record["request"]["customer"]),
+            idempotency_key=idempotency_key,
+        )
+        reference = bank.gateway_reference
+        if approve:
+            answer = dataclasses.replace(
+                _approved(request, reference), message="Sandbox: approved after authentication."
+            )
+            entry = LedgerEntry(
+                kind="charge",
+                idempotency_key=idempotency_key,
+                reference=reference,
+                token=request.payment_token,
+                amount=request.amount,
+                currency=request.currency,
+                at=clock.now().isoformat(),
+            )
+            books.append(_name("ledger", idempotency_key), _json(vars(entry)))
+            for counter in (_name("charged", request.payment_token), _name("charged", reference)):
+                books.add(counter, request.amount)
+        else:
+            answer = _declined(request, reference, "authentication_required", "1A", "")
+        books.put(name, _json({**record, "bank": _charge_to_dict(answer)}))
+        return answer
 
     def create_customer(self, request: CustomerRequest) -> str:
         """A customer id derived from the key: the same key, the same customer."""

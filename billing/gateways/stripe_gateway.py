@@ -194,6 +194,22 @@ class StripeGateway:
             raise GatewayError(f"Stripe could not create the customer: {_said(exc)}") from exc
         return str(customer.id)
 
+    def charge_authentication(self, gateway_reference: str) -> str:
+        """The PaymentIntent's client secret while it ``requires_action``, else "".
+
+        Stripe.js (``handleNextAction``) shows the issuer's authentication with it; the
+        secret is handed to the member's browser only, never stored.
+        """
+        if not gateway_reference.startswith("pi_"):
+            return ""
+        try:
+            intent = self._client.v1.payment_intents.retrieve(gateway_reference).to_dict()
+        except stripe.StripeError as exc:
+            raise GatewayError(f"Stripe could not read the payment: {_said(exc)}") from exc
+        if str(intent.get("status") or "") != "requires_action":
+            return ""
+        return str(intent.get("client_secret") or "")
+
     def lookup_charge(self, idempotency_key: str) -> ChargeResult | None:
         """The latest PaymentIntent whose metadata carries this key, or ``None``.
 

@@ -39,6 +39,7 @@ from ..gateways.interface import (
     ChargeRequest,
     ChargeResult,
     ChargeStatus,
+    GatewayError,
 )
 from ..gateways.redaction import looks_like_card_number, redact
 from ..models import (
@@ -59,6 +60,8 @@ NO_PAYMENT_METHOD = "no_payment_method"
 # A charge not sent, because its card had a hard decline (``hooks.cards_blocked``).
 CARD_BLOCKED = "card_blocked"
 UNSETTLED = (AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
+# What a gateway may finally answer for a charge that waited for authentication.
+FINAL_RESULTS = (ChargeStatus.SUCCEEDED, ChargeStatus.FAILED)
 
 
 # --- Payment methods ------------------------------------------------------------------
@@ -458,7 +461,13 @@ def attempts_process(attempt_ids: Sequence[int], *, lookup_first: bool = False) 
 
 
 def attempt_record_external(attempt: PaymentAttempt, result: ChargeResult) -> str:
-    """Record an outcome the gateway reported on its own (a webhook).  Idempotent."""
+    """Record an outcome the gateway reported on its own (a webhook, or its answer after
+    the cardholder authenticated).  Idempotent.
+
+    A charge that waited for the cardholder to authenticate (``requires_action``, already
+    counted as a failure) may still end either way: money that moved after all is
+    recorded as a payment, never lost; a final refusal is noted, and was counted.
+    """
     with transaction.atomic():
         locked = (
             PaymentAttempt.objects.select_for_update(skip_locked=True, of=("self",))
@@ -468,15 +477,36 @@ def attempt_record_external(attempt: PaymentAttempt, result: ChargeResult) -> st
         )
         if locked is None:
             return "in_flight"  # the process charging it records the outcome itself
-        if locked.status not in UNSETTLED:
+        waited = locked.status == AttemptStatus.REQUIRES_ACTION
+        if not (locked.status in UNSETTLED or (waited and result.status in FINAL_RESULTS)):
             return "already_settled"
         _apply_result(locked, result)
         locked.save()
         if locked.status == AttemptStatus.SUCCEEDED:
             _record_successes([locked])
-        elif locked.status in (AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION):
+        elif not waited and locked.status in (AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION):
             transaction.on_commit(lambda: _after_failures([locked]))
     return locked.status
+
+
+def attempt_authenticated(attempt: PaymentAttempt) -> str:
+    """The cardholder finished the bank's authentication for ``attempt``: ask the gateway
+    what became of the charge and record it (:func:`attempt_record_external`).
+
+    Returns the attempt's status afterwards (still ``requires_action`` if the gateway has
+    no final answer yet: its webhook will bring it).
+    """
+    if attempt.status != AttemptStatus.REQUIRES_ACTION:
+        return str(attempt.status)
+    try:
+        result = get_gateway(attempt.gateway).lookup_charge(attempt.idempotency_key)
+    except GatewayError as exc:
+        logger.warning("Could not ask about %s: %s", attempt.idempotency_key, type(exc))
+        result = None
+    if result is None or result.status not in FINAL_RESULTS:
+        return str(attempt.status)
+    attempt_record_external(attempt, result)
+    return str(PaymentAttempt.objects.values_list("status", flat=True).get(pk=attempt.pk))
 
 
 def _threaded(call: Any) -> Any:

@@ -21,15 +21,22 @@ from django.db.models import Case, F, Value, When
 from billing.errors import PaymentNotAllowed
 from billing.gateways import default_gateway_name, get_gateway
 from billing.gateways.interface import CardSetup, GatewayError
+from billing.gateways.sandbox import SandboxGateway
 from billing.models import (
     AttemptStatus,
     AttemptTrigger,
     Invoice,
     InvoiceStatus,
+    PaymentAttempt,
     PaymentMethod,
 )
 from billing.services.customers import gateway_customer_for
-from billing.services.payments import default_payment_method, invoice_charge, payment_method_attach
+from billing.services.payments import (
+    attempt_authenticated,
+    default_payment_method,
+    invoice_charge,
+    payment_method_attach,
+)
 from config import clock
 from members.models import Member
 
@@ -145,10 +152,15 @@ def link_opened(page: PayPage, now: dt.datetime | None = None) -> None:
 @dataclass(frozen=True)
 class PayOutcome:
     """``paid``, ``declined`` (with the decline category), ``invalid_card``,
-    ``new_card_needed``, ``nothing_due``, ``contact_us`` or ``in_progress``."""
+    ``new_card_needed``, ``nothing_due``, ``contact_us``, ``in_progress``, or
+    ``authenticate``: the bank asks the cardholder to confirm the charge ``attempt_id``
+    (in the browser with ``action_secret`` where the gateway gives one, else on the
+    sandbox bank's own page)."""
 
     result: str
     category: str = ""
+    attempt_id: int | None = None
+    action_secret: str = ""
 
 
 def member_pay(page: PayPage, *, card_token: str = "") -> PayOutcome:
@@ -186,6 +198,8 @@ def member_pay(page: PayPage, *, card_token: str = "") -> PayOutcome:
                 )
             if attempt.status == AttemptStatus.UNKNOWN:
                 return PayOutcome("in_progress")
+            if attempt.status == AttemptStatus.REQUIRES_ACTION:
+                return _authentication_asked(attempt)
             return PayOutcome("declined", attempt.decline_category)
         if page.case is not None:
             event_add(
@@ -197,6 +211,64 @@ def member_pay(page: PayPage, *, card_token: str = "") -> PayOutcome:
                 channel=page.channel,
             )
     return PayOutcome("paid")
+
+
+def _authentication_asked(attempt: PaymentAttempt) -> PayOutcome:
+    """The bank wants the cardholder to confirm ``attempt`` (3-D Secure)."""
+    try:
+        secret = get_gateway(attempt.gateway).charge_authentication(attempt.gateway_reference)
+    except GatewayError:
+        secret = ""
+    return PayOutcome(
+        "authenticate", attempt.decline_category, attempt_id=attempt.pk, action_secret=secret
+    )
+
+
+def member_authenticated(
+    token: str, page: PayPage, attempt_id: int, *, approve: bool | None = None
+) -> PayOutcome:
+    """The member finished (or, on the sandbox bank's page, answered) the bank's
+    confirmation of one of this page's charges: record what the bank decided, then pay
+    whatever else is owed.
+
+    Only a charge the member made on this page's invoices, still waiting, is looked at;
+    anything else is ``in_progress`` (nothing to do here).  ``approve`` is the member's
+    answer on the sandbox bank's page; a real gateway's page has already answered.
+    """
+    attempt = (
+        PaymentAttempt.objects.filter(
+            pk=attempt_id,
+            invoice_id__in=[invoice.pk for invoice in page.owed],
+            invoice__member_id=page.member.pk,
+            trigger=AttemptTrigger.CUSTOMER,
+            status=AttemptStatus.REQUIRES_ACTION,
+        )
+        .select_related("invoice")
+        .first()
+    )
+    if attempt is None:
+        return PayOutcome("in_progress")
+    gateway = get_gateway(attempt.gateway)
+    if isinstance(gateway, SandboxGateway) and approve is not None:
+        gateway.authenticate(attempt.idempotency_key, approve=approve)
+    status = attempt_authenticated(attempt)
+    if status == AttemptStatus.FAILED:
+        attempt.refresh_from_db()
+        return PayOutcome("declined", attempt.decline_category)
+    if status != AttemptStatus.SUCCEEDED:
+        return PayOutcome("in_progress")  # the gateway's webhook will bring the answer
+    if page.case is not None:
+        event_add(
+            page.case,
+            EventKind.MEMBER_PAID,
+            attempt_id=attempt.pk,
+            invoice=attempt.invoice.number,
+            amount=attempt.amount,
+            channel=page.channel,
+            authenticated=True,
+        )
+    rest = page_for(token)
+    return member_pay(rest) if rest.owed else PayOutcome("paid")
 
 
 def card_form_key() -> str:

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from billing.gateways import get_gateway
 from billing.models import (
     AttemptStatus,
+    AttemptTrigger,
     Coupon,
     CreditNote,
     GatewayWebhookEvent,
@@ -684,6 +685,32 @@ def test_signed_payment_event_settles_the_attempt_once(csrf_client, timed_out):
     assert replay.json() == {"result": "duplicate"}
     assert GatewayWebhookEvent.objects.count() == 1
     assert Payment.objects.filter(invoice_id=timed_out.invoice_id).count() == 1
+
+
+def test_a_charge_that_waited_for_authentication_and_then_went_through_is_never_lost(
+    csrf_client,
+):
+    invoice = open_invoice(token="tok_requires_action")
+    attempt = payments.invoice_charge(invoice, trigger=AttemptTrigger.CUSTOMER)
+    assert attempt.status == AttemptStatus.REQUIRES_ACTION  # counted as failed for now
+    gateway = get_gateway("sandbox")
+    gateway.authenticate(attempt.idempotency_key, approve=True)  # in the bank's own app
+    payload = gateway.event_payload(gateway.payment_event(attempt.idempotency_key))
+    response = webhook(csrf_client, payload, gateway.sign_webhook(payload))
+    assert response.json() == {"result": "attempt_succeeded"}
+    attempt.refresh_from_db()
+    assert attempt.status == AttemptStatus.SUCCEEDED
+    (payment,) = Payment.objects.filter(invoice=invoice)
+    assert payment.amount == gateway.total_charged(attempt.gateway_reference) == invoice.total
+    assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.PAID
+    # A refusal after authentication stays a failure; nothing is recorded twice.
+    other = payments.invoice_charge(
+        open_invoice(token="tok_requires_action"), trigger=AttemptTrigger.CUSTOMER
+    )
+    gateway.authenticate(other.idempotency_key, approve=False)
+    assert payments.attempt_authenticated(other) == AttemptStatus.FAILED
+    assert not Payment.objects.filter(invoice_id=other.invoice_id).exists()
+    assert gateway.total_charged(other.gateway_reference) == 0
 
 
 def test_card_update_event_changes_the_stored_expiry(csrf_client):

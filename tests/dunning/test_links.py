@@ -4,16 +4,34 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import pytest
+from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from billing.models import GatewayCustomer, InvoiceStatus, PaymentMethod
+from billing.gateways import get_gateway
+from billing.models import (
+    AttemptStatus,
+    AttemptTrigger,
+    GatewayCustomer,
+    Invoice,
+    InvoiceStatus,
+    MembershipStatus,
+    Payment,
+    PaymentAttempt,
+    PaymentMethod,
+)
 from dunning.links import LinkExpired, LinkInvalid, make_token, pay_url, read_token
-from dunning.models import CaseStatus, DunningMessage, EventKind, MessageStatus
+from dunning.models import CaseStatus, DunningMessage, EventKind, MessageStatus, RecoveryRoute
+from tests.billing.factories import signed_up
 from tests.dunning.conftest import local
-from tests.dunning.helpers import case_of, fail_renewal
+from tests.dunning.helpers import case_of, fail_renewal, run_until
+
+
+def open_invoice_of_someone_else() -> Invoice:
+    return Invoice.objects.get(membership=signed_up(token="tok_decline_insufficient_funds"))
 
 
 def test_a_token_carries_member_invoice_and_message(time_machine):
@@ -137,6 +155,102 @@ def test_a_declined_card_on_the_page_says_so_plainly(failing_member, time_machin
     assert "declined" in text and "do_not_honor" not in text
     response = client.post(url, {"action": "pay_new", "card_token": "tok_no_such_behaviour"})
     assert "could not use that card" in response.content.decode()
+    case.refresh_from_db()
+    assert case.status == CaseStatus.OPEN
+
+
+def answer(client: Client, url: str, attempt_id: int, reply: str) -> Any:
+    """The member's answer on the sandbox bank's confirmation page."""
+    return client.post(url, {"action": "authenticated", "attempt": attempt_id, "answer": reply})
+
+
+def _asked_to_confirm(client: Client, url: str, token: str) -> int:
+    """Pay on the page with a card whose bank asks for confirmation; the charge's id."""
+    response = client.post(url, {"action": "pay_new", "card_token": token})
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Your bank asks you to confirm this payment" in text
+    assert 'name="answer" value="approve"' in text  # the sandbox bank's page
+    attempt = PaymentAttempt.objects.get(
+        payment_method__token=token, trigger=AttemptTrigger.CUSTOMER
+    )
+    assert attempt.status == AttemptStatus.REQUIRES_ACTION
+    assert f'name="attempt" value="{attempt.pk}"' in text
+    return attempt.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_payment_the_bank_asks_to_confirm_is_finished_on_the_page(failing_member, time_machine):
+    membership = failing_member("tok_decline_insufficient_funds")
+    fail_renewal(time_machine)
+    case = case_of(membership)
+    run_until(time_machine, local(2026, 4, 15, 12))  # day 10: access suspended
+    membership.refresh_from_db()
+    assert membership.status == MembershipStatus.SUSPENDED
+    url = reverse("dunning:pay", args=[make_token(case.member_id, case.invoice_id)])
+    client = Client()
+    attempt_id = _asked_to_confirm(client, url, "tok_requires_action.threeds")
+    case.refresh_from_db()
+    assert case.status == CaseStatus.OPEN  # nothing was taken yet
+    mail.outbox.clear()
+    response = client.post(
+        url, {"action": "authenticated", "attempt": attempt_id, "answer": "approve"}
+    )
+    assert "Thank you! Your payment went through" in response.content.decode()
+    attempt = PaymentAttempt.objects.get(pk=attempt_id)
+    assert attempt.status == AttemptStatus.SUCCEEDED
+    assert get_gateway("sandbox").total_charged(attempt.gateway_reference) == attempt.amount
+    case.refresh_from_db()
+    assert (case.status, case.recovered_route) == (CaseStatus.RECOVERED, RecoveryRoute.MEMBER)
+    membership.refresh_from_db()
+    assert membership.status == MembershipStatus.ACTIVE  # the very next check grants
+    assert any("Thank you" in m.subject or "ขอบคุณ" in m.subject for m in mail.outbox)
+    # Answering again (a reload, a second click) changes nothing.
+    again = client.post(
+        url, {"action": "authenticated", "attempt": attempt_id, "answer": "approve"}
+    )
+    assert again.status_code == 200
+    assert Payment.objects.filter(attempt_id=attempt_id).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_confirmation_takes_nothing_and_only_this_pages_charge_can_be_confirmed(
+    failing_member, time_machine
+):
+    membership = failing_member("tok_decline_insufficient_funds")
+    fail_renewal(time_machine)
+    case = case_of(membership)
+    url = reverse("dunning:pay", args=[make_token(case.member_id, case.invoice_id)])
+    client = Client()
+    attempt_id = _asked_to_confirm(client, url, "tok_requires_action.refused")
+    # Another member's waiting charge cannot be confirmed through this page.
+    other = PaymentAttempt.objects.create(
+        invoice=open_invoice_of_someone_else(),
+        attempt_number=9,
+        trigger=AttemptTrigger.CUSTOMER,
+        gateway="sandbox",
+        amount=100,
+        currency="THB",
+        idempotency_key="someone-else-9",
+        status=AttemptStatus.REQUIRES_ACTION,
+        created_at=local(2026, 4, 5, 12),
+    )
+    stolen = answer(client, url, other.pk, "approve")
+    assert stolen.status_code == 200
+    other.refresh_from_db()
+    assert other.status == AttemptStatus.REQUIRES_ACTION
+    for bad in ({"action": "authenticated"}, {"action": "authenticated", "attempt": "x"}):
+        assert client.post(url, bad).status_code == 400
+    response = client.post(
+        url, {"action": "authenticated", "attempt": attempt_id, "answer": "refuse"}
+    )
+    assert "approve the payment" in response.content.decode()  # the customer-action wording
+    attempt = PaymentAttempt.objects.get(pk=attempt_id)
+    assert (attempt.status, attempt.decline_code) == (
+        AttemptStatus.FAILED,
+        "authentication_required",
+    )
+    assert get_gateway("sandbox").total_charged(attempt.gateway_reference) == 0
     case.refresh_from_db()
     assert case.status == CaseStatus.OPEN
 

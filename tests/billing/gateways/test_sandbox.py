@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import time_machine
@@ -222,6 +223,47 @@ def test_requires_action(sandbox: SandboxGateway, charge_request: MakeCharge) ->
     assert result.decline_code == "authentication_required"
     assert sandbox.lookup_charge("3ds") == result
     assert sandbox.total_charged("tok_requires_action") == 0
+
+
+@pytest.mark.parametrize("books", ["redis", "local memory"])
+@pytest.mark.parametrize("approve", [True, False])
+def test_the_cardholder_answers_the_banks_confirmation_once(
+    sandbox: SandboxGateway,
+    charge_request: MakeCharge,
+    approve: bool,
+    books: str,
+    settings: Any,
+) -> None:
+    if books == "local memory":
+        local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        settings.CACHES = {**settings.CACHES, "bank": local}
+        sandbox = SandboxGateway(cache_alias="bank")
+        sandbox.reset()
+    waiting = sandbox.charge(charge_request(token="tok_requires_action", key="3ds"))
+
+    answer = sandbox.authenticate("3ds", approve=approve)
+    again = sandbox.authenticate("3ds", approve=not approve)  # too late: the first stands
+
+    expected = ChargeStatus.SUCCEEDED if approve else ChargeStatus.FAILED
+    assert answer.status == again.status == expected
+    assert answer.gateway_reference == waiting.gateway_reference
+    assert sandbox.lookup_charge("3ds") == answer
+    moved = waiting.amount if approve else 0
+    assert sandbox.total_charged("tok_requires_action") == moved
+    assert sum(entry.amount for entry in sandbox.ledger_for("3ds")) == moved
+    if not approve:
+        assert answer.decline_code == "authentication_required"
+
+
+def test_only_a_charge_that_waits_can_be_confirmed(
+    sandbox: SandboxGateway, charge_request: MakeCharge
+) -> None:
+    declined = sandbox.charge(charge_request(token="tok_decline_lost_card", key="no"))
+
+    assert sandbox.authenticate("no", approve=True) == declined
+    assert sandbox.total_charged("tok_decline_lost_card") == 0
+    with pytest.raises(GatewayError):
+        sandbox.authenticate("never-sent", approve=True)
 
 
 def test_lookup_of_an_unknown_key_is_none(sandbox: SandboxGateway) -> None:

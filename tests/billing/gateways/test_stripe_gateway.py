@@ -248,6 +248,21 @@ def test_a_payment_intent_requiring_action_asks_for_action(
     _assert_no_card_data(result.raw)
 
 
+def test_the_browser_gets_the_client_secret_of_an_intent_awaiting_authentication(
+    stripe_gateway: StripeGateway, stripe_http: StubStripeHTTPClient
+) -> None:
+    waiting = payment_intent(status="requires_action", latest_charge=None)
+    stripe_http.reply(200, waiting).reply(200, payment_intent(status="succeeded"))
+
+    assert stripe_gateway.charge_authentication(waiting["id"]) == waiting["client_secret"]
+    assert stripe_http.requests[0].method == "get"
+    assert stripe_http.requests[0].path == f"/v1/payment_intents/{waiting['id']}"
+    # Once it no longer waits, there is nothing for the browser to do.
+    assert stripe_gateway.charge_authentication(waiting["id"]) == ""
+    assert stripe_gateway.charge_authentication("") == ""  # no intent: Stripe is not asked
+    assert len(stripe_http.requests) == 2
+
+
 def test_a_processing_payment_intent_is_unknown(
     stripe_gateway: StripeGateway, stripe_http: StubStripeHTTPClient
 ) -> None:
