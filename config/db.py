@@ -61,6 +61,12 @@ def checked_by_first_use(func: Callable[[], T], using: str = DEFAULT_DB_ALIAS) -
     ``func`` runs once more.  A failure after a statement succeeded is never retried.
     Code that turns database errors into answers (a view's exception handler) must let
     such an error through: see :func:`lost_before_use`.
+
+    A connection found dead was almost always dead before the statement was sent; but a
+    server that died while running it might have committed it.  So the first statement
+    of ``func`` must be safe to run twice: a read, a write inside a transaction (which
+    cannot have committed), or an idempotent write (the device endpoints: a read, or
+    ``last_seen`` set to now).
     """
     connection: Any = connections[using]  # the health-check flags are not in the stubs
     if (
