@@ -160,6 +160,10 @@ def messages_cancel_many(case_ids: Sequence[int], reason: str) -> int:
     )
 
 
+# The decline code of a charge the bank wants the cardholder to confirm (3-D Secure).
+AUTHENTICATION_REQUIRED = "authentication_required"
+
+
 # --- Rendering ---------------------------------------------------------------------------
 
 
@@ -204,6 +208,8 @@ def message_context(
         "link": links.pay_url(case.member_id, case.invoice_id, message.pk),
         "deadline": upcoming[0] if upcoming else None,
         "needs_new_card": case.block_reason in WAIT_FOR_MEMBER,
+        # Only the cardholder can confirm (3-D Secure): the same card can still pay.
+        "needs_confirmation": case.last_decline_code == AUTHENTICATION_REQUIRED,
         "problem": case.last_decline_category or "generic",
         "late_fee": (
             format_amount(fee.amount_due, fee.currency)

@@ -26,6 +26,7 @@ from dunning.models import (
     RetryReason,
     RetryStatus,
 )
+from dunning.sms import locmem
 from tests.billing.factories import PlanFactory, card, signed_up
 from tests.dunning.conftest import local
 from tests.dunning.helpers import case_of, fail_renewal, run_at, run_until, worst_window
@@ -109,6 +110,27 @@ def test_choosing_another_saved_card_as_default_is_retried_at_once(failing_membe
     # Choosing the default it already is changes nothing and tells no one.
     payment_method_set_default(earlier)
     assert len(retry_attempts(case)) == 1
+
+
+def test_a_bank_asking_for_confirmation_gets_a_notice_that_says_so(failing_member, time_machine):
+    membership = failing_member("tok_requires_action", language="th")
+    other = failing_member("tok_requires_action")
+    mail.outbox = []
+    fail_renewal(time_machine)
+    case = case_of(other)
+    assert (case.last_decline_code, case.block_reason) == (
+        "authentication_required",
+        DeclineCategory.CUSTOMER_ACTION,
+    )
+    notices = {m.to[0]: m for m in mail.outbox}
+    english = notices[other.member.email]
+    assert "your bank asks you to confirm it" in english.subject
+    assert "confirm it with your bank" in english.body and "nothing has been taken" in english.body
+    assert "We won't try this card again" not in english.body
+    thai = notices[membership.member.email]
+    assert "ธนาคารขอให้ท่านยืนยันรายการ" in thai.subject and "ยืนยันกับธนาคาร" in thai.body
+    sms = [m for m in locmem.outbox if m.to == other.member.phone]
+    assert sms and "Your bank asks you to confirm it" in sms[0].body
 
 
 def test_customer_action_waits_for_the_member(failing_member, time_machine):
