@@ -158,6 +158,12 @@ class PaymentGateway(Protocol):
         the charge no longer waits for that, or the gateway's bank page does it alone."""
         ...
 
+    def cancel_charge(self, gateway_reference: str) -> ChargeResult:
+        """Stop a charge that waits for the cardholder (REQUIRES_ACTION), so it can never
+        go through later; the charge's record afterwards: FAILED once stopped, or what it
+        had already become.  ``GatewayError`` if the gateway cannot be asked."""
+        ...
+
     def begin_card_setup(self, customer_reference: str, idempotency_key: str) -> CardSetup | None:
         """Start a hosted card form for a saved, off-session card; ``None`` if the gateway
         has none (the sandbox: its test tokens are typed in)."""

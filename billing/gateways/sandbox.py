@@ -411,6 +411,24 @@ class _RefundPlan:
 RefundSettlement = tuple[Literal["recorded", "no_charge", "exceeds"], str]
 
 
+@dataclasses.dataclass(frozen=True)
+class _AnswerPlan:
+    """The cardholder's answer to a charge waiting for confirmation (or its cancellation).
+
+    If the charge ``record`` still waits, store ``answer`` as its record and, if the money
+    ``moves``, append ``entry`` to ``ledger`` and add ``amount`` to both ``charged``
+    counters, all at once; otherwise leave it.  The record as it then stands is returned.
+    """
+
+    record: str
+    answer: str
+    moves: bool
+    ledger: str
+    entry: str
+    charged: tuple[str, str]
+    amount: int
+
+
 class _Books(abc.ABC):
     """The sandbox bank's books: JSON texts, integer counters and ledgers, by name.
 
@@ -434,7 +452,8 @@ class _Books(abc.ABC):
     def ledger(self, name: str) -> list[str]: ...
 
     @abc.abstractmethod
-    def append(self, name: str, value: str) -> None: ...
+    def answer_charge(self, plan: _AnswerPlan) -> str | None:
+        """Settle a waiting charge (see :class:`_AnswerPlan`); ``None`` if there is none."""
 
     @abc.abstractmethod
     def card(self, name: str, first_seen: str) -> str:
@@ -526,6 +545,23 @@ return {'recorded', ARGV[9]}
 """
 
 
+# ARGV: root, then the _AnswerPlan fields in order (moves as 1 or 0, charged as two).
+_LUA_ANSWER = """
+local record_key = root .. ARGV[2]
+local stored = redis.call('GET', record_key)
+if not stored then return false end
+if cjson.decode(stored).bank.status ~= 'requires_action' then return stored end
+if ARGV[4] == '1' then
+    redis.call('RPUSH', root .. ARGV[5], ARGV[6])
+    redis.call('INCRBY', root .. ARGV[7], ARGV[9])
+    redis.call('INCRBY', root .. ARGV[8], ARGV[9])
+end
+redis.call('SET', record_key, ARGV[3])
+return ARGV[3]
+"""
+_WAITING = "requires_action"  # a charge's status while it waits for the cardholder
+
+
 class _Script:
     """A Lua script, run by EVALSHA, or by EVAL (which caches it) where Redis lacks it."""
 
@@ -545,6 +581,7 @@ _CARD = _Script(_LUA_CARD)
 _CHARGE = _Script(_LUA_CHARGE)
 _FIND_REFUND = _Script(_LUA_FIND_REFUND)
 _REFUND = _Script(_LUA_REFUND)
+_ANSWER = _Script(_LUA_ANSWER)
 
 # redis-py clients, one per Django cache client (per thread): building one costs ~0.1 ms.
 _redis_clients: weakref.WeakKeyDictionary[Any, Redis] = weakref.WeakKeyDictionary()
@@ -581,8 +618,19 @@ class _RedisBooks(_Books):
     def ledger(self, name: str) -> list[str]:
         return [str(_text(item)) for item in self._run(_COMMAND, "LRANGE", name, 0, -1)]
 
-    def append(self, name: str, value: str) -> None:
-        self._run(_COMMAND, "RPUSH", name, value)
+    def answer_charge(self, plan: _AnswerPlan) -> str | None:
+        return _text(
+            self._run(
+                _ANSWER,
+                plan.record,
+                plan.answer,
+                int(plan.moves),
+                plan.ledger,
+                plan.entry,
+                *plan.charged,
+                plan.amount,
+            )
+        )
 
     def card(self, name: str, first_seen: str) -> str:
         return str(_text(self._run(_CARD, name, first_seen)))
@@ -674,9 +722,18 @@ class _LocalBooks(_Books):
         with self._lock:
             return list(self._data.get(name, ()))
 
-    def append(self, name: str, value: str) -> None:
+    def answer_charge(self, plan: _AnswerPlan) -> str | None:
+        data = self._data
         with self._lock:
-            self._data.setdefault(name, []).append(value)
+            stored: str | None = data.get(plan.record)
+            if stored is None or json.loads(stored)["bank"]["status"] != _WAITING:
+                return stored
+            if plan.moves:
+                data.setdefault(plan.ledger, []).append(plan.entry)
+                for name in plan.charged:
+                    self._add(name, plan.amount)
+            data[plan.record] = plan.answer
+            return plan.answer
 
     def card(self, name: str, first_seen: str) -> str:
         with self._lock:
@@ -923,7 +980,8 @@ class SandboxGateway:
             ChargeStatus.REQUIRES_ACTION: (EventType.IGNORED, "payment.requires_action"),
         }[charge.status]
         return GatewayEvent(
-            event_id="evt_sbx_" + _digest("payment", idempotency_key)[:24],
+            # A charge changes status once at most (confirmed later): one event per status.
+            event_id="evt_sbx_" + _digest("payment", idempotency_key, charge.status)[:24],
             type=event_type,
             charge=charge,
             idempotency_key=idempotency_key,
@@ -981,59 +1039,88 @@ class SandboxGateway:
             raw_type="card.updated",
         )
 
-    def begin_card_setup(self, customer_reference: str, idempotency_key: str) -> CardSetup | None:
-        """The sandbox has no hosted card form: its test tokens are typed in."""
-        return None
-
     def charge_authentication(self, gateway_reference: str) -> str:
         """No browser step: the sandbox's own bank page answers (:meth:`authenticate`)."""
         return ""
 
     def authenticate(self, idempotency_key: str, *, approve: bool) -> ChargeResult:
-        """The cardholder answers the bank's authentication page (3-D Secure) for the
-        charge with this key: approved, the money moves; refused, the charge fails with
-        ``authentication_required``.  The first answer stands; the bank's record after it
-        is returned.  ``GatewayError`` if no charge was made with this key.
+        """The cardholder answers the bank's confirmation page (3-D Secure) for the charge
+        with this key: approved, the money moves; refused, the charge fails with
+        ``authentication_required``.  Settled atomically, once: the first answer (or a
+        cancellation) stands, and the bank's record after it is returned.
+        ``GatewayError`` if no charge was made with this key.
         """
+        return self._answer(_name("charge", idempotency_key), approve=approve)
+
+    def cancel_charge(self, gateway_reference: str) -> ChargeResult:
+        """Stop a charge that waits for the cardholder, so it can never go through later.
+
+        Returns the bank's record after it: failed if it was cancelled now, or what the
+        charge had already become (the cardholder may have confirmed it first).
+        ``GatewayError`` if there is no such charge.
+        """
+        record = self._books.get(_name("reference", gateway_reference))
+        if record is None:
+            raise GatewayError("Sandbox: no charge has this reference.")
+        return self._answer(record, approve=False, cancelled=True)
+
+    def _answer(self, record: str, *, approve: bool, cancelled: bool = False) -> ChargeResult:
         books = self._books
-        name = _name("charge", idempotency_key)
-        stored = books.get(name)
+        stored = books.get(record)
         if stored is None:
             raise GatewayError("Sandbox: no charge was recorded with this idempotency key.")
-        record = json.loads(stored)
-        bank = _charge_from_dict(record["bank"])
+        body = json.loads(stored)
+        bank = _charge_from_dict(body["bank"])
         if bank.status != ChargeStatus.REQUIRES_ACTION:
             return bank
-        if books.add(_name("authenticated", idempotency_key), 1) != 1:
-            return _charge_from_dict(json.loads(books.get(name) or stored)["bank"])
         request = ChargeRequest(
             amount=bank.amount,
             currency=bank.currency,
-            payment_token=str(record["request"]["token"]),
-            customer_reference=str(record["request"]["customer"]),
-            idempotency_key=idempotency_key,
+            payment_token=str(body["request"]["token"]),
+            customer_reference=str(body["request"]["customer"]),
+            idempotency_key=str(body["key"]),
         )
         reference = bank.gateway_reference
         if approve:
             answer = dataclasses.replace(
                 _approved(request, reference), message="Sandbox: approved after authentication."
             )
-            entry = LedgerEntry(
-                kind="charge",
-                idempotency_key=idempotency_key,
-                reference=reference,
-                token=request.payment_token,
-                amount=request.amount,
-                currency=request.currency,
-                at=clock.now().isoformat(),
-            )
-            books.append(_name("ledger", idempotency_key), _json(vars(entry)))
-            for counter in (_name("charged", request.payment_token), _name("charged", reference)):
-                books.add(counter, request.amount)
         else:
             answer = _declined(request, reference, "authentication_required", "1A", "")
-        books.put(name, _json({**record, "bank": _charge_to_dict(answer)}))
-        return answer
+            if cancelled:
+                answer = dataclasses.replace(
+                    answer, message="Sandbox: cancelled before the cardholder confirmed it."
+                )
+        entry = LedgerEntry(
+            kind="charge",
+            idempotency_key=request.idempotency_key,
+            reference=reference,
+            token=request.payment_token,
+            amount=request.amount,
+            currency=request.currency,
+            at=clock.now().isoformat(),
+        )
+        settled = books.answer_charge(
+            _AnswerPlan(
+                record=record,
+                answer=_json({**body, "bank": _charge_to_dict(answer)}),
+                moves=approve,
+                ledger=_name("ledger", request.idempotency_key),
+                entry=_json(vars(entry)),
+                charged=(
+                    _name("charged", request.payment_token),
+                    _name("charged", reference),
+                ),
+                amount=request.amount,
+            )
+        )
+        if settled is None:
+            raise GatewayError("Sandbox: the charge disappeared (the books were reset).")
+        return _charge_from_dict(json.loads(settled)["bank"])
+
+    def begin_card_setup(self, customer_reference: str, idempotency_key: str) -> CardSetup | None:
+        """The sandbox has no hosted card form: its test tokens are typed in."""
+        return None
 
     def create_customer(self, request: CustomerRequest) -> str:
         """A customer id derived from the key: the same key, the same customer."""

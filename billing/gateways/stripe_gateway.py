@@ -210,6 +210,23 @@ class StripeGateway:
             return ""
         return str(intent.get("client_secret") or "")
 
+    def cancel_charge(self, gateway_reference: str) -> ChargeResult:
+        """Cancel the PaymentIntent; if Stripe refuses (it succeeded or is processing),
+        the intent as it stands."""
+        if not gateway_reference.startswith("pi_"):
+            raise GatewayError("Only a PaymentIntent can be cancelled.")
+        intents = self._client.v1.payment_intents
+        try:
+            intent = intents.cancel(gateway_reference)
+        except stripe.InvalidRequestError:
+            try:
+                intent = intents.retrieve(gateway_reference)
+            except stripe.StripeError as exc:
+                raise GatewayError(f"Stripe could not read the payment: {_said(exc)}") from exc
+        except stripe.StripeError as exc:
+            raise GatewayError(f"Stripe could not cancel the payment: {_said(exc)}") from exc
+        return _charge_result_from_intent(intent.to_dict())
+
     def lookup_charge(self, idempotency_key: str) -> ChargeResult | None:
         """The latest PaymentIntent whose metadata carries this key, or ``None``.
 

@@ -260,6 +260,10 @@ def bill_due_batch(membership_ids: Sequence[int], today: dt.date) -> BatchResult
     return result
 
 
+# Invoices a payment settles; money for any other is credited to the member.
+COLLECTIBLE = (InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
+
+
 def payments_record_bulk(attempts: list[PaymentAttempt]) -> None:
     """Record successful attempts as payments and settle their invoices, in a few queries.
 
@@ -290,7 +294,9 @@ def payments_record_bulk(attempts: list[PaymentAttempt]) -> None:
                 received_at=now,
             )
         )
-        applied = min(attempt.amount, invoice.amount_due)
+        # A void (or draft) invoice takes nothing: money for it is the member's credit.
+        due = invoice.amount_due if invoice.status in COLLECTIBLE else 0
+        applied = min(attempt.amount, due)
         invoice.amount_paid += applied
         if attempt.amount > applied:
             credits.append(

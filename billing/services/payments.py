@@ -255,11 +255,16 @@ def attempts_create(
             .filter(pk__any=invoice_ids)
             .order_by("pk")
         }
-        in_flight = set(
-            PaymentAttempt.objects.filter(
-                invoice_id__any=invoice_ids, status__in=UNSETTLED
-            ).values_list("invoice_id", flat=True)
-        )
+        in_flight: set[int] = set()
+        waiting: list[PaymentAttempt] = []
+        for attempt in PaymentAttempt.objects.filter(
+            invoice_id__any=invoice_ids, status__in=[*UNSETTLED, AttemptStatus.REQUIRES_ACTION]
+        ).only("pk", "invoice_id", "status", "gateway", "gateway_reference"):
+            if attempt.status == AttemptStatus.REQUIRES_ACTION:
+                waiting.append(attempt)
+            else:
+                in_flight.add(attempt.invoice_id)
+        in_flight |= _waiting_stopped(waiting)
         numbers: dict[int, int] = dict(
             PaymentAttempt.objects.filter(invoice_id__any=invoice_ids)
             .values("invoice_id")
@@ -283,6 +288,10 @@ def attempts_create(
                 for method in [*defaults.values(), *(r.method for r in requests if r.method)]
             }
         )
+        if waiting:  # a stopped charge may have gone through first: read what is due now
+            invoices = {
+                invoice.pk: invoice for invoice in Invoice.objects.filter(pk__any=invoice_ids)
+            }
         for request in requests:
             invoice = invoices.get(request.invoice_id)
             if invoice is None or invoice.status != InvoiceStatus.OPEN or invoice.amount_due <= 0:
@@ -306,6 +315,31 @@ def attempts_create(
     if failed:
         _after_failures(failed)
     return results
+
+
+def _waiting_stopped(waiting: Sequence[PaymentAttempt]) -> set[int]:
+    """Stop charges that wait for the cardholder's confirmation before their invoices are
+    charged again, so the two can never both go through; record what each became (one
+    the cardholder confirmed first is a payment).  Returns the invoices whose waiting
+    charge could not be stopped: they stay in flight until it can.
+
+    Called with the invoices locked: nobody else charges them meanwhile.
+    """
+    undecided: set[int] = set()
+    for attempt in waiting:
+        if not attempt.gateway_reference:
+            continue  # nothing was created at the gateway: it cannot go through
+        try:
+            result = get_gateway(attempt.gateway).cancel_charge(attempt.gateway_reference)
+        except GatewayError as exc:
+            logger.warning("Could not stop %s: %s", attempt.pk, type(exc).__name__)
+            undecided.add(attempt.invoice_id)
+            continue
+        if result.status in FINAL_RESULTS:
+            attempt_record_external(attempt, result)
+        else:
+            undecided.add(attempt.invoice_id)
+    return undecided
 
 
 def attempt_create(

@@ -161,6 +161,7 @@ class PayOutcome:
     category: str = ""
     attempt_id: int | None = None
     action_secret: str = ""
+    on_bank_page: bool = False  # the sandbox: its own bank page asks the cardholder
 
 
 def member_pay(page: PayPage, *, card_token: str = "") -> PayOutcome:
@@ -215,12 +216,17 @@ def member_pay(page: PayPage, *, card_token: str = "") -> PayOutcome:
 
 def _authentication_asked(attempt: PaymentAttempt) -> PayOutcome:
     """The bank wants the cardholder to confirm ``attempt`` (3-D Secure)."""
+    gateway = get_gateway(attempt.gateway)
     try:
-        secret = get_gateway(attempt.gateway).charge_authentication(attempt.gateway_reference)
+        secret = gateway.charge_authentication(attempt.gateway_reference)
     except GatewayError:
         secret = ""
     return PayOutcome(
-        "authenticate", attempt.decline_category, attempt_id=attempt.pk, action_secret=secret
+        "authenticate",
+        attempt.decline_category,
+        attempt_id=attempt.pk,
+        action_secret=secret,
+        on_bank_page=isinstance(gateway, SandboxGateway),
     )
 
 
@@ -250,7 +256,10 @@ def member_authenticated(
         return PayOutcome("in_progress")
     gateway = get_gateway(attempt.gateway)
     if isinstance(gateway, SandboxGateway) and approve is not None:
-        gateway.authenticate(attempt.idempotency_key, approve=approve)
+        try:
+            gateway.authenticate(attempt.idempotency_key, approve=approve)
+        except GatewayError:
+            return PayOutcome("in_progress")
     status = attempt_authenticated(attempt)
     if status == AttemptStatus.FAILED:
         attempt.refresh_from_db()

@@ -18,11 +18,16 @@ from billing.models import (
     GatewayCustomer,
     Invoice,
     InvoiceStatus,
+    LedgerEntry,
+    LedgerKind,
     MembershipStatus,
     Payment,
     PaymentAttempt,
     PaymentMethod,
 )
+from billing.services.invoices import invoice_void
+from billing.services.payments import payment_method_attach
+from billing.services.webhooks import webhook_receive
 from dunning.links import LinkExpired, LinkInvalid, make_token, pay_url, read_token
 from dunning.models import CaseStatus, DunningMessage, EventKind, MessageStatus, RecoveryRoute
 from tests.billing.factories import signed_up
@@ -211,6 +216,71 @@ def test_a_payment_the_bank_asks_to_confirm_is_finished_on_the_page(failing_memb
     )
     assert again.status_code == 200
     assert Payment.objects.filter(attempt_id=attempt_id).count() == 1
+
+
+def _bank_answers_later(attempt_id: int, *, approve: bool) -> str:
+    """The cardholder answers in the bank's app after all; the gateway's webhook follows."""
+    attempt = PaymentAttempt.objects.get(pk=attempt_id)
+    gateway = get_gateway("sandbox")
+    gateway.authenticate(attempt.idempotency_key, approve=approve)
+    payload = gateway.event_payload(gateway.payment_event(attempt.idempotency_key))
+    return webhook_receive("sandbox", payload, gateway.sign_webhook(payload))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_waiting_charge_is_stopped_before_the_invoice_is_charged_again(
+    failing_member, time_machine
+):
+    membership = failing_member("tok_decline_insufficient_funds")
+    fail_renewal(time_machine)
+    case = case_of(membership)
+    url = reverse("dunning:pay", args=[make_token(case.member_id, case.invoice_id)])
+    waiting = _asked_to_confirm(Client(), url, "tok_requires_action.left")
+    # The member leaves the confirmation and adds another card: dunning retries at once.
+    payment_method_attach(membership.member, gateway="sandbox", token="tok_ok.instead")
+    invoice = Invoice.objects.get(pk=case.invoice_id)
+    assert invoice.status == InvoiceStatus.PAID
+    stopped = PaymentAttempt.objects.get(pk=waiting)
+    assert stopped.status == AttemptStatus.FAILED  # stopped at the bank first
+    # The cardholder confirms the first charge later anyway: nothing more is taken.
+    assert _bank_answers_later(waiting, approve=True) == "attempt_already_settled"
+    assert get_gateway("sandbox").total_charged(stopped.gateway_reference) == 0
+    assert [p.amount for p in Payment.objects.filter(invoice=invoice)] == [invoice.total]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_charge_confirmed_before_it_could_be_stopped_is_the_payment(failing_member, time_machine):
+    membership = failing_member("tok_decline_insufficient_funds")
+    fail_renewal(time_machine)
+    case = case_of(membership)
+    url = reverse("dunning:pay", args=[make_token(case.member_id, case.invoice_id)])
+    waiting = _asked_to_confirm(Client(), url, "tok_requires_action.first")
+    attempt = PaymentAttempt.objects.get(pk=waiting)
+    # Confirmed in the bank's app; the webhook has not arrived yet.
+    get_gateway("sandbox").authenticate(attempt.idempotency_key, approve=True)
+    payment_method_attach(membership.member, gateway="sandbox", token="tok_ok.second")
+    invoice = Invoice.objects.get(pk=case.invoice_id)
+    assert invoice.status == InvoiceStatus.PAID
+    (payment,) = Payment.objects.filter(invoice=invoice)
+    assert payment.attempt_id == waiting  # the confirmed charge, recorded
+    assert not PaymentAttempt.objects.filter(payment_method__token="tok_ok.second").exists()
+    assert get_gateway("sandbox").total_charged("tok_ok.second") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_money_for_a_voided_invoice_becomes_the_members_credit(failing_member, time_machine):
+    membership = failing_member("tok_decline_insufficient_funds")
+    fail_renewal(time_machine)
+    case = case_of(membership)
+    url = reverse("dunning:pay", args=[make_token(case.member_id, case.invoice_id)])
+    waiting = _asked_to_confirm(Client(), url, "tok_requires_action.void")
+    invoice = Invoice.objects.get(pk=case.invoice_id)
+    invoice_void(invoice)
+    assert _bank_answers_later(waiting, approve=True) == "attempt_succeeded"
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.VOID, 0)
+    (credit,) = LedgerEntry.objects.filter(invoice=invoice, kind=LedgerKind.CREDIT)
+    assert credit.amount == -invoice.total  # the member's money, to use or refund
 
 
 @pytest.mark.django_db(transaction=True)

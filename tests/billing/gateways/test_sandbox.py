@@ -255,6 +255,33 @@ def test_the_cardholder_answers_the_banks_confirmation_once(
         assert answer.decline_code == "authentication_required"
 
 
+def test_a_waiting_charge_once_cancelled_can_never_go_through(
+    sandbox: SandboxGateway, charge_request: MakeCharge
+) -> None:
+    waiting = sandbox.charge(charge_request(token="tok_requires_action", key="w"))
+    before = sandbox.payment_event("w")
+
+    stopped = sandbox.cancel_charge(waiting.gateway_reference)
+
+    assert stopped.status == ChargeStatus.FAILED
+    assert sandbox.authenticate("w", approve=True) == stopped  # too late
+    assert sandbox.total_charged(waiting.gateway_reference) == 0
+    assert sandbox.payment_event("w").event_id != before.event_id  # a new event, not a replay
+    with pytest.raises(GatewayError):
+        sandbox.cancel_charge("sbx_ch_no_such_charge")
+
+
+def test_cancelling_a_charge_confirmed_first_returns_the_payment(
+    sandbox: SandboxGateway, charge_request: MakeCharge
+) -> None:
+    waiting = sandbox.charge(charge_request(token="tok_requires_action", key="c"))
+    confirmed = sandbox.authenticate("c", approve=True)
+
+    assert sandbox.cancel_charge(waiting.gateway_reference) == confirmed
+    assert confirmed.status == ChargeStatus.SUCCEEDED
+    assert sandbox.total_charged(waiting.gateway_reference) == waiting.amount
+
+
 def test_only_a_charge_that_waits_can_be_confirmed(
     sandbox: SandboxGateway, charge_request: MakeCharge
 ) -> None:

@@ -263,6 +263,35 @@ def test_the_browser_gets_the_client_secret_of_an_intent_awaiting_authentication
     assert len(stripe_http.requests) == 2
 
 
+def test_a_waiting_intent_is_cancelled_so_it_can_never_go_through(
+    stripe_gateway: StripeGateway, stripe_http: StubStripeHTTPClient
+) -> None:
+    intent = payment_intent(status="canceled", latest_charge=None)
+    stripe_http.reply(200, {**intent, "cancellation_reason": "abandoned"})
+
+    result = stripe_gateway.cancel_charge(intent["id"])
+
+    assert result.status == ChargeStatus.FAILED
+    assert (stripe_http.requests[0].method, stripe_http.requests[0].path) == (
+        "post",
+        f"/v1/payment_intents/{intent['id']}/cancel",
+    )
+
+
+def test_an_intent_confirmed_before_it_could_be_cancelled_is_what_it_became(
+    stripe_gateway: StripeGateway, stripe_http: StubStripeHTTPClient
+) -> None:
+    succeeded = payment_intent(status="succeeded")
+    stripe_http.reply(
+        400, api_error("invalid_request_error", "You cannot cancel this PaymentIntent.")
+    ).reply(200, succeeded)
+
+    result = stripe_gateway.cancel_charge(succeeded["id"])
+
+    assert (result.status, result.gateway_reference) == (ChargeStatus.SUCCEEDED, succeeded["id"])
+    assert [r.method for r in stripe_http.requests] == ["post", "get"]
+
+
 def test_a_processing_payment_intent_is_unknown(
     stripe_gateway: StripeGateway, stripe_http: StubStripeHTTPClient
 ) -> None:
