@@ -150,7 +150,6 @@ def pay_page(request: HttpRequest, token: str) -> HttpResponse:
             "outcome_class": outcome_class,
             "outcome_text": outcome_text,
             "confirm": confirm,
-            "stripe_key": portal.card_form_key() if confirm and confirm.action_secret else "",
             "language": page.member.language,
         }
         response = render(request, "dunning/pay.html", context, status=status)

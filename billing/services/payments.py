@@ -539,7 +539,10 @@ def attempt_authenticated(attempt: PaymentAttempt) -> str:
         result = None
     if result is None or result.status not in FINAL_RESULTS:
         return str(attempt.status)
-    attempt_record_external(attempt, result)
+    recorded = attempt_record_external(attempt, result)
+    if recorded in AttemptStatus.values:
+        return recorded
+    # Settled (or being settled) by someone else meanwhile, e.g. the gateway's webhook.
     return str(PaymentAttempt.objects.values_list("status", flat=True).get(pk=attempt.pk))
 
 

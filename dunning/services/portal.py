@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Case, F, Value, When
@@ -202,16 +203,22 @@ def member_pay(page: PayPage, *, card_token: str = "") -> PayOutcome:
             if attempt.status == AttemptStatus.REQUIRES_ACTION:
                 return _authentication_asked(attempt)
             return PayOutcome("declined", attempt.decline_category)
-        if page.case is not None:
-            event_add(
-                page.case,
-                EventKind.MEMBER_PAID,
-                attempt_id=attempt.pk,
-                invoice=invoice.number,
-                amount=attempt.amount,
-                channel=page.channel,
-            )
+        _paid_noted(page, attempt, invoice)
     return PayOutcome("paid")
+
+
+def _paid_noted(page: PayPage, attempt: PaymentAttempt, invoice: Invoice, **detail: Any) -> None:
+    """The case's timeline: the member paid ``invoice`` on the page."""
+    if page.case is not None:
+        event_add(
+            page.case,
+            EventKind.MEMBER_PAID,
+            attempt_id=attempt.pk,
+            invoice=invoice.number,
+            amount=attempt.amount,
+            channel=page.channel,
+            **detail,
+        )
 
 
 def _authentication_asked(attempt: PaymentAttempt) -> PayOutcome:
@@ -244,8 +251,7 @@ def member_authenticated(
     attempt = (
         PaymentAttempt.objects.filter(
             pk=attempt_id,
-            invoice_id__in=[invoice.pk for invoice in page.owed],
-            invoice__member_id=page.member.pk,
+            invoice_id__in=[invoice.pk for invoice in page.owed],  # the member's, owed
             trigger=AttemptTrigger.CUSTOMER,
             status=AttemptStatus.REQUIRES_ACTION,
         )
@@ -266,16 +272,7 @@ def member_authenticated(
         return PayOutcome("declined", attempt.decline_category)
     if status != AttemptStatus.SUCCEEDED:
         return PayOutcome("in_progress")  # the gateway's webhook will bring the answer
-    if page.case is not None:
-        event_add(
-            page.case,
-            EventKind.MEMBER_PAID,
-            attempt_id=attempt.pk,
-            invoice=attempt.invoice.number,
-            amount=attempt.amount,
-            channel=page.channel,
-            authenticated=True,
-        )
+    _paid_noted(page, attempt, attempt.invoice, authenticated=True)
     rest = page_for(token)
     return member_pay(rest) if rest.owed else PayOutcome("paid")
 
