@@ -16,12 +16,17 @@ bytes (keep-alive when the server allows it).  For each settings variant it meas
 (b) a paced run: the check at 200 requests/s for 20 s, its latency measured from each
     request's scheduled time (so a stalled server cannot hide its queue).
 
-Between the two, (a) also measures ``POST /bench/db-floor``, a probe mounted only in the
-benchmark's own gunicorn (``FLOOR_URLS``): ping plus the least database work a check
-that is logged can do, one prepared indexed read of the card and one small insert
-committed like the gate's log (and, like the gate, without Django's ``SELECT 1``
-health check), with no authentication, rules or serializer.  Its ratio
-to ping is the ceiling for any check that reads and writes PostgreSQL on the request.
+Between the two, (a) also measures probes mounted only in the benchmark's own gunicorn
+(``FLOOR_URLS``), with no authentication, rules or serializer, and (like the gate)
+without Django's ``SELECT 1`` health check:
+
+- ``POST /bench/post``: the check's request and JSON body, parsed; no database;
+- ``POST /bench/db-read``: that, and one prepared indexed read of the card;
+- ``POST /bench/db-insert``: that, and instead one insert committed like the gate's log;
+- ``POST /bench/db-floor``: the read, then the insert.
+
+Their ratios to ping are the ceilings for any check that asks PostgreSQL on the
+request, that logs in it, or both.
 
 Targets on the 2-core reference machine: check throughput >= 70% of ping's; p99 <= 25 ms
 at 200 requests/s.  The load generator shares the cores with the server.
@@ -81,25 +86,54 @@ LOG = (
 
 
 class DatabaseFloor(APIView):
+    # The least a logged check can do: read the card, then log the attempt.
+
     authentication_classes = []
     permission_classes = [AllowAny]
+    read = True
+    log = True
 
     def post(self, request):
         credential = str(request.data.get("credential", ""))
+        if not (self.read or self.log):
+            return Response({"granted": False, "reason": "floor", "event_id": None})
         # Like the gate, no SELECT 1 before the first statement on a kept connection.
         return Response(checked_by_first_use(lambda: self.logged(credential)))
 
     def logged(self, credential):
+        row = event = None
         with prepared_cursor() as cursor:
-            cursor.execute(READ, [credential])
-            row = cursor.fetchone()
-            cursor.execute(LOG, [row[0] if row else None])
-            (event,) = cursor.fetchone()
+            if self.read:
+                cursor.execute(READ, [credential])
+                row = cursor.fetchone()
+            if self.log:
+                cursor.execute(LOG, [row[0] if row else None])
+                (event,) = cursor.fetchone()
         return {"granted": row is not None, "reason": "floor", "event_id": event}
 
 
-urlpatterns = [path("bench/db-floor", DatabaseFloor.as_view()), *project_urls]
+urlpatterns = [
+    path("bench/post", DatabaseFloor.as_view(read=False, log=False)),
+    path("bench/db-read", DatabaseFloor.as_view(log=False)),
+    path("bench/db-insert", DatabaseFloor.as_view(read=False)),
+    path("bench/db-floor", DatabaseFloor.as_view()),
+    *project_urls,
+]
 """
+# The probes between ping and the check (see the docstring).
+PROBES = {
+    "post": "/bench/post",
+    "read": "/bench/db-read",
+    "insert": "/bench/db-insert",
+    "floor": "/bench/db-floor",
+}
+PROBE_LADDER = {
+    "post": "the check's request (POST, JSON body parsed), no database",
+    "read": "post + one indexed read of the card: any check that asks PostgreSQL",
+    "insert": "post + one insert committed like the gate's log: any check logged there",
+    "floor": "post + the read, then the insert: any check that reads and logs",
+    "check": "the gate itself",
+}
 FLOOR_TABLE = (
     "CREATE TABLE IF NOT EXISTS bench_floor_log "
     "(id bigserial PRIMARY KEY, credential_id bigint, at timestamptz NOT NULL DEFAULT now())"
@@ -728,9 +762,13 @@ def run_variant(
     try:
         ping = [ping_request(server.port)]
         checks = check_requests(server.port, passes)
-        floor = check_requests(server.port, passes, "/bench/db-floor")
+        endpoints = {
+            "ping": ping,
+            **{name: check_requests(server.port, passes, path) for name, path in PROBES.items()},
+            "check": checks,
+        }
         warm = argparse.Namespace(**{**vars(args), "requests": 400})
-        for payloads in (ping, floor, checks):
+        for payloads in endpoints.values():
             saturate(warm, server.port, payloads)
         analyze()
 
@@ -738,11 +776,11 @@ def run_variant(
         totals: dict[str, tuple[Sample, float]] = {}
         cpu: dict[str, dict[str, float]] = {}
         for round_number in range(1, args.rounds + 1):
-            for name, payloads in (("ping", ping), ("floor", floor), ("check", checks)):
+            for name, payloads in endpoints.items():
                 with CpuMeter(server.process.pid, args.database_url) as meter:
                     sample, seconds = saturate(args, server.port, payloads)
                 print(
-                    f"  round {round_number} {name:<5} {len(sample.latencies) / seconds:8.1f} req/s"
+                    f"  round {round_number} {name:<6} {len(sample.latencies) / seconds:8.1f} req/s"
                     f"  ({len(sample.latencies)} in {seconds:.2f} s, "
                     f"load average {os.getloadavg()[0]:.1f})"
                 )
@@ -758,17 +796,17 @@ def run_variant(
             f"{args.concurrency} connections from {args.client_processes} client processes"
         )
         rps = {}
-        for name in ("ping", "floor", "check"):
+        for name in endpoints:
             sample, seconds = totals[name]
             rps[name] = len(sample.latencies) / seconds
-            print(f"  {name:<5} {rps[name]:8.1f} req/s  {latency_line(sample.latencies)}")
+            print(f"  {name:<6} {rps[name]:8.1f} req/s  {latency_line(sample.latencies)}")
             print(f"        {outcome_line(sample)}")
             print(f"        CPU per request: {cpu_line(cpu[name], sample)}")
         ratio = rps["check"] / rps["ping"]
-        print(
-            f"  floor: one read and one insert, nothing else, is {rps['floor'] / rps['ping']:.0%}"
-            f" of ping; the check is {rps['check'] / rps['floor']:.0%} of the floor"
-        )
+        print("  the ladder from ping to the check (throughput as a share of ping's):")
+        for name, what in PROBE_LADDER.items():
+            print(f"    {rps[name] / rps['ping']:4.0%}  {name:<6} {what}")
+        print(f"  the check is {rps['check'] / rps['floor']:.0%} of the floor")
 
         with CpuMeter(server.process.pid, args.database_url) as meter:
             sample, service, seconds = paced(args, server.port, checks)
