@@ -53,7 +53,10 @@ QR_CODE_LENGTH = 10
 QR_PUBLIC_ID_LENGTH = 16
 _QR_ALPHABET = string.ascii_uppercase + "234567"
 _HEX_SEPARATORS = re.compile(r"[\s:\-]")
-_WIEGAND26_PAIR = re.compile(r"(\d{1,3}):(\d{1,5})")
+# ASCII digits only: ``\d`` and ``str.isdigit`` also take fullwidth, Arabic-Indic,
+# superscript and circled digits, which no reader sends.
+_WIEGAND26_PAIR = re.compile(r"([0-9]{1,3}):([0-9]{1,5})")
+_DECIMAL = re.compile(r"[0-9]+")
 _PRINTABLE = re.compile(r"[\x21-\x7e]+")
 MAX_BARCODE_LENGTH = 64
 
@@ -63,6 +66,8 @@ class CredentialValueError(ValueError):
 
 
 def normalize_hex_uid(raw: str) -> str:
+    if not raw.isascii():  # "ﬀ".upper() is "FF"
+        raise CredentialValueError("not hexadecimal")
     digits = _HEX_SEPARATORS.sub("", raw.strip()).upper()
     if not re.fullmatch(r"[0-9A-F]+", digits or "-"):
         raise CredentialValueError("not hexadecimal")
@@ -79,7 +84,7 @@ def wiegand26_to_uid(raw: str) -> str:
         if facility > 0xFF or card > 0xFFFF:
             raise CredentialValueError("facility 0-255 and card 0-65535")
         return f"{facility << 16 | card:06X}"
-    if not text.isdigit() or len(text) > 10:
+    if not _DECIMAL.fullmatch(text) or len(text) > 10:
         raise CredentialValueError("not a Wiegand-26 number")
     number = int(text)
     if number > 0xFFFFFF:
@@ -89,7 +94,7 @@ def wiegand26_to_uid(raw: str) -> str:
 
 def wiegand34_to_uid(raw: str) -> str:
     text = raw.strip()
-    if not text.isdigit() or len(text) > 13:
+    if not _DECIMAL.fullmatch(text) or len(text) > 13:
         raise CredentialValueError("not a Wiegand-34 number")
     number = int(text)
     if number > 0xFFFFFFFF:
@@ -115,7 +120,7 @@ def normalize_rfid(raw: str, input_format: str = CredentialFormat.AUTO) -> str:
         return _CONVERTERS[CredentialFormat(input_format)](text)
     if _WIEGAND26_PAIR.fullmatch(text):
         return wiegand26_to_uid(text)
-    if text.isdigit():
+    if _DECIMAL.fullmatch(text):
         raise CredentialValueError("digits only: say whether this is hex, Wiegand-26 or -34")
     return normalize_hex_uid(text)
 

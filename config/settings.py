@@ -224,11 +224,19 @@ ANYMAIL = {
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Basic first: its challenge makes a request without credentials a 401 (with
+    # WWW-Authenticate), not a 403; a request without an Authorization header still
+    # falls through to the session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.RolePermissions"],
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",

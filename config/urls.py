@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from .api.views import PingView
 from .health import healthz
 
+handler404 = "config.api.views.not_found"
+
 admin.site.site_header = "Gym front desk"
 admin.site.site_title = "Gym front desk"
 admin.site.index_title = "Today at the gym"

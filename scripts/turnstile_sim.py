@@ -74,7 +74,8 @@ QR_SKEW_STEPS = 1
 STATE_VERSION = 1
 
 _HEX_SEPARATORS = re.compile(r"[\s:\-]")
-_WIEGAND26_PAIR = re.compile(r"(\d{1,3}):(\d{1,5})")
+_WIEGAND26_PAIR = re.compile(r"([0-9]{1,3}):([0-9]{1,5})")  # ASCII digits only
+_DECIMAL = re.compile(r"[0-9]+")
 _PRINTABLE = re.compile(r"[\x21-\x7e]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _QR_ALPHABET = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
@@ -193,6 +194,8 @@ def _key(kind: str, value: str) -> str:
 
 
 def _hex_uid(text: str) -> str | None:
+    if not text.isascii():
+        return None
     digits = _HEX_SEPARATORS.sub("", text).upper()
     if re.fullmatch(r"[0-9A-F]+", digits or "-") and 6 <= len(digits) <= 20 and not len(digits) % 2:
         return digits
@@ -204,13 +207,13 @@ def _wiegand26(text: str) -> str | None:
     if pair:
         facility, card = int(pair.group(1)), int(pair.group(2))
         return f"{facility << 16 | card:06X}" if facility <= 0xFF and card <= 0xFFFF else None
-    if text.isdigit() and len(text) <= 10 and int(text) <= 0xFFFFFF:
+    if _DECIMAL.fullmatch(text) and len(text) <= 10 and int(text) <= 0xFFFFFF:
         return f"{int(text):06X}"
     return None
 
 
 def _wiegand34(text: str) -> str | None:
-    if text.isdigit() and len(text) <= 13 and int(text) <= 0xFFFFFFFF:
+    if _DECIMAL.fullmatch(text) and len(text) <= 13 and int(text) <= 0xFFFFFFFF:
         return f"{int(text):08X}"
     return None
 

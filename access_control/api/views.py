@@ -16,13 +16,13 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.api.serializers import ErrorSerializer
 from config import clock
+from config.api.parsers import JSONParser
 from config.db import checked_by_first_use, lost_before_use
 
 from .. import allowlist, selectors, services

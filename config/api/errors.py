@@ -89,4 +89,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         detail = exc.detail
         code = getattr(detail, "code", None) or exc.default_code
         response.data = {"code": str(code), "message": str(detail)}
+        if isinstance(exc, exceptions.ParseError):  # the body as a whole is the field
+            response.data["fields"] = {"non_field_errors": [str(detail)]}
     return response

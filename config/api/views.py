@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+from django.views.defaults import page_not_found
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -27,3 +30,11 @@ class PingView(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response({"ok": True})
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The project's 404: the error shape of the API under ``/api/``, the page elsewhere."""
+    if request.path.startswith("/api/"):
+        body = {"code": "not_found", "message": str(_("There is nothing at this address."))}
+        return JsonResponse(body, status=404)
+    return page_not_found(request, exception)

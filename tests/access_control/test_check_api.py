@@ -136,6 +136,43 @@ def test_malformed_json_gets_400_and_stores_nothing(reader, raw, content_type):
     response = reader.generic("POST", CHECK, raw, content_type=content_type)
     assert response.status_code == 400, response.content
     assert response.json()["code"] in {"parse_error", "invalid"}
+    assert response.json()["fields"]
+    assert AccessEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("path", [CHECK, "/api/v1/access/events"])
+def test_json_nested_too_deeply_for_python_is_a_parse_error(reader, path):
+    deep = b'{"credential": "04A1B2C3", "x": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"
+    response = reader.generic("POST", path, deep, content_type="application/json")
+    assert response.status_code == 400, response.content
+    payload = response.json()
+    assert payload["code"] == "parse_error"
+    assert payload["fields"] == {"non_field_errors": ["The body is not valid JSON."]}
+    assert AccessEvent.objects.count() == 0
+
+
+def test_a_parse_error_says_so_without_the_decoders_internals(reader):
+    response = reader.generic("POST", CHECK, b'{"credential": ', content_type="application/json")
+    assert response.json()["message"] == "The body is not valid JSON."
+
+
+@pytest.mark.parametrize("raw", ["¹²³¹²³", "②③④", "１２３４５６７８"])
+def test_unusual_unicode_digits_are_an_unknown_credential_not_an_error(
+    reader, active_member, raw
+):
+    card(active_member, "00BC614E")  # 12345678 as Wiegand-34
+    response = reader.post(CHECK, {"credential": raw}, format="json")
+    assert response.status_code == 200, response.content
+    assert (response.json()["granted"], response.json()["reason"]) == (
+        False,
+        "unknown_credential",
+    )
+
+
+def test_an_address_under_the_api_that_does_not_exist_is_a_json_404(reader):
+    response = reader.post(f"{CHECK}/", {"credential": "04A1B2C3"}, format="json")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
     assert AccessEvent.objects.count() == 0
 
 

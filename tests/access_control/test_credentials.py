@@ -61,6 +61,26 @@ def test_bad_rfid_values_are_refused(raw, form):
         normalize_rfid(raw, form)
 
 
+@pytest.mark.parametrize("form", ["auto", "hex", "wiegand26", "wiegand34"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "¹²³¹²³",  # superscript digits: str.isdigit() is True, int() refuses them
+        "②③④",  # circled digits
+        "123¹",
+        "１２３４５６７８",  # fullwidth: int() would read 12345678
+        "١٢٣٤٥٦٧٨",  # Arabic-Indic
+        "１２３:４５６",  # Wiegand-26 pair in fullwidth digits
+        "04ﬀ12",  # "ﬀ".upper() is "FF"
+    ],
+)
+def test_only_ascii_digits_and_letters_are_card_numbers(raw, form):
+    with pytest.raises(CredentialValueError):
+        normalize_rfid(raw, form)
+    rfid = [c for c in presented_candidates(raw, form, NOW).candidates if c[0] == "rfid"]
+    assert rfid == []
+
+
 @given(facility=st.integers(0, 255), number=st.integers(0, 65535))
 def test_both_wiegand26_forms_give_the_same_card(facility, number):
     decimal = str(facility * 65536 + number)

@@ -201,7 +201,12 @@ def test_occupancy_forgets_entries_from_yesterday(zone, reader, active_member, c
 
 
 def test_occupancy_is_for_staff_with_the_permission(zone, make_staff):
-    assert APIClient().get("/api/v1/access/occupancy").status_code in (401, 403)
+    anonymous = APIClient().get("/api/v1/access/occupancy")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "not_authenticated"
+    assert anonymous["WWW-Authenticate"].startswith("Basic")
+    wrong = APIClient(HTTP_AUTHORIZATION="Basic bm9ib2R5Om5vcGU=")  # nobody:nope
+    assert wrong.get("/api/v1/access/occupancy").status_code == 401
     from django.contrib.auth import get_user_model
 
     client = APIClient()
