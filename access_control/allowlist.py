@@ -34,7 +34,9 @@ credentials of the members touched since the cursor that are recorded for this z
 and no longer listed: revoked or lost, the member suspended, cancelled or moved to a
 plan without this zone, the pack used up.  A credential never sent to this zone (a
 studio-only member's new card, the card of a member without a membership) is never
-named, whatever its member does.  Naming a removal again is harmless.
+named, whatever its member does.  Nor is a card number handed on to another member
+whose card was sent to this zone and who is not among those touched: the device holds
+the new holder's entry under that number.  Naming a removal again is harmless.
 
 Time-driven changes need no event: entries carry their validity (plan time windows in
 the location's time zone, first and last valid local dates, pack visits left) and the
@@ -238,15 +240,28 @@ def _removed(
     """The credentials of ``member_ids`` once listed for ``zone`` that ``entries`` no
     longer list (see "What a delta removes")."""
     kept = {(entry["kind"], entry["credential"]) for entry in entries}
-    held = Credential.objects.filter(
-        member_id__in=member_ids,
-        pk__in=AllowlistListing.objects.filter(zone_id=zone.id).values("credential_id"),
-    ).values_list("kind", "value")
-    return [
-        {"kind": kind, "credential": value}
-        for kind, value in sorted(set(held))
-        if (kind, value) not in kept
-    ]
+    sent = AllowlistListing.objects.filter(zone_id=zone.id).values("credential_id")
+    held = Credential.objects.filter(member_id__in=member_ids, pk__in=sent).values_list(
+        "kind", "value"
+    )
+    gone = set(held) - kept
+    if not gone:
+        return []
+    # A card number handed on: the value now belongs to another member's active card,
+    # sent to this zone and unchanged since the cursor, so what the device holds under
+    # that value is the new holder's entry, still current.  (Active values are unique:
+    # the new card was issued after the old one was revoked, and a device that synced
+    # before that sees the new holder among the members touched.)
+    handed_on = set(
+        Credential.objects.filter(
+            status=CredentialStatus.ACTIVE,
+            value__in=[value for _kind, value in gone],
+            pk__in=sent,
+        )
+        .exclude(member_id__in=member_ids)
+        .values_list("kind", "value")
+    )
+    return [{"kind": kind, "credential": value} for kind, value in sorted(gone - handed_on)]
 
 
 def _listing_record(zone: ZoneSnapshot, credential_ids: list[int]) -> None:

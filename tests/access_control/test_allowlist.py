@@ -302,3 +302,51 @@ def test_a_credential_first_sent_in_a_delta_is_removed_by_a_later_one(reader, me
     clock.move_to(NOW + dt.timedelta(minutes=20))
     ms.membership_cancel(membership, at_period_end=False)
     assert removed(sync(reader, arrived["next_cursor"])) == {"04000040"}
+
+
+def test_a_card_number_handed_on_is_not_removed_from_its_new_holder(reader, member_with, clock):
+    first_holder, new_holder = member_with().member, member_with().member
+    old = card(first_holder, "04000050")
+    listed = sync(reader)
+    clock.move_to(NOW + dt.timedelta(minutes=10))
+    credential_revoke(old, lost=True)
+    gone = sync(reader, listed["next_cursor"])
+    assert removed(gone) == {"04000050"}
+    clock.move_to(NOW + dt.timedelta(minutes=20))
+    card(new_holder, "04000050")  # the desk hands the returned card to someone else
+    arrived = sync(reader, gone["next_cursor"])
+    assert values(arrived) == {"04000050"}
+    clock.move_to(NOW + dt.timedelta(minutes=30))
+    again = sync(reader, arrived["next_cursor"])  # re-read: within the overlap
+    clock.move_to(NOW + dt.timedelta(minutes=40))
+    settled = sync(reader, again["next_cursor"])
+    assert (settled["credentials"], settled["removed"]) == ([], [])  # nothing touched now
+    clock.move_to(NOW + dt.timedelta(minutes=50))
+    card(first_holder, "04000051")  # the first holder changes again
+    delta = sync(reader, settled["next_cursor"])
+    assert "04000051" in values(delta)
+    assert removed(delta) == set()  # the new holder's entry stays on the device
+
+
+def test_a_card_handed_on_in_one_delta_arrives_for_its_new_holder(reader, member_with, clock):
+    first_holder, new_holder = member_with().member, member_with().member
+    old = card(first_holder, "04000052")
+    listed = sync(reader)
+    clock.move_to(NOW + dt.timedelta(minutes=10))
+    credential_revoke(old, lost=True)
+    card(new_holder, "04000052")
+    delta = sync(reader, listed["next_cursor"])
+    (entry,) = delta["credentials"]
+    assert (entry["credential"], entry["member_id"]) == ("04000052", new_holder.pk)
+    assert removed(delta) == set()
+
+
+def test_a_card_handed_on_to_someone_without_access_leaves_the_device(reader, member_with, clock):
+    first_holder = member_with().member
+    old = card(first_holder, "04000053")
+    listed = sync(reader)
+    clock.move_to(NOW + dt.timedelta(minutes=10))
+    credential_revoke(old, lost=True)
+    card(MemberFactory(), "04000053")  # no membership: never listed here
+    delta = sync(reader, listed["next_cursor"])
+    assert (values(delta), removed(delta)) == (set(), {"04000053"})

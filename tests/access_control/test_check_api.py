@@ -157,9 +157,7 @@ def test_a_parse_error_says_so_without_the_decoders_internals(reader):
 
 
 @pytest.mark.parametrize("raw", ["¹²³¹²³", "②③④", "１２３４５６７８"])
-def test_unusual_unicode_digits_are_an_unknown_credential_not_an_error(
-    reader, active_member, raw
-):
+def test_unusual_unicode_digits_are_an_unknown_credential_not_an_error(reader, active_member, raw):
     card(active_member, "00BC614E")  # 12345678 as Wiegand-34
     response = reader.post(CHECK, {"credential": raw}, format="json")
     assert response.status_code == 200, response.content
