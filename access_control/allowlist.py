@@ -175,7 +175,10 @@ def _membership_grant(membership: MembershipAccess | None, today: dt.date) -> di
     }
 
 
-def _pack_grant(pack: PackAccess, used_today: bool) -> dict[str, Any] | None:
+def _pack_grant(pack: PackAccess, today: dt.date, used_today: bool) -> dict[str, Any] | None:
+    """A pack's grant.  ``used_on`` names the local day whose visit is already taken
+    (entries are free that day), so a device that keeps the entry past midnight does not
+    read a used-up pack as open: an entry is re-sent only when something changes."""
     if pack.remaining <= 0 and not used_today:
         return None
     return {
@@ -184,6 +187,7 @@ def _pack_grant(pack: PackAccess, used_today: bool) -> dict[str, Any] | None:
         "name": pack.name,
         "remaining": pack.remaining,
         "used_today": used_today,
+        "used_on": today.isoformat() if used_today else None,
         "windows": [],
         "valid_from": pack.valid_from.isoformat(),
         "valid_until": pack.expires_on.isoformat(),
@@ -213,7 +217,7 @@ def _entries(
     for credential in rows.iterator(chunk_size=2000):
         grants = [_membership_grant(membership_access_from_json(credential.gate_membership), today)]
         grants += [
-            _pack_grant(pack, pack.purchase_id in used_today)
+            _pack_grant(pack, today, pack.purchase_id in used_today)
             for pack in packs_access_from_json(credential.gate_packs)
         ]
         admitted = [grant for grant in grants if grant is not None]

@@ -333,10 +333,10 @@ def _pack_decision(
     valid = [p for p in packs if _valid_on(p, today)]
     if not valid:
         return None
-    synced_day = state.get("synced_day")
     for pack in valid:
         used_here = any(v["day"] == today.isoformat() for v in _pack_visits(state, pack["pack_id"]))
-        if used_here or (pack.get("used_today") and synced_day == today.isoformat()):
+        # The server names the day whose visit it has taken; the entry may be days old.
+        if used_here or pack.get("used_on") == today.isoformat():
             return Decision(True, "granted_pack")
     for pack in sorted(valid, key=lambda p: (p["valid_until"], p["pack_id"])):
         if pack["remaining"] - len(_pack_visits(state, pack["pack_id"])) > 0:
@@ -524,7 +524,6 @@ def sync(api: Api, state: dict[str, Any]) -> SyncResult:
     for entry in page["credentials"]:
         allowlist[_key(entry["kind"], entry["credential"])] = entry
     generated = dt.datetime.fromisoformat(page["generated_at"].replace("Z", "+00:00"))
-    zone_tz = ZoneInfo(page["zone"]["time_zone"])
     # Visits uploaded before this page was made are in its counts now.
     state["pack_visits"] = [
         v
@@ -536,7 +535,6 @@ def sync(api: Api, state: dict[str, Any]) -> SyncResult:
         cursor=page["next_cursor"],
         zone=page["zone"],
         synced_at=page["generated_at"],
-        synced_day=generated.astimezone(zone_tz).date().isoformat(),
     )
     return SyncResult(page["full"], len(page["credentials"]), len(page["removed"]), len(allowlist))
 

@@ -148,7 +148,15 @@ class GrantSerializer(serializers.Serializer):
     name = serializers.CharField(required=False)
     remaining = serializers.IntegerField(required=False, help_text="Pack visits left.")
     used_today = serializers.BooleanField(
-        required=False, help_text="Today's visit is already used: entries are free today."
+        required=False,
+        help_text="The visit of the day this list was generated is already used "
+        "(see `used_on`, which stays right after midnight).",
+    )
+    used_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="Packs: the local day whose visit is already taken (entries are free "
+        "that day only); null if none today.",
     )
 
 

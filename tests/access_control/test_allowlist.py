@@ -99,6 +99,7 @@ def test_pack_holders_are_listed_with_visits_left(reader):
     (entry,) = sync(reader)["credentials"]
     (grant,) = entry["access"]
     assert (grant["source"], grant["remaining"], grant["used_today"]) == ("pack", 4, False)
+    assert grant["used_on"] is None
     assert grant["valid_until"] == (TODAY + dt.timedelta(days=60)).isoformat()
 
 
@@ -193,6 +194,7 @@ def test_a_pack_visit_used_elsewhere_reaches_the_other_devices(zone, make_device
     (entry,) = sync(reader, first["next_cursor"])["credentials"]
     assert entry["access"][0]["remaining"] == 0
     assert entry["access"][0]["used_today"] is True
+    assert entry["access"][0]["used_on"] == TODAY.isoformat()
 
 
 def test_a_change_committed_late_is_still_seen(reader, member_with, clock):

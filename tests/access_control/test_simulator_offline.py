@@ -330,6 +330,45 @@ def test_offline_rules_time_windows_validity_and_anti_passback():
     assert at(3, 10, 6).reason == "granted"
 
 
+def test_a_used_up_pack_kept_past_midnight_is_exhausted_offline_the_next_day():
+    """The server does not re-send an entry when the day turns: ``used_on`` says which
+    day's visit was taken, so a later sync cannot make an old "used today" look new."""
+    state = sim.empty_state()
+    state["zone"] = {"code": "gym", "time_zone": "Asia/Bangkok", "anti_passback": "none"}
+    state["allowlist"] = {
+        "rfid:0A0B0D": {
+            "credential": "0A0B0D",
+            "kind": "rfid",
+            "member_id": 8,
+            "member_number": 1008,
+            "name": "Last visit",
+            "access": [
+                {
+                    "source": "pack",
+                    "pack_id": 3,
+                    "name": "10 visits",
+                    "remaining": 0,
+                    "used_today": True,
+                    "used_on": "2027-02-03",
+                    "windows": [],
+                    "valid_from": "2027-01-01",
+                    "valid_until": "2027-06-30",
+                }
+            ],
+        }
+    }
+    state["synced_day"] = "2027-02-04"  # what an older simulator trusted instead
+    bangkok = dt.timezone(dt.timedelta(hours=7))
+
+    def on(day: int) -> Any:
+        return sim.decide_offline(
+            state, "0A0B0D", "in", dt.datetime(2027, 2, day, 9, tzinfo=bangkok)
+        )
+
+    assert (on(3).granted, on(3).reason, on(3).pack_id) == (True, "granted_pack", None)
+    assert (on(4).granted, on(4).reason) == (False, "pack_exhausted")
+
+
 def test_the_command_line_exit_codes_and_run_mode(server, gate, tmp_path):
     _device, key = gate
     active_member_with_card("04A1B2C3")
