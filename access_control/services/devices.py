@@ -6,6 +6,8 @@ configuration generation in the cache, and a cached device from an older generat
 ignored, so a revoked or rotated key is refused at once and zone settings apply at once.
 The bump happens immediately and again after the transaction commits, so a request that
 read the database before the commit cannot cache the old state under the new generation.
+If the cache could not be reached for the bump, the device's next ``last_seen`` write
+(at most a minute away) finds the key no longer live and drops the cached device.
 
 ``last_seen`` is written at most once per ``ACCESS_DEVICE_SEEN_INTERVAL_SECONDS`` per
 device.  Authentication only says when a write is due (``seen_due``); the caller writes
@@ -49,7 +51,8 @@ class DeviceIdentity:
     key_prefix: str
     zone: ZoneSnapshot
     seen_due: bool = False  # last_seen is older than the interval
-    cache_key: str = ""
+    cache_key: str = ""  # empty: not cached
+    key_hash: str = ""
 
 
 def _device_cache_key(digest: str) -> str:
@@ -69,6 +72,13 @@ def _cache_set(key: str, value: Any) -> None:
         cache.set(key, value, timeout=int(settings.ACCESS_DEVICE_CACHE_SECONDS))
     except Exception:
         logger.warning("Cache unavailable for device store", exc_info=True)
+
+
+def _cache_delete(key: str) -> None:
+    try:
+        cache.delete(key)
+    except Exception:
+        logger.error("Could not drop a cached device whose key is not live", exc_info=True)
 
 
 def _bump_generation() -> None:
@@ -114,7 +124,7 @@ def device_authenticate(plain_key: str) -> DeviceIdentity | None:
     if entry is not None and entry["generation"] == generation:
         interval = int(settings.ACCESS_DEVICE_SEEN_INTERVAL_SECONDS)
         due = clock.now().timestamp() - entry["seen"] >= interval
-        return _identity(entry["device"], seen_due=due, cache_key=cache_key)
+        return _identity(entry["device"], seen_due=due, cache_key=cache_key, key_hash=digest)
     device = (
         Device.objects.select_related("zone__location")
         .filter(key_hash=digest, revoked_at__isnull=True)
@@ -125,13 +135,25 @@ def device_authenticate(plain_key: str) -> DeviceIdentity | None:
     data = _identity_data(device)
     seen = device.last_seen.timestamp() if device.last_seen else 0.0
     _cache_set(cache_key, {"generation": generation, "device": data, "seen": seen})
-    return _identity(data, cache_key=cache_key)
+    return _identity(data, cache_key=cache_key, key_hash=digest)
 
 
 def device_seen(device: DeviceIdentity, at: dt.datetime | None = None) -> None:
-    """Record that the device was heard from now (one query)."""
+    """Record that the device was heard from now (one query).
+
+    The write also checks that the key is still live: if the device was revoked or its
+    key rotated and the cache never heard of it, the cached device is dropped, so the
+    next request reads the database and is refused.
+    """
     now = at or clock.now()
-    Device.objects.filter(pk=device.id).update(last_seen=now)
+    live = Device.objects.filter(pk=device.id, revoked_at__isnull=True)
+    if device.key_hash:
+        live = live.filter(key_hash=device.key_hash)
+    if not live.update(last_seen=now):
+        logger.warning("Device %s was seen with a key that is no longer live", device.id)
+        if device.cache_key:
+            _cache_delete(device.cache_key)
+        return
     if device.cache_key:
         found = _cache_get_many([device.cache_key]).get(device.cache_key)
         if found is not None:

@@ -67,6 +67,24 @@ def test_a_revoked_key_gets_401_at_once_even_after_it_was_cached(reader, zone, a
     assert (response.status_code, response.json()["code"]) == (401, "device_key_invalid")
 
 
+def test_a_revocation_the_cache_never_heard_of_applies_within_a_minute(
+    reader, zone, active_member, clock, settings
+):
+    card(active_member, "04A1B2C3")
+    assert check(reader, "04A1B2C3")["granted"] is True  # the device is cached now
+    check(reader, "04A1B2C3")  # ... and its last_seen written
+    # Revoked while the cache was unreachable: the generation was never bumped.
+    Device.objects.filter(name="gym-floor-in").update(revoked_at=NOW)
+    assert reader.post(CHECK, {"credential": "04A1B2C3"}, format="json").status_code == 200
+    clock.move_to(NOW + dt.timedelta(seconds=settings.ACCESS_DEVICE_SEEN_INTERVAL_SECONDS))
+    # The last_seen write finds the key revoked and drops the cached device ...
+    assert reader.post(CHECK, {"credential": "04A1B2C3"}, format="json").status_code == 200
+    # ... so from the next request on the device is refused.
+    response = reader.post(CHECK, {"credential": "04A1B2C3"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (401, "device_key_invalid")
+    assert Device.objects.get(name="gym-floor-in").last_seen == NOW
+
+
 def test_rotating_a_key_retires_the_old_one_at_once(reader, device_key, active_member):
     card(active_member, "04A1B2C3")
     check(reader, "04A1B2C3")
