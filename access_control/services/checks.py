@@ -102,17 +102,30 @@ def _write(event: AccessEvent, *, durable: bool, conflict: list[str]) -> int:
     return event_id
 
 
-def _insert(event: AccessEvent) -> int:
-    """Insert ``event`` for the gate's log (see :func:`_write`); with a device event id,
-    a duplicate returns the original's id.
+def _log(event: AccessEvent, decision: AccessDecision) -> tuple[AccessDecision, bool]:
+    """Insert ``event`` for the gate's log (see :func:`_write`), and the decision to
+    answer with: ``decision``, or, when this read's device event id is already recorded
+    (a retry that raced its original, or one whose original matched no credential), the
+    original's, replayed.  No ``ON CONFLICT``: the answer must be what the stored row
+    says, whatever this request computed.
 
     The gate's log is written without waiting for the disk (see ``insert_row``'s
     ``durable``): only a crash of the database server itself could lose the last
     fraction of a second of attempts.  A pack visit's claim, which money depends on, is
     written durably (:func:`_claim`), and flushes any such event before it.
     """
-    conflict = ["device", "device_event_id"] if event.device_event_id else []
-    return _write(event, durable=False, conflict=conflict)
+    if not event.device_event_id:
+        _write(event, durable=False, conflict=[])
+        return decision, False
+    try:
+        _contained(lambda: _write(event, durable=False, conflict=[]))
+    except IntegrityError:
+        event.pk = None
+        prior = _prior(event)
+        if prior is None:
+            raise
+        return _recorded(prior), True
+    return decision, False
 
 
 def _claim(event: AccessEvent) -> None:
@@ -160,8 +173,7 @@ def _record(
     _apply(event, decision)
     pack = decision.charge_pack
     if pack is None:
-        _insert(event)
-        return decision, False
+        return _log(event, decision)
     event.pack_purchase_id, event.pack_day = pack.purchase_id, facts.today
     try:
         _contained(lambda: _claim(event))
@@ -171,8 +183,7 @@ def _record(
         prior = _prior(event) if event.device_event_id else None
         if prior is not None:  # a concurrent retry of this very read recorded it
             return _recorded(prior), True
-        _insert(event)  # another entry claimed today's visit a moment ago
-        return decision, False
+        return _log(event, decision)  # another entry claimed today's visit a moment ago
     pack_visit_take(pack.purchase_id)
     return decision, False
 

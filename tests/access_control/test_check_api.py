@@ -232,6 +232,26 @@ def test_a_retried_unknown_credential_is_logged_once(reader):
     assert AccessEvent.objects.count() == 1
 
 
+@pytest.mark.parametrize("retried_with", ["04EEEEEE", "04A1B2C3"])
+def test_a_device_event_id_sent_again_always_answers_what_was_recorded(
+    reader, active_member, retried_with
+):
+    """Whatever the body of a retry says, its answer is the stored original's."""
+    card(active_member, "04A1B2C3")
+    original = check(reader, "04A1B2C3", device_event_id="evt-10")
+    assert (original["granted"], original["reason"]) == (True, "granted")
+    again = check(reader, retried_with, device_event_id="evt-10")
+    assert (again["granted"], again["reason"], again["event_id"]) == (
+        True,
+        "granted",
+        original["event_id"],
+    )
+    unknown = check(reader, "04EEEEEE", device_event_id="evt-11")
+    assert check(reader, "04A1B2C3", device_event_id="evt-11")["reason"] == (unknown["reason"])
+    assert unknown["reason"] == "unknown_credential"
+    assert AccessEvent.objects.count() == 2
+
+
 def test_event_ids_are_per_device(zone, make_device, active_member):
     card(active_member, "04A1B2C3")
     one = device_client(make_device(zone, "a")[1])
@@ -278,6 +298,7 @@ def count_queries(client: APIClient, credential: str, **body: object) -> list[st
     return [query["sql"] for query in captured.captured_queries]
 
 
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production
 def test_a_check_runs_at_most_three_queries_cold_or_warm(
     reader, member_with, clock, django_assert_max_num_queries
 ):
@@ -294,6 +315,7 @@ def test_a_check_runs_at_most_three_queries_cold_or_warm(
     assert len(count_queries(reader, "04000000")) <= 2  # unknown credentials too
 
 
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production
 def test_the_check_read_is_one_statement_with_every_rule_switched_on(
     zone, make_device, member_with
 ):
