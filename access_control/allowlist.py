@@ -229,6 +229,7 @@ def _entries(
             "member_id": credential.member_id,
             "member_number": credential.member.member_number,
             "name": credential.member.full_name,
+            "language": credential.member.language,
             "access": admitted,
         }
         if credential.kind == CredentialKind.QR:

@@ -15,6 +15,10 @@ It behaves as a reader should (the access API of ``access_control``):
     reader decides from its cached allowlist (validity dates, time windows in the zone's
     time zone, pack visits, anti-passback) and buffers the decision under the same
     ``device_event_id``, so an attempt the server did record is not counted twice.
+    The direction is the device's own (the allowlist says which), or for a two-way
+    device the one asked, else ``in``.  Offline, an exit opens for any card (a member
+    suspended while inside is not on the list), and the message is in the member's
+    language (the gym's for a card not listed).
     A refused key (401) or a refused request (400) is an error, never a reason to open.
 ``sync``
     ``GET /api/v1/access/allowlist`` with the stored cursor; applies the changes
@@ -146,6 +150,8 @@ def empty_state() -> dict[str, Any]:
         "reader_id": uuid.uuid4().hex[:8],
         "cursor": None,
         "zone": None,
+        "device": None,  # this reader's name, kind and direction, as the allowlist says
+        "language": "en",  # the gym's, for cards that are not listed
         "synced_at": None,
         "allowlist": {},  # "kind:value" -> entry, as the allowlist sends it
         "buffer": [],  # decisions made offline, not yet acknowledged
@@ -287,16 +293,35 @@ class Decision:
 
 
 OFFLINE_MESSAGES = {
-    "granted": "Welcome! (offline)",
-    "granted_pack": "Welcome! This visit is on your pack. (offline)",
-    "unknown_credential": "Card not recognised. Please see the front desk.",
-    "qr_expired": "This pass code has expired.",
-    "no_membership": "No valid access at this time. Please see the front desk.",
-    "membership_cancelled": "Your membership has ended.",
-    "outside_hours": "Your plan does not allow entry at this time.",
-    "pack_exhausted": "Your visit pack is used up.",
-    "anti_passback": "This pass was just used here. Please see the front desk.",
+    "en": {
+        "granted": "Welcome! (offline)",
+        "granted_pack": "Welcome! This visit is on your pack. (offline)",
+        "unknown_credential": "Card not recognised. Please see the front desk.",
+        "qr_expired": "This pass code has expired.",
+        "no_membership": "No valid access at this time. Please see the front desk.",
+        "membership_cancelled": "Your membership has ended.",
+        "outside_hours": "Your plan does not allow entry at this time.",
+        "pack_exhausted": "Your visit pack is used up.",
+        "anti_passback": "This pass was just used here. Please see the front desk.",
+    },
+    "th": {
+        "granted": "ยินดีต้อนรับ! (ออฟไลน์)",
+        "granted_pack": "ยินดีต้อนรับ! ครั้งนี้ใช้สิทธิ์จากแพ็กเกจของคุณ (ออฟไลน์)",
+        "unknown_credential": "ไม่รู้จักบัตรนี้ กรุณาติดต่อเคาน์เตอร์",
+        "qr_expired": "รหัสผ่านนี้หมดอายุแล้ว",
+        "no_membership": "ไม่มีสิทธิ์เข้าในเวลานี้ กรุณาติดต่อเคาน์เตอร์",
+        "membership_cancelled": "สมาชิกภาพของคุณสิ้นสุดแล้ว",
+        "outside_hours": "แพ็กเกจของคุณไม่อนุญาตให้เข้าในเวลานี้",
+        "pack_exhausted": "สิทธิ์ในแพ็กเกจของคุณใช้หมดแล้ว",
+        "anti_passback": "บัตรนี้เพิ่งใช้ผ่านที่นี่ กรุณาติดต่อเคาน์เตอร์",
+    },
 }
+
+
+def offline_message(reason: str, language: str | None) -> str:
+    """The reader's message, in the member's language (else English)."""
+    messages = OFFLINE_MESSAGES.get(language or "en", OFFLINE_MESSAGES["en"])
+    return messages.get(reason, OFFLINE_MESSAGES["en"].get(reason, reason))
 
 
 def _window_admits(window: dict[str, Any], local: dt.datetime) -> bool:
@@ -374,11 +399,16 @@ def decide_offline(
         if entry is not None:
             break
     if entry is None:
-        return Decision(False, "unknown_credential")
+        # An exit opens for any card: nobody is kept inside, and offline a member who
+        # was suspended or frozen while inside is not on the list at all.
+        return Decision(
+            direction == "out", "granted" if direction == "out" else "unknown_credential"
+        )
     member = {
         "id": entry["member_id"],
         "name": entry["name"],
         "member_number": entry["member_number"],
+        "language": entry.get("language"),
     }
     if entry["kind"] == "qr" and not qr_fresh(credential, entry.get("qr_key", ""), now):
         return Decision(False, "qr_expired", member=member)
@@ -459,6 +489,17 @@ def clean_credential(raw: str) -> str:
     return _CONTROL.sub("", raw).strip()[:MAX_CREDENTIAL]
 
 
+def reader_direction(state: dict[str, Any], asked: str | None) -> str:
+    """The way a pass goes: a one-way device's own (asking it for the other way is an
+    error, as the server says), else the one asked, else entry."""
+    own = (state.get("device") or {}).get("direction")
+    if own in ("in", "out"):
+        if asked and asked != own:
+            raise SimulatorError(f"this device only reads the direction '{own}'")
+        return str(own)
+    return asked or "in"
+
+
 def check(
     api: Api,
     state: dict[str, Any],
@@ -472,6 +513,7 @@ def check(
     credential = clean_credential(credential)
     if not credential:
         raise SimulatorError("nothing was read")
+    way = reader_direction(state, direction)
     event_id = f"{state['reader_id']}-{uuid.uuid4().hex}"
     body: dict[str, Any] = {"credential": credential, "device_event_id": event_id}
     if direction:
@@ -480,10 +522,11 @@ def check(
         status, data = api.request("POST", CHECK, body)
     except Unreachable:
         at = now or dt.datetime.now(dt.UTC)
-        decision = decide_offline(state, credential, direction or "in", at, reader_format)
+        decision = decide_offline(state, credential, way, at, reader_format)
         decision.source, decision.device_event_id = "offline", event_id
-        decision.message = OFFLINE_MESSAGES.get(decision.reason, decision.reason)
-        _record_offline(state, decision, credential, direction, at)
+        language = (decision.member or {}).get("language") or state.get("language")
+        decision.message = offline_message(decision.reason, language)
+        _record_offline(state, decision, credential, way, at)
         return decision
     if status != 200:
         raise _refusal(status, data)
@@ -497,7 +540,7 @@ def check(
         device_event_id=event_id,
     )
     # Anti-passback offline must see a pass the server granted just before it went away.
-    _record_pass(state, decision, direction, now or dt.datetime.now(dt.UTC))
+    _record_pass(state, decision, way, now or dt.datetime.now(dt.UTC))
     return decision
 
 
@@ -534,6 +577,8 @@ def sync(api: Api, state: dict[str, Any]) -> SyncResult:
         allowlist=allowlist,
         cursor=page["next_cursor"],
         zone=page["zone"],
+        device=page.get("device"),
+        language=page.get("language") or "en",
         synced_at=page["generated_at"],
     )
     return SyncResult(page["full"], len(page["credentials"]), len(page["removed"]), len(allowlist))

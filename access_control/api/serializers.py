@@ -166,6 +166,7 @@ class AllowlistEntrySerializer(serializers.Serializer):
     member_id = serializers.IntegerField()
     member_number = serializers.IntegerField()
     name = serializers.CharField()
+    language = serializers.CharField(help_text="The member's language (`en`, `th`).")
     access = GrantSerializer(many=True)
     qr_key = serializers.CharField(
         required=False, help_text="QR passes: the hex HMAC key to check codes offline."
@@ -185,9 +186,19 @@ class AllowlistZoneSerializer(serializers.Serializer):
     anti_passback_minutes = serializers.IntegerField()
 
 
+class AllowlistDeviceSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    direction = _choice([str(d.value) for d in DeviceDirection], help_text="The way it reads.")
+
+
 class AllowlistSerializer(serializers.Serializer):
     full = serializers.BooleanField(help_text="true: replace everything held for this zone.")
     zone = AllowlistZoneSerializer()
+    device = AllowlistDeviceSerializer(help_text="The device asking: decide offline as it reads.")
+    language = serializers.CharField(
+        help_text="The gym's language, for offline messages to cards that are not listed."
+    )
     generated_at = serializers.DateTimeField()
     next_cursor = serializers.CharField()
     credentials = AllowlistEntrySerializer(many=True)

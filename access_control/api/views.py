@@ -133,6 +133,12 @@ class AllowlistView(DeviceView):
                     "anti_passback": zone.anti_passback,
                     "anti_passback_minutes": zone.anti_passback_minutes,
                 },
+                "device": {
+                    "name": device.name,
+                    "kind": device.kind,
+                    "direction": device.direction,
+                },
+                "language": settings.LANGUAGE_CODE,
                 "generated_at": page.generated_at,
                 "next_cursor": page.next_cursor,
                 "credentials": page.entries,

@@ -330,6 +330,61 @@ def test_offline_rules_time_windows_validity_and_anti_passback():
     assert at(3, 10, 6).reason == "granted"
 
 
+def test_offline_an_exit_lets_everyone_out_and_reads_only_its_own_way(server, location_zone):
+    _device, key = device_create(
+        zone=location_zone, name="gym-floor-out", kind=DeviceKind.TURNSTILE, direction="out"
+    )
+    active_member_with_card("04A1B2D1")
+    without_access = MemberFactory()  # e.g. frozen or suspended while inside: not listed
+    credential_issue(without_access, kind="rfid", value="04A1B2D2", input_format="hex")
+    state = sim.empty_state()
+    api = sim.Api(server.start(), key, timeout=1.0)
+    assert sim.sync(api, state).total == 1
+    assert state["device"] == {"name": "gym-floor-out", "kind": "turnstile", "direction": "out"}
+    online = sim.check(api, state, "04A1B2D2")  # no direction asked: the device's own
+    assert (online.source, online.granted) == ("online", True)
+    server.stop()
+    listed, unlisted, unknown = (
+        sim.check(api, state, card) for card in ("04A1B2D1", "04A1B2D2", "04FFFFFF")
+    )
+    assert [(d.source, d.granted, d.reason) for d in (listed, unlisted, unknown)] == [
+        ("offline", True, "granted")
+    ] * 3
+    assert {event["direction"] for event in state["buffer"]} == {"out"}
+    with pytest.raises(sim.SimulatorError, match="only reads the direction 'out'"):
+        sim.check(api, state, "04A1B2D1", "in")
+    assert len(state["buffer"]) == 3
+
+
+def test_offline_messages_are_in_the_members_language():
+    state = sim.empty_state()
+    state["zone"] = {"code": "gym", "time_zone": "Asia/Bangkok", "anti_passback": "none"}
+    state["device"] = {"name": "gate", "kind": "turnstile", "direction": "in"}
+    state["language"] = "th"
+    membership = {"source": "membership", "windows": [], "valid_from": "2027-01-01"}
+    membership["valid_until"] = None
+    for value, language in (("0A0B01", "th"), ("0A0B02", "en")):
+        state["allowlist"][f"rfid:{value}"] = {
+            "credential": value,
+            "kind": "rfid",
+            "member_id": int(value, 16),
+            "member_number": 1,
+            "name": "Member",
+            "language": language,
+            "access": [membership],
+        }
+    offline = sim.Api("http://127.0.0.1:9", "key", timeout=0.2)  # nothing listens there
+    at = dt.datetime(2027, 2, 3, 10, tzinfo=dt.UTC)
+    messages = [
+        sim.check(offline, state, card, now=at).message for card in ("0A0B01", "0A0B02", "0AFFFF")
+    ]
+    assert messages == [
+        "ยินดีต้อนรับ! (ออฟไลน์)",
+        "Welcome! (offline)",
+        "ไม่รู้จักบัตรนี้ กรุณาติดต่อเคาน์เตอร์",  # not listed: the gym's language
+    ]
+
+
 def test_a_used_up_pack_kept_past_midnight_is_exhausted_offline_the_next_day():
     """The server does not re-send an entry when the day turns: ``used_on`` says which
     day's visit was taken, so a later sync cannot make an old "used today" look new."""
