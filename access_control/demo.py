@@ -71,12 +71,18 @@ MEMBER_CARD_BASE = 0xD0000000
 BATCH = 5000
 
 
+# The device the manifest's expectations are for: an entry to the gym floor.  (At a
+# ``*-out`` device every listed card leaves; at ``studio-in`` most plans do not enter.)
+STATE_DEVICE = "gym-floor-in"
+
+
 @dataclass(frozen=True)
 class DemoState:
     state: str
     card: str
     expect: str
     note: str = ""
+    expect_in_windows: str = ""  # the decision inside the plan's time windows, if another
 
 
 STATES = [
@@ -85,7 +91,9 @@ STATES = [
         "outside_off_peak_hours",
         "A0000002",
         Reason.OUTSIDE_HOURS,
-        "Off-peak plan: gym floor Mon–Fri 10:00–16:00, Sat–Sun 08:00–20:00 (Bangkok).",
+        "Off-peak plan: gym floor Mon–Fri 10:00–16:00, Sat–Sun 08:00–20:00 (Bangkok). "
+        "Outside those hours the gate says outside_hours; inside them it admits.",
+        expect_in_windows=Reason.GRANTED,
     ),
     DemoState("frozen", "A0000003", Reason.MEMBERSHIP_FROZEN),
     DemoState("suspended_overdue", "A0000004", Reason.MEMBERSHIP_SUSPENDED),
@@ -268,8 +276,11 @@ def seed_state_credentials(ctx: SeedContext) -> None:
             "state": state.state,
             "credential": state.card,
             "kind": CredentialKind.RFID.value,
+            "device": STATE_DEVICE,
             "expect": str(state.expect),
         }
+        if state.expect_in_windows:
+            entry["expect_in_windows"] = str(state.expect_in_windows)
         if state.note:
             entry["note"] = state.note
         if state.state != "unknown":

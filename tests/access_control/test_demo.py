@@ -43,8 +43,9 @@ def test_every_demo_credential_gets_the_answer_the_manifest_promises(tmp_path):
         ("pool", "out"),
     }
     assert any(d["kind"] == "kiosk" for d in devices.values())
-    gate = device_client(devices["gym-floor-in"]["key"])
     states = {c["state"]: c for c in manifest["credentials"]}
+    assert {c["device"] for c in states.values()} == {"gym-floor-in"}
+    gate = device_client(devices["gym-floor-in"]["key"])
     assert set(states) == {
         "active",
         "outside_off_peak_hours",
@@ -57,6 +58,15 @@ def test_every_demo_credential_gets_the_answer_the_manifest_promises(tmp_path):
     for state, entry in states.items():
         assert check(gate, entry["credential"])["reason"] == entry["expect"], state
     assert not Credential.objects.filter(value=states["unknown"]["credential"]).exists()
+
+
+def test_the_off_peak_card_is_admitted_inside_its_windows_as_the_manifest_says(tmp_path, clock):
+    manifest = seed(tmp_path)
+    (entry,) = [c for c in manifest["credentials"] if c["state"] == "outside_off_peak_hours"]
+    gate = device_client({d["name"]: d for d in manifest["devices"]}[entry["device"]]["key"])
+    assert check(gate, entry["credential"])["reason"] == entry["expect"] == "outside_hours"
+    clock.move_to(dt.datetime(2027, 2, 3, 4, 0, tzinfo=dt.UTC))  # Wednesday 11:00 Bangkok
+    assert check(gate, entry["credential"])["reason"] == entry["expect_in_windows"] == "granted"
 
 
 def test_reseeding_reuses_the_device_keys_and_duplicates_nothing(tmp_path):
