@@ -189,7 +189,8 @@ class AllowlistZoneSerializer(serializers.Serializer):
 class AllowlistDeviceSerializer(serializers.Serializer):
     name = serializers.CharField()
     kind = serializers.CharField()
-    direction = _choice([str(d.value) for d in DeviceDirection], help_text="The way it reads.")
+    # A string, not an enum: the schema's one enum named "direction" is a pass's.
+    direction = serializers.CharField(help_text="The way it reads: `in`, `out` or `both`.")
 
 
 class AllowlistSerializer(serializers.Serializer):
