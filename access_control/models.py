@@ -14,7 +14,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from .reasons import reason_message
 
 
 @cache
@@ -394,7 +397,10 @@ class AccessEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.decision} {self.reason}"
+        # Admin titles and links show it: in the active time zone and language.
+        when = timezone.localtime(self.occurred_at)
+        why = reason_message(self.reason, None)
+        return f"{when:%Y-%m-%d %H:%M} {self.get_decision_display()}: {why}"
 
     @property
     def granted(self) -> bool:

@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "config.middleware.GymTimeZoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -189,7 +190,8 @@ LOCALE_PATHS = [BASE_DIR / "config" / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
-# The gym's own time zone: billing dates and quiet hours are local dates and times here.
+# The gym's own time zone: billing dates and quiet hours are local dates and times here,
+# and the admin shows and reads times in it (config.middleware); UTC everywhere else.
 GYM_TIME_ZONE = env.str("GYM_TIME_ZONE", default="Asia/Bangkok")
 GYM_CURRENCY = env.str("GYM_CURRENCY", default="THB")
 GYM_PHONE_REGION = env.str("GYM_PHONE_REGION", default="TH")

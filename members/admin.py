@@ -6,6 +6,7 @@ import csv
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import display_for_value
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
@@ -37,10 +38,23 @@ STATUS_COLOURS: dict[str, str] = {
 class MemberNoteInline(admin.TabularInline):
     model = MemberNote
     extra = 1
-    fields = ("body", "is_alert", "author", "created_at", "resolved_at")
-    readonly_fields = ("author", "created_at", "resolved_at")
+    # The record's own fields have no translated names: these columns give them one.
+    fields = ("body", "is_alert", "written_by", "written", "resolved")
+    readonly_fields = ("written_by", "written", "resolved")
     verbose_name = _("note or alert")
     verbose_name_plural = _("notes and alerts")
+
+    @admin.display(description=_("written by"))
+    def written_by(self, obj: MemberNote) -> str:
+        return str(obj.author or self.get_empty_value_display())
+
+    @admin.display(description=_("written"))
+    def written(self, obj: MemberNote) -> str:
+        return str(display_for_value(obj.created_at, self.get_empty_value_display()))
+
+    @admin.display(description=_("resolved"))
+    def resolved(self, obj: MemberNote) -> str:
+        return str(display_for_value(obj.resolved_at, self.get_empty_value_display()))
 
 
 class AgreementSignatureInline(admin.TabularInline):
@@ -48,9 +62,9 @@ class AgreementSignatureInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = (
-        "version",
+        "agreement",
         "signer_name",
-        "signed_by_guardian",
+        "by_guardian",
         "signed_at",
         "ip_address",
         "user_agent",
@@ -59,6 +73,14 @@ class AgreementSignatureInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description=_("agreement"))
+    def agreement(self, obj: AgreementSignature) -> str:
+        return str(obj.version)
+
+    @admin.display(description=_("signed by a guardian"), boolean=True)
+    def by_guardian(self, obj: AgreementSignature) -> bool:
+        return obj.signed_by_guardian
 
 
 class HasOpenAlertFilter(admin.SimpleListFilter):

@@ -5,7 +5,8 @@
 - ``devices``: readers and their keys (shown once), rotation and revocation;
 - ``places``: locations, zones and doors;
 - ``search``: card numbers in any form, for these screens and the member list;
-- ``feed`` and ``forms``: the feed's rows and the pages' inputs.
+- ``feed`` and ``forms``: the feed's rows and the pages' inputs;
+- ``base``: refusals in the desk's words, and fields under the admin's labels.
 
 Every change of state calls one ``access_control.services`` function; what a service
 refuses comes back as a message on the page.  Importing this package registers the

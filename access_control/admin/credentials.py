@@ -16,18 +16,13 @@ from django.urls import URLPattern
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin.base import (
-    CHANGE_FORM_WITH_ACTIONS,
-    ObjectTool,
-    ServiceActionsMixin,
-    describe_error,
-    posted,
-)
+from billing.admin.base import CHANGE_FORM_WITH_ACTIONS, ObjectTool, posted
 from config.errors import DomainError
 from members.selectors import member_search
 
 from .. import services
 from ..models import Credential, CredentialStatus
+from .base import DeskActionsMixin, describe_refusal, field_shown
 from .events import ID
 from .forms import IssueCredentialForm, ReplaceCredentialForm, RevokeCredentialForm
 from .search import credentials_matching
@@ -40,7 +35,7 @@ STATUS_COLOURS: dict[str, str] = {
 
 
 @admin.register(Credential)
-class CredentialAdmin(ServiceActionsMixin, admin.ModelAdmin):
+class CredentialAdmin(DeskActionsMixin, admin.ModelAdmin):
     list_display = (
         "value",
         "kind",
@@ -53,6 +48,8 @@ class CredentialAdmin(ServiceActionsMixin, admin.ModelAdmin):
     )
     list_filter = ("status", "kind")
     list_select_related = ("member", "issued_by")
+    # Shows the search box; ``get_search_results`` reads the term as a card or a member.
+    search_fields = ("value",)
     search_help_text = _(
         "A card number in any form (04:A1:B2:C3, 123:45678, Wiegand decimal), a barcode, "
         "or the member's name, email, phone or number"
@@ -70,7 +67,7 @@ class CredentialAdmin(ServiceActionsMixin, admin.ModelAdmin):
         "issued_at",
         "issued_by",
         "revoked_at",
-        "updated_at",
+        "updated",
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -85,6 +82,10 @@ class CredentialAdmin(ServiceActionsMixin, admin.ModelAdmin):
     @admin.display(description=_("member"), ordering="member__last_name")
     def member_display(self, obj: Credential) -> str:
         return f"{obj.member.full_name} (#{obj.member.member_number})"
+
+    @admin.display(description=_("updated"))
+    def updated(self, obj: Credential) -> str:
+        return field_shown(self, obj, "updated_at")
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Credential) -> str:
@@ -118,12 +119,12 @@ class CredentialAdmin(ServiceActionsMixin, admin.ModelAdmin):
     def object_tools(self, request: HttpRequest, obj: Credential) -> list[ObjectTool]:
         if not self.has_change_permission(request, obj):
             return []
-        tools = [
-            ObjectTool(str(_("Lost card: revoke and issue new")), self._action_url("replace", obj))
+        if obj.status != CredentialStatus.ACTIVE:
+            return []
+        return [
+            ObjectTool(str(_("Lost card: revoke and issue new")), self._action_url("replace", obj)),
+            ObjectTool(str(_("Revoke")), self._action_url("revoke", obj)),
         ]
-        if obj.status == CredentialStatus.ACTIVE:
-            tools.append(ObjectTool(str(_("Revoke")), self._action_url("revoke", obj)))
-        return tools
 
     def _changeable(self, request: HttpRequest, object_id: str) -> Credential:
         credential = self._object(request, object_id)
@@ -154,7 +155,7 @@ class CredentialAdmin(ServiceActionsMixin, admin.ModelAdmin):
                     issued_by=request.user,
                 )
             except (DomainError, ValidationError) as exc:
-                text = describe_error(exc)
+                text = describe_refusal(exc)
                 form.add_error(None, text)
                 self.message_user(request, text, messages.ERROR)
             else:
@@ -187,7 +188,7 @@ class CredentialAdmin(ServiceActionsMixin, admin.ModelAdmin):
                     issued_by=request.user,
                 )
             except (DomainError, ValidationError) as exc:
-                text = describe_error(exc)
+                text = describe_refusal(exc)
                 form.add_error(None, text)
                 self.message_user(request, text, messages.ERROR)
             else:

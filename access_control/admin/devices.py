@@ -19,17 +19,12 @@ from django.urls import URLPattern, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin.base import (
-    CHANGE_FORM_WITH_ACTIONS,
-    ObjectTool,
-    ServiceActionsMixin,
-    describe_error,
-    posted,
-)
+from billing.admin.base import CHANGE_FORM_WITH_ACTIONS, ObjectTool, posted
 from config.errors import DomainError
 
 from .. import services
 from ..models import Device
+from .base import DeskActionsMixin, describe_refusal, field_shown
 from .forms import ConfirmForm, DeviceCreateForm
 
 KEY_TEMPLATE = "admin/access_control/device_key.html"
@@ -51,7 +46,7 @@ class RevokedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Device)
-class DeviceAdmin(ServiceActionsMixin, admin.ModelAdmin):
+class DeviceAdmin(DeskActionsMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "zone",
@@ -75,12 +70,16 @@ class DeviceAdmin(ServiceActionsMixin, admin.ModelAdmin):
         ("zone", "door"),
         "credential_format",
         ("key_prefix", "key_created_at"),
-        ("last_seen", "revoked_at", "created_at"),
+        ("last_seen", "revoked_at", "added"),
     )
-    readonly_fields = ("key_prefix", "key_created_at", "last_seen", "revoked_at", "created_at")
+    readonly_fields = ("key_prefix", "key_created_at", "last_seen", "revoked_at", "added")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # its events refer to it: revoke instead
+
+    @admin.display(description=_("added"))
+    def added(self, obj: Device) -> str:
+        return field_shown(self, obj, "created_at")
 
     @admin.display(description=_("key"), ordering="revoked_at")
     def key_status(self, obj: Device) -> str:
@@ -153,7 +152,7 @@ class DeviceAdmin(ServiceActionsMixin, admin.ModelAdmin):
                     credential_format=data["credential_format"],
                 )
             except (DomainError, ValidationError) as exc:
-                text = describe_error(exc)
+                text = describe_refusal(exc)
                 form.add_error(None, text)
                 self.message_user(request, text, messages.ERROR)
             else:
@@ -181,7 +180,7 @@ class DeviceAdmin(ServiceActionsMixin, admin.ModelAdmin):
             try:
                 key = services.device_rotate_key(device)
             except DomainError as exc:
-                text = describe_error(exc)
+                text = describe_refusal(exc)
                 form.add_error(None, text)
                 self.message_user(request, text, messages.ERROR)
             else:
@@ -227,12 +226,13 @@ class DeviceAdmin(ServiceActionsMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Revoke selected devices"), permissions=["change"])
     def revoke_devices(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
-        self._run_for_each(
-            request,
-            queryset,
-            services.device_revoke,
-            str(_("%(count)d devices revoked.")),
-        )
+        def revoke(device: Device) -> None:
+            was_live = device.revoked_at is None
+            services.device_revoke(device)
+            if was_live:
+                self.log_change(request, device, str(_("Revoked the API key.")))
+
+        self._run_for_each(request, queryset, revoke, str(_("%(count)d devices revoked.")))
 
     @admin.action(
         description=_("Rotate the keys of selected devices (shows the new keys once)"),
@@ -244,7 +244,9 @@ class DeviceAdmin(ServiceActionsMixin, admin.ModelAdmin):
             try:
                 keys.append((device, services.device_rotate_key(device)))
             except DomainError as exc:
-                self.message_user(request, f"{device}: {describe_error(exc)}", messages.ERROR)
+                self.message_user(request, f"{device}: {describe_refusal(exc)}", messages.ERROR)
+            else:
+                self.log_change(request, device, str(_("Rotated the API key.")))
         if not keys:
             return None
         return self._show_keys(request, keys, str(_("New device keys")))

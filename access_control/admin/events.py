@@ -19,18 +19,12 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin.base import (
-    CHANGE_FORM_WITH_ACTIONS,
-    ObjectTool,
-    ReadOnlyAdmin,
-    ServiceActionsMixin,
-    describe_error,
-    posted,
-)
+from billing.admin.base import CHANGE_FORM_WITH_ACTIONS, ObjectTool, ReadOnlyAdmin, posted
 from config import clock
 from config.errors import DomainError
 from members.selectors import member_open_alerts, member_search
@@ -40,6 +34,7 @@ from ..models import AccessEvent, Decision, Zone
 from ..reasons import Reason, reason_message, warning_message
 from ..selectors import access_events_recent, zones_occupancy
 from ..services.checks import OVERRIDE_PERMISSION
+from .base import DeskActionsMixin, describe_refusal, field_shown
 from .feed import feed_rows
 from .forms import CheckInForm, OverrideForm
 from .search import credentials_matching
@@ -54,13 +49,41 @@ FEED_SIZE = 50
 ID = re.compile(r"[0-9]{1,18}")  # what fits a bigint; never a database error
 FEED_REFRESH_SECONDS = 3
 
+# The reasons as the log's column and filter name them; the member-facing message is
+# longer (``access_control.reasons``).
+REASON_LABELS: dict[str, Promise] = {
+    Reason.GRANTED: _("Granted"),
+    Reason.GRANTED_PACK: _("Granted on a pack"),
+    Reason.STAFF_OVERRIDE: _("Let in by staff"),
+    Reason.UNKNOWN_CREDENTIAL: _("Unknown card"),
+    Reason.CREDENTIAL_REVOKED: _("Card lost or revoked"),
+    Reason.QR_EXPIRED: _("Pass code expired"),
+    Reason.NO_MEMBERSHIP: _("No membership"),
+    Reason.MEMBERSHIP_FROZEN: _("Membership frozen"),
+    Reason.MEMBERSHIP_SUSPENDED: _("Membership suspended"),
+    Reason.MEMBERSHIP_CANCELLED: _("Membership ended"),
+    Reason.ZONE_NOT_INCLUDED: _("Area not in plan"),
+    Reason.OUTSIDE_HOURS: _("Outside plan hours"),
+    Reason.PACK_EXHAUSTED: _("Pack used up"),
+    Reason.ANTI_PASSBACK: _("Anti-passback"),
+    Reason.STAFF_STOP: _("Stopped: see staff"),
+    Reason.ZONE_FULL: _("Area full"),
+    Reason.OFFLINE: _("Decided offline"),
+}
+
+
+def reason_label(reason: str) -> str:
+    """The short name of ``reason`` in the active language (the code if it has none)."""
+    label = REASON_LABELS.get(reason)
+    return reason if label is None else str(label)
+
 
 class ReasonFilter(admin.SimpleListFilter):
     title = _("reason")
     parameter_name = "reason"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(reason.value, reason.value.replace("_", " ")) for reason in Reason]
+        return [(reason.value, reason_label(reason)) for reason in Reason]
 
     def queryset(
         self, request: HttpRequest, queryset: QuerySet[AccessEvent]
@@ -91,7 +114,7 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 
 
 @admin.register(AccessEvent)
-class AccessEventAdmin(ServiceActionsMixin, ReadOnlyAdmin):
+class AccessEventAdmin(DeskActionsMixin, ReadOnlyAdmin):
     list_display = (
         "time",
         "decision_display",
@@ -111,6 +134,8 @@ class AccessEventAdmin(ServiceActionsMixin, ReadOnlyAdmin):
         ("occurred_at", admin.DateFieldListFilter),
     )
     list_select_related = ("member", "zone__location", "device", "staff_user")
+    # Shows the search box; ``get_search_results`` reads the term as a member or a card.
+    search_fields = ("presented",)
     search_help_text = _("Member name, email, phone or number, or a card number in any form")
     list_per_page = 50
     show_full_result_count = False
@@ -119,7 +144,7 @@ class AccessEventAdmin(ServiceActionsMixin, ReadOnlyAdmin):
     fields = (
         "occurred_at",
         "decision",
-        "reason",
+        "reason_display",
         "message",
         "warnings",
         "member",
@@ -134,8 +159,8 @@ class AccessEventAdmin(ServiceActionsMixin, ReadOnlyAdmin):
         "override_reason",
         "overrides",
         "pack_purchase",
-        "pack_day",
-        "recorded_at",
+        "pack_visit_day",
+        "recorded",
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -156,7 +181,7 @@ class AccessEventAdmin(ServiceActionsMixin, ReadOnlyAdmin):
     @admin.display(description=_("reason"), ordering="reason")
     def reason_display(self, obj: AccessEvent) -> str:
         return format_html(
-            '<span title="{}">{}</span>', reason_message(obj.reason, None), obj.reason
+            '<span title="{}">{}</span>', reason_message(obj.reason, None), reason_label(obj.reason)
         )
 
     @admin.display(description=_("message"))
@@ -164,6 +189,14 @@ class AccessEventAdmin(ServiceActionsMixin, ReadOnlyAdmin):
         texts = [reason_message(obj.reason, None)]
         texts += [warning_message(code, None) for code in obj.warnings or []]
         return " ".join(texts)
+
+    @admin.display(description=_("pack day"))
+    def pack_visit_day(self, obj: AccessEvent) -> str:
+        return field_shown(self, obj, "pack_day")
+
+    @admin.display(description=_("recorded"))
+    def recorded(self, obj: AccessEvent) -> str:
+        return field_shown(self, obj, "recorded_at")
 
     @admin.display(description=_("member"), ordering="member__last_name")
     def member_display(self, obj: AccessEvent) -> str:
@@ -316,7 +349,7 @@ class AccessEventAdmin(ServiceActionsMixin, ReadOnlyAdmin):
                     data["member"], data["zone"], request.user, direction=data["direction"]
                 )
             except (DomainError, ValidationError) as exc:
-                text = describe_error(exc)
+                text = describe_refusal(exc)
                 form.add_error(None, text)
                 self.message_user(request, text, messages.ERROR)
             else:
@@ -387,11 +420,10 @@ class AccessEventAdmin(ServiceActionsMixin, ReadOnlyAdmin):
             }
 
         who = event.member.full_name if event.member else event.presented or "—"
-        summary = _("Denied %(when)s at %(zone)s: %(message)s (%(reason)s). %(who)s") % {
+        summary = _("Denied %(when)s at %(zone)s: %(message)s %(who)s") % {
             "when": self.time(event),
             "zone": event.zone.name,
             "message": reason_message(event.reason, None),
-            "reason": event.reason,
             "who": who,
         }
         return self._service_form_view(

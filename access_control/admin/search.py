@@ -72,14 +72,22 @@ def card_search_terms(term: str) -> Q | None:
 
 
 def member_page_tools(request: HttpRequest, member: Any) -> list[tuple[str, str]]:
-    """The member page's access buttons: check in (for who may), and the access log."""
+    """The member page's access buttons, each for who may use it: check in, the access
+    log, and the member's cards (where a lost one is replaced)."""
     from .events import CHECK_IN_PERMISSION
 
+    mine = urlencode({"member__id__exact": member.pk})
     tools: list[tuple[str, str]] = []
     if request.user.has_perm(CHECK_IN_PERMISSION):
         url = reverse("admin:access_control_accessevent_check_in")
         tools.append((str(_("Check in")), f"{url}?{urlencode({'member': member.pk})}"))
     if request.user.has_perm("access_control.view_accessevent"):
         url = reverse("admin:access_control_accessevent_changelist")
-        tools.append((str(_("Access log")), f"{url}?{urlencode({'member__id__exact': member.pk})}"))
+        tools.append((str(_("Access log")), f"{url}?{mine}"))
+    if request.user.has_perm("access_control.view_credential"):
+        url = reverse("admin:access_control_credential_changelist")
+        tools.append((str(_("Cards and passes")), f"{url}?{mine}"))
+    if request.user.has_perm("access_control.add_credential"):
+        url = reverse("admin:access_control_credential_add")
+        tools.append((str(_("Issue a card")), f"{url}?{urlencode({'member': member.pk})}"))
     return tools

@@ -6,6 +6,8 @@ import datetime as dt
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from config import clock
 from members.models import Member
@@ -19,9 +21,43 @@ from ..credentials import (
 from ..errors import CredentialNotAllowed
 from ..models import Credential, CredentialFormat, CredentialKind, CredentialStatus
 
+# What the desk reads when a typed number is refused, for each kind and RFID format: the
+# normaliser's own words are for developers, in English (kept as ``problem`` for the API).
+_INVALID_RFID: dict[str, Promise] = {
+    CredentialFormat.AUTO: _(
+        "This is not a card number. Type it as the card or the reader shows it, e.g. "
+        "04:A1:B2:C3 or 123:45678; for a number of digits only, choose its format."
+    ),
+    CredentialFormat.HEX: _(
+        "This is not a card UID in hexadecimal: 6 to 20 hex digits, an even number."
+    ),
+    CredentialFormat.WIEGAND26: _(
+        "This is not a Wiegand-26 number: facility 0-255 and card 0-65535 "
+        "(123:45678), or one decimal number up to 16777215."
+    ),
+    CredentialFormat.WIEGAND34: _(
+        "This is not a Wiegand-34 number: one decimal number up to 4294967295."
+    ),
+}
+_INVALID_BARCODE = _("This is not a barcode: 1 to 64 printable characters, without spaces.")
+
 
 def _staff(user: Any) -> Any:
     return user if getattr(user, "is_authenticated", False) else None
+
+
+def _invalid_value(
+    kind: str, input_format: str, problem: CredentialValueError
+) -> CredentialNotAllowed:
+    if kind == CredentialKind.RFID:
+        message = _INVALID_RFID.get(input_format)
+    elif kind == CredentialKind.BARCODE:
+        message = _INVALID_BARCODE
+    else:
+        message = None  # the reason's own message
+    return CredentialNotAllowed(
+        None if message is None else str(message), reason="invalid_value", problem=str(problem)
+    )
 
 
 @transaction.atomic
@@ -43,7 +79,7 @@ def credential_issue(
         try:
             stored = normalize_credential(kind, value, input_format)
         except CredentialValueError as exc:
-            raise CredentialNotAllowed(str(exc), reason="invalid_value") from exc
+            raise _invalid_value(kind, input_format, exc) from exc
     if Credential.objects.filter(kind=kind, value=stored, status=CredentialStatus.ACTIVE).exists():
         raise CredentialNotAllowed(reason="value_in_use", value=stored)
     credential = Credential(
@@ -87,9 +123,16 @@ def credential_replace(
     label: str = "",
     issued_by: Any = None,
 ) -> Credential:
-    """A lost card: mark it lost and issue the member a new one, in one step."""
-    lost = credential_revoke(credential, lost=True)
-    return credential_issue(
+    """A lost card: mark it lost and issue the member a new one, in one step.
+
+    Only an active credential is replaced (``not_active`` otherwise): replacing a card
+    twice, or two clicks at once, must not leave the member with two new ones.
+    """
+    locked = Credential.objects.select_for_update().get(pk=credential.pk)
+    if locked.status != CredentialStatus.ACTIVE:
+        raise CredentialNotAllowed(reason="not_active")
+    lost = credential_revoke(locked, lost=True)
+    new = credential_issue(
         lost.member,
         kind=kind or lost.kind,
         value=value,
@@ -97,6 +140,8 @@ def credential_replace(
         label=label or lost.label,
         issued_by=issued_by,
     )
+    credential.status, credential.revoked_at = lost.status, lost.revoked_at
+    return new
 
 
 def qr_pass_current(credential: Credential, at: dt.datetime | None = None) -> str:

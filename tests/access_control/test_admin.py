@@ -9,12 +9,17 @@ on the page, never a server error.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.messages import get_messages
-from django.test import Client
+from django.http import HttpResponse
+from django.test import Client, RequestFactory
+from django.utils import timezone
+from django_celery_beat.models import ClockedSchedule
 
 from access_control.keys import key_hash
 from access_control.models import (
@@ -26,6 +31,7 @@ from access_control.models import (
     Zone,
 )
 from access_control.services import manual_check_in
+from config.middleware import GymTimeZoneMiddleware
 from members import hooks, roles
 from members.models import Member
 from tests.factories import MemberFactory
@@ -39,6 +45,7 @@ FEED_DATA = f"{EVENTS}feed/data/"
 CHECK_IN = f"{EVENTS}check-in/"
 CREDENTIALS = "/admin/access_control/credential/"
 DEVICES = "/admin/access_control/device/"
+THAI = {"HTTP_ACCEPT_LANGUAGE": "th"}
 
 
 @pytest.fixture
@@ -78,6 +85,16 @@ def staff_with(*codenames: str) -> Client:
 
 def texts(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def breadcrumbs(response) -> str:
+    match = re.search(r'<div class="breadcrumbs">(.*?)</div>', response.content.decode(), re.S)
+    assert match, "the page has no breadcrumbs"
+    return match.group(1)
+
+
+def labels(response) -> list[str]:
+    return re.findall(r"<label[^>]*>([^<]+)</label>", response.content.decode())
 
 
 # --- The live feed ----------------------------------------------------------------------
@@ -211,6 +228,46 @@ def test_the_event_list_filters_and_finds_a_card_in_any_form(desk, reader, activ
     ]
 
 
+def test_the_access_log_and_the_credential_list_show_their_search_box(desk):
+    for url in (EVENTS, CREDENTIALS):
+        html = desk.get(url).content.decode()
+        assert 'id="searchbar"' in html and 'id="searchbar_helptext"' in html, url
+
+
+def test_the_access_log_names_reasons_in_the_desks_language(desk, zone):
+    manual_check_in(MemberFactory(), zone, None)
+    html = desk.get(EVENTS, **THAI).content.decode()
+    assert '<a href="?reason=no_membership">ไม่มีสมาชิกภาพ</a>' in html  # the filter
+    assert (
+        '<td class="field-reason_display"><span title="ไม่มีสมาชิกภาพที่ใช้งานได้ '
+        'กรุณาติดต่อเคาน์เตอร์">ไม่มีสมาชิกภาพ</span></td>'
+    ) in html
+    assert ">no_membership<" not in html and ">no membership<" not in html
+
+
+def test_an_events_page_shows_the_gyms_local_time_in_the_desks_language(desk, zone):
+    denied = manual_check_in(MemberFactory(), zone, None)  # 03:00 UTC, 10:00 in Bangkok
+    page = desk.get(f"{EVENTS}{denied.event_id}/change/")
+    assert "Feb. 3, 2027, 10 a.m." in page.content.decode()
+    assert "3 a.m." not in page.content.decode()
+    thai = desk.get(f"{EVENTS}{denied.event_id}/change/", **THAI)
+    crumbs = breadcrumbs(thai)
+    assert "2027-02-03 10:00 ปฏิเสธ: ไม่มีสมาชิกภาพที่ใช้งานได้" in crumbs
+    assert "03:00" not in crumbs and "denied" not in crumbs and "no_membership" not in crumbs
+    assert {"วันที่ใช้แพ็กเกจ:", "บันทึกเมื่อ:"} <= set(labels(thai))
+    assert ">no_membership<" not in thai.content.decode()
+
+
+def test_the_override_page_names_the_denial_in_local_time_and_the_desks_language(desk, zone):
+    denied = manual_check_in(MemberFactory(), zone, None)
+    page = desk.get(f"{EVENTS}{denied.event_id}/override/", **THAI)
+    crumbs = breadcrumbs(page)
+    assert "2027-02-03 10:00 ปฏิเสธ: ไม่มีสมาชิกภาพที่ใช้งานได้" in crumbs
+    assert "03:00" not in crumbs and "denied" not in crumbs
+    assert page.context["summary"].startswith("ถูกปฏิเสธเมื่อ 2027-02-03 10:00:00 ที่ Gym-Floor")
+    assert "no_membership" not in page.context["summary"]
+
+
 def test_events_are_read_only(desk, reader, make_staff):
     check(reader, "04FFFFFF")
     event = AccessEvent.objects.get()
@@ -287,7 +344,7 @@ def test_an_override_needs_a_reason_and_is_logged_with_the_staff_user(desk, zone
 
     again = desk.post(url, {"reason": "twice"})
     assert again.status_code == 200
-    assert "already overridden" in " ".join(texts(again))
+    assert "This denial is already overridden." in texts(again)
 
 
 def test_an_override_is_refused_without_the_permission(zone):
@@ -307,6 +364,25 @@ def test_an_unsafe_next_address_is_ignored(desk, zone):
         {"reason": "Paid"},
     )
     assert response["Location"] == f"{EVENTS}{denied.event_id}/change/"
+
+
+def test_refusals_read_in_the_desks_language_without_codes(desk, zone):
+    holder, member = MemberFactory(), MemberFactory()
+    card(holder, "A0000001")
+    issue = {"member": member.pk, "kind": "rfid", "input_format": "hex"}
+    taken = desk.post(f"{CREDENTIALS}add/", {**issue, "value": "a0000001"}, **THAI)
+    not_hex = desk.post(f"{CREDENTIALS}add/", {**issue, "value": "zz:zz:zz"}, **THAI)
+    denied = manual_check_in(member, zone, None)
+    desk.get(desk.post(f"{EVENTS}{denied.event_id}/override/", {"reason": "Paid"})["Location"])
+    twice = desk.post(f"{EVENTS}{denied.event_id}/override/", {"reason": "again"}, **THAI)
+    refusals = [*texts(taken), *texts(not_hex), *texts(twice)]
+    assert refusals == [
+        "หมายเลข A0000001 เป็นของบัตรผ่านอื่นที่ใช้งานอยู่แล้ว",
+        "นี่ไม่ใช่ UID ของบัตรแบบเลขฐานสิบหก: ต้องเป็นเลขฐานสิบหก 6 ถึง 20 หลัก และมีจำนวนหลักเป็นเลขคู่",
+        "การปฏิเสธนี้ได้รับการยกเว้นไปแล้ว",
+    ]
+    for response, text in zip((taken, not_hex, twice), refusals, strict=True):
+        assert response.context["form"].non_field_errors() == [text]
 
 
 def test_the_event_page_offers_override_and_check_in(desk, zone):
@@ -330,6 +406,22 @@ def test_the_member_page_checks_the_member_in_and_opens_their_access_log(desk, z
     assert {event.member_id for event in listed.context["cl"].result_list} == {member.pk}
 
 
+def test_the_member_page_opens_the_members_cards_and_issues_a_new_one(desk):
+    member = MemberFactory()
+    mine = card(member, "04A1B2C3")
+    card(MemberFactory(), "04D4E5F6")
+    html = desk.get(f"/admin/members/member/{member.pk}/change/").content.decode()
+    cards = f"{CREDENTIALS}?member__id__exact={member.pk}"
+    issue = f"{CREDENTIALS}add/?member={member.pk}"
+    assert cards in html and issue in html
+    listed = desk.get(cards)
+    assert list(listed.context["cl"].result_list) == [mine]
+    assert f"{CREDENTIALS}{mine.pk}/change/" in listed.content.decode()
+    page = desk.get(f"{CREDENTIALS}{mine.pk}/change/").content.decode()
+    assert f"{CREDENTIALS}{mine.pk}/replace/" in page  # the lost-card flow
+    assert desk.get(issue).context["form"].initial == {"member": str(member.pk)}
+
+
 def test_the_member_page_offers_only_what_the_user_may_do(zone):
     member = MemberFactory()
     user = get_user_model().objects.create_user(username="clerk", password="pw", is_staff=True)
@@ -340,6 +432,7 @@ def test_the_member_page_offers_only_what_the_user_may_do(zone):
     viewer.force_login(user)
     html = viewer.get(f"/admin/members/member/{member.pk}/change/").content.decode()
     assert "check-in/?member=" not in html and "member__id__exact" not in html
+    assert CREDENTIALS not in html
 
 
 # --- Card numbers on the member list ------------------------------------------------------
@@ -418,12 +511,13 @@ def test_issuing_refuses_ambiguous_or_taken_numbers_on_the_page(desk):
         {"member": member.pk, "kind": "rfid", "value": "12345678", "input_format": "auto"},
     )
     assert ambiguous.status_code == 200
-    assert "digits only" in " ".join(texts(ambiguous))
+    assert "for a number of digits only, choose its format" in " ".join(texts(ambiguous))
     taken = desk.post(
         f"{CREDENTIALS}add/",
         {"member": member.pk, "kind": "rfid", "value": "04a1b2c3", "input_format": "hex"},
     )
-    assert taken.status_code == 200 and "value in use" in " ".join(texts(taken))
+    assert taken.status_code == 200
+    assert texts(taken) == ["Another active credential already has the number 04A1B2C3."]
     empty = desk.post(f"{CREDENTIALS}add/", {"member": member.pk, "kind": "rfid", "value": ""})
     assert empty.status_code == 200 and "value" in empty.context["form"].errors
     assert Credential.objects.filter(member=member).count() == 0
@@ -455,9 +549,24 @@ def test_a_refused_replacement_leaves_the_old_card_working(desk, active_member):
         f"{CREDENTIALS}{lost.pk}/replace/",
         {"kind": "rfid", "value": "04D4E5F6", "input_format": "hex"},
     )
-    assert response.status_code == 200 and "value in use" in " ".join(texts(response))
+    assert response.status_code == 200
+    assert texts(response) == ["Another active credential already has the number 04D4E5F6."]
     lost.refresh_from_db()
     assert lost.status == CredentialStatus.ACTIVE
+
+
+def test_a_lost_or_revoked_card_is_not_replaced_again(desk, active_member):
+    lost = card(active_member, "04A1B2C3")
+    replace = f"{CREDENTIALS}{lost.pk}/replace/"
+    first = desk.post(replace, {"kind": "rfid", "value": "04D4E5F6", "input_format": "hex"})
+    assert first.status_code == 302
+    page = desk.get(f"{CREDENTIALS}{lost.pk}/change/").content.decode()
+    assert replace not in page and f"{lost.pk}/revoke/" not in page
+    again = desk.post(replace, {"kind": "rfid", "value": "04D4E5F7", "input_format": "hex"}, **THAI)
+    assert again.status_code == 200
+    assert texts(again) == ["บัตรผ่านนี้สูญหายหรือถูกยกเลิกไปแล้ว"]
+    active = Credential.objects.filter(member=active_member, status=CredentialStatus.ACTIVE)
+    assert list(active.values_list("value", flat=True)) == ["04D4E5F6"]
 
 
 def test_revoking_and_bulk_marking_lost(desk, active_member):
@@ -575,6 +684,23 @@ def test_bulk_key_rotation_shows_every_new_key(manager, zone, make_device):
         assert Device.objects.get(name=name).key_hash == key_hash(key)
 
 
+def test_bulk_rotation_and_revocation_are_in_each_devices_history(manager, zone, make_device):
+    first, _ = make_device(zone, "a")
+    second, _ = make_device(zone, "b")
+    both = [first.pk, second.pk]
+    manager.post(DEVICES, {"action": "rotate_keys", "_selected_action": both})
+    manager.post(DEVICES, {"action": "revoke_devices", "_selected_action": both})
+    manager.post(DEVICES, {"action": "revoke_devices", "_selected_action": both})  # no-op
+    history = LogEntry.objects.order_by("pk")
+    assert [(e.object_repr, e.get_change_message(), e.user.username) for e in history] == [
+        ("a", "Rotated the API key.", "manager"),
+        ("b", "Rotated the API key.", "manager"),
+        ("a", "Revoked the API key.", "manager"),
+        ("b", "Revoked the API key.", "manager"),
+    ]
+    assert "Rotated the API key." in manager.get(f"{DEVICES}{first.pk}/history/").content.decode()
+
+
 def test_a_manager_edits_a_devices_settings(manager, zone, make_device):
     device, key = make_device(zone)
     response = manager.post(
@@ -645,3 +771,62 @@ def test_every_access_screen_opens_for_the_owner(make_staff, zone, make_device, 
     ]
     for url in pages:
         assert owner.get(url).status_code == 200, url
+
+
+def test_every_label_on_the_access_records_is_in_the_desks_language(
+    make_staff, zone, make_device, active_member
+):
+    owner = Client()
+    owner.force_login(make_staff(roles.OWNER))
+    device, _key = make_device(zone)
+    credential = card(active_member, "04A1B2C3")
+    event = manual_check_in(active_member, zone, None)
+    for url in (
+        f"{EVENTS}{event.event_id}/change/",
+        f"{CREDENTIALS}{credential.pk}/change/",
+        f"{DEVICES}{device.pk}/change/",
+    ):
+        found = labels(owner.get(url, **THAI))
+        assert found and [label for label in found if re.search("[A-Za-z]", label)] == [], url
+
+
+# --- Time at the desk -------------------------------------------------------------------
+
+
+def test_only_the_admin_reads_and_shows_times_in_the_gyms_time_zone():
+    seen = {}
+
+    def view(request):
+        seen[request.path] = timezone.get_current_timezone_name()
+        return HttpResponse()
+
+    middleware = GymTimeZoneMiddleware(view)
+    for path in ("/admin/access_control/accessevent/", "/api/v1/ping", "/pay/x"):
+        middleware(RequestFactory().get(path))
+    assert seen == {
+        "/admin/access_control/accessevent/": "Asia/Bangkok",
+        "/api/v1/ping": "UTC",
+        "/pay/x": "UTC",
+    }
+    assert timezone.get_current_timezone_name() == "UTC"
+
+
+def test_a_time_typed_in_the_admin_is_the_gyms_and_is_stored_in_utc():
+    root = Client()
+    root.force_login(get_user_model().objects.create_superuser("root", password="pw"))
+    response = root.post(
+        "/admin/django_celery_beat/clockedschedule/add/",
+        {
+            "clocked_time_0": "2027-02-03",
+            "clocked_time_1": "10:00:00",
+            "periodictask_set-TOTAL_FORMS": "0",
+            "periodictask_set-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.context["errors"]
+    schedule = ClockedSchedule.objects.get()
+    assert schedule.clocked_time == NOW  # 10:00 in Bangkok
+    page = root.get(f"/admin/django_celery_beat/clockedschedule/{schedule.pk}/change/")
+    form = page.context["adminform"].form
+    assert form["clocked_time"].value() == NOW
+    assert 'value="10:00:00"' in page.content.decode()

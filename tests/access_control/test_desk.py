@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from typing import Any
 
 import pytest
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from access_control.errors import CredentialNotAllowed, DeviceNotAllowed, OverrideNotAllowed
-from access_control.models import AccessEvent, CredentialStatus, DeviceDirection
+from access_control.models import AccessEvent, Credential, CredentialStatus, DeviceDirection
 from access_control.selectors import access_events_recent
 from access_control.services import (
     credential_issue,
@@ -19,8 +22,10 @@ from access_control.services import (
     manual_check_in,
     override_denial,
 )
+from access_control.services import credentials as credential_services
 from billing.services import memberships as ms
 from members import roles
+from tests.concurrency import at_once
 from tests.factories import MemberFactory
 
 from .helpers import NOW, card, check, device_client
@@ -128,6 +133,60 @@ def test_a_lost_card_is_revoked_and_replaced_in_one_step(reader, active_member):
     assert (new.member, new.value, new.status) == (active_member, "04D4E5F6", "active")
     assert check(reader, "04A1B2C3")["reason"] == "credential_revoked"
     assert check(reader, "04D4E5F6")["reason"] == "granted"
+
+
+def test_only_an_active_card_is_replaced(active_member):
+    old = card(active_member, "04A1B2C3")
+    submitted_twice = Credential.objects.get(pk=old.pk)  # the same form, posted again
+    credential_replace(old, value="04D4E5F6", input_format="hex")
+    revoked = card(active_member, "04A1B2C4")
+    credential_revoke(revoked)
+    for gone in (old, submitted_twice, revoked):
+        with pytest.raises(CredentialNotAllowed) as refused:
+            credential_replace(gone, value="04D4E5F7", input_format="hex")
+        assert refused.value.reason == "not_active"
+    active = Credential.objects.filter(member=active_member, status=CredentialStatus.ACTIVE)
+    assert list(active.values_list("value", flat=True)) == ["04D4E5F6"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_replacements_of_one_card_at_once_issue_one_new_card(monkeypatch):
+    member = MemberFactory()
+    old = card(member, "04A1B2C3")
+    real_issue = credential_services.credential_issue
+
+    def slow_issue(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.3)  # the second click arrives while the first is replacing
+        return real_issue(*args, **kwargs)
+
+    monkeypatch.setattr(credential_services, "credential_issue", slow_issue)
+    values = iter(["04D4E5F6", "04D4E5F7"])
+    outcomes = at_once(
+        lambda: credential_replace(
+            Credential.objects.get(pk=old.pk), value=next(values), input_format="hex"
+        )
+    )
+    assert "not_active" in outcomes
+    assert Credential.objects.filter(member=member, status=CredentialStatus.ACTIVE).count() == 1
+
+
+def test_a_refused_number_says_in_the_desks_language_what_is_wrong(active_member):
+    attempts = [
+        ("rfid", "auto", "12345678"),
+        ("rfid", "hex", "zz:zz:zz"),
+        ("rfid", "wiegand26", "256:1"),
+        ("rfid", "wiegand34", "99999999999"),
+        ("barcode", "auto", "GYM 0001"),
+    ]
+    messages = []
+    for kind, input_format, value in attempts:
+        with translation.override("th"), pytest.raises(CredentialNotAllowed) as refused:
+            credential_issue(active_member, kind=kind, value=value, input_format=input_format)
+        assert refused.value.reason == "invalid_value"
+        assert refused.value.extra["problem"], "the normaliser's words stay, for the API"
+        messages.append(refused.value.message)
+    assert len(set(messages)) == len(attempts), "each kind and format says what it wants"
+    assert all(message.startswith("นี่ไม่ใช่") for message in messages), messages
 
 
 def test_an_active_value_cannot_be_issued_twice(active_member):

@@ -7,7 +7,9 @@ import gettext
 from django.conf import settings
 from django.utils import translation
 
-from access_control.reasons import REASON_MESSAGES, WARNING_MESSAGES
+from access_control.admin.events import REASON_LABELS
+from access_control.errors import CredentialNotAllowed, DeviceNotAllowed, OverrideNotAllowed
+from access_control.reasons import REASON_MESSAGES, WARNING_MESSAGES, Reason
 from tests.config.test_i18n import PLACEHOLDER, THAI, parse_po
 
 CATALOGUE = settings.BASE_DIR / "access_control" / "locale" / "th" / "LC_MESSAGES"
@@ -37,4 +39,17 @@ def test_every_gate_message_is_in_the_catalogue():
     msgids = {entry.msgid for entry in messages()}
     with translation.override("en"):
         for template in [*REASON_MESSAGES.values(), *WARNING_MESSAGES.values()]:
+            assert str(template) in msgids
+
+
+def test_every_refusal_and_reason_label_is_in_the_catalogue():
+    assert set(REASON_LABELS) == set(Reason)
+    refusals = [
+        message
+        for error in (CredentialNotAllowed, DeviceNotAllowed, OverrideNotAllowed)
+        for message in error.reason_messages.values()
+    ]
+    msgids = {entry.msgid for entry in messages()}
+    with translation.override("en"):
+        for template in [*REASON_LABELS.values(), *refusals]:
             assert str(template) in msgids
