@@ -1,8 +1,5 @@
-"""Access control's domain errors.  ``reason`` refines each stable ``code``.
-
-Each reason has its own translated message, so the desk reads what went wrong in its
-language; the codes are for programs.
-"""
+"""Access control's domain errors.  ``reason`` refines each stable ``code``, and each
+reason has its own translated message (``DomainError.reason_messages``)."""
 
 from __future__ import annotations
 
@@ -13,19 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from config.errors import DomainError
 
 
-class _ReasonedError(DomainError):
-    """A refusal whose message, unless one is given, is its reason's (with ``extra``)."""
-
-    reason_messages: ClassVar[dict[str, Any]] = {}
-
-    def __init__(self, message: str | None = None, *, reason: str | None = None, **extra: Any):
-        template = self.reason_messages.get(reason or "")
-        if message is None and template is not None:
-            message = str(template) % extra if extra else str(template)
-        super().__init__(message, reason=reason, **extra)
-
-
-class CredentialNotAllowed(_ReasonedError):
+class CredentialNotAllowed(DomainError):
     """Reasons: ``invalid_value``, ``value_in_use``, ``not_active``, ``kind_mismatch``."""
 
     code = "credential_not_allowed"
@@ -39,7 +24,7 @@ class CredentialNotAllowed(_ReasonedError):
     }
 
 
-class OverrideNotAllowed(_ReasonedError):
+class OverrideNotAllowed(DomainError):
     """Reasons: ``reason_required``, ``not_denied``, ``already_overridden``, ``no_permission``."""
 
     code = "override_not_allowed"
@@ -53,7 +38,7 @@ class OverrideNotAllowed(_ReasonedError):
     }
 
 
-class DeviceNotAllowed(_ReasonedError):
+class DeviceNotAllowed(DomainError):
     """Reasons: ``revoked``."""
 
     code = "device_not_allowed"

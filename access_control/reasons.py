@@ -77,6 +77,34 @@ WARNING_MESSAGES: dict[str, Promise] = {
 }
 
 
+# The reasons as the desk's log and filters name them: shorter than the messages.
+REASON_LABELS: dict[str, Promise] = {
+    Reason.GRANTED: _("Granted"),
+    Reason.GRANTED_PACK: _("Granted on a pack"),
+    Reason.STAFF_OVERRIDE: _("Let in by staff"),
+    Reason.UNKNOWN_CREDENTIAL: _("Unknown card"),
+    Reason.CREDENTIAL_REVOKED: _("Card lost or revoked"),
+    Reason.QR_EXPIRED: _("Pass code expired"),
+    Reason.NO_MEMBERSHIP: _("No membership"),
+    Reason.MEMBERSHIP_FROZEN: _("Membership frozen"),
+    Reason.MEMBERSHIP_SUSPENDED: _("Membership suspended"),
+    Reason.MEMBERSHIP_CANCELLED: _("Membership ended"),
+    Reason.ZONE_NOT_INCLUDED: _("Area not in plan"),
+    Reason.OUTSIDE_HOURS: _("Outside plan hours"),
+    Reason.PACK_EXHAUSTED: _("Pack used up"),
+    Reason.ANTI_PASSBACK: _("Anti-passback"),
+    Reason.STAFF_STOP: _("Stopped: see staff"),
+    Reason.ZONE_FULL: _("Area full"),
+    Reason.OFFLINE: _("Decided offline"),
+}
+
+
+def reason_label(reason: str) -> str:
+    """The short name of ``reason`` in the active language (the code if it has none)."""
+    label = REASON_LABELS.get(reason)
+    return reason if label is None else str(label)
+
+
 def _render(template: Promise, language: str | None) -> str:
     with translation.override(language or translation.get_language()):
         return str(template)

@@ -1,7 +1,9 @@
 """Domain errors: services raise them, the API and the admin translate them.
 
 Every error has a stable ``code`` (an API contract) and a human-readable, translated
-message.  Subclasses set ``code`` and ``status``; ``reason`` refines the code.
+message.  Subclasses set ``code`` and ``status``; ``reason`` refines the code, and a
+subclass may give each reason its own message (``reason_messages``, formatted with the
+error's ``extra``), so the desk reads what went wrong in its language.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ class DomainError(Exception):
     code: ClassVar[str] = "domain_error"
     status: ClassVar[int] = 409
     default_message: ClassVar[Any] = _("The request cannot be carried out.")
+    reason_messages: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, message: str | None = None, *, reason: str | None = None, **extra: Any):
+        template = self.reason_messages.get(reason or "")
+        if message is None and template is not None:
+            message = str(template) % extra if extra else str(template)
         self.message = str(message or self.default_message)
         self.reason = reason
         self.extra = extra

@@ -399,11 +399,11 @@ def decide_offline(
         if entry is not None:
             break
     if entry is None:
-        # An exit opens for any card: nobody is kept inside, and offline a member who
-        # was suspended or frozen while inside is not on the list at all.
-        return Decision(
-            direction == "out", "granted" if direction == "out" else "unknown_credential"
-        )
+        if direction == "out":
+            # An exit opens for any card: nobody is kept inside, and offline a member who
+            # was suspended or frozen while inside is not on the list at all.
+            return Decision(True, "granted")
+        return Decision(False, "unknown_credential")
     member = {
         "id": entry["member_id"],
         "name": entry["name"],

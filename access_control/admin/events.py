@@ -19,7 +19,6 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext_lazy as _
@@ -31,7 +30,7 @@ from members.selectors import member_open_alerts, member_search
 
 from .. import services
 from ..models import AccessEvent, Decision, Zone
-from ..reasons import Reason, reason_message, warning_message
+from ..reasons import Reason, reason_label, reason_message, warning_message
 from ..selectors import access_events_recent, zones_occupancy
 from ..services.checks import OVERRIDE_PERMISSION
 from .base import DeskActionsMixin, describe_refusal, field_shown
@@ -48,34 +47,6 @@ CHECK_IN_TEMPLATE = "admin/access_control/check_in.html"
 FEED_SIZE = 50
 ID = re.compile(r"[0-9]{1,18}")  # what fits a bigint; never a database error
 FEED_REFRESH_SECONDS = 3
-
-# The reasons as the log's column and filter name them; the member-facing message is
-# longer (``access_control.reasons``).
-REASON_LABELS: dict[str, Promise] = {
-    Reason.GRANTED: _("Granted"),
-    Reason.GRANTED_PACK: _("Granted on a pack"),
-    Reason.STAFF_OVERRIDE: _("Let in by staff"),
-    Reason.UNKNOWN_CREDENTIAL: _("Unknown card"),
-    Reason.CREDENTIAL_REVOKED: _("Card lost or revoked"),
-    Reason.QR_EXPIRED: _("Pass code expired"),
-    Reason.NO_MEMBERSHIP: _("No membership"),
-    Reason.MEMBERSHIP_FROZEN: _("Membership frozen"),
-    Reason.MEMBERSHIP_SUSPENDED: _("Membership suspended"),
-    Reason.MEMBERSHIP_CANCELLED: _("Membership ended"),
-    Reason.ZONE_NOT_INCLUDED: _("Area not in plan"),
-    Reason.OUTSIDE_HOURS: _("Outside plan hours"),
-    Reason.PACK_EXHAUSTED: _("Pack used up"),
-    Reason.ANTI_PASSBACK: _("Anti-passback"),
-    Reason.STAFF_STOP: _("Stopped: see staff"),
-    Reason.ZONE_FULL: _("Area full"),
-    Reason.OFFLINE: _("Decided offline"),
-}
-
-
-def reason_label(reason: str) -> str:
-    """The short name of ``reason`` in the active language (the code if it has none)."""
-    label = REASON_LABELS.get(reason)
-    return reason if label is None else str(label)
 
 
 class ReasonFilter(admin.SimpleListFilter):

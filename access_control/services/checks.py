@@ -86,18 +86,15 @@ def resolve_direction(device: DeviceIdentity, requested: str | None) -> str:
     return str(device.direction)
 
 
-def _write(event: AccessEvent, *, durable: bool, conflict: list[str]) -> int:
+def _write(event: AccessEvent, *, durable: bool) -> int:
     """Insert ``event`` and move its member's presence in the zone forward.
 
     On PostgreSQL both happen in the INSERT's one statement; elsewhere (the SQLite demo)
-    the presence is a second one.  With ``conflict`` fields, a duplicate returns the
-    original's id instead of raising.
+    the presence is a second one.  A duplicate raises ``IntegrityError``.
     """
     if connection.vendor == "postgresql":
-        return insert_row(
-            event, conflict_fields=conflict, durable=durable, then=presence.FROM_INSERTED
-        )
-    event_id = insert_row(event, conflict_fields=conflict, durable=durable)
+        return insert_row(event, durable=durable, then=presence.FROM_INSERTED)
+    event_id = insert_row(event, durable=durable)
     presence.presence_record([event])
     return event_id
 
@@ -115,10 +112,10 @@ def _log(event: AccessEvent, decision: AccessDecision) -> tuple[AccessDecision, 
     written durably (:func:`_claim`), and flushes any such event before it.
     """
     if not event.device_event_id:
-        _write(event, durable=False, conflict=[])
+        _write(event, durable=False)
         return decision, False
     try:
-        _contained(lambda: _write(event, durable=False, conflict=[]))
+        _contained(lambda: _write(event, durable=False))
     except IntegrityError:
         event.pk = None
         prior = _prior(event)
@@ -137,7 +134,7 @@ def _claim(event: AccessEvent) -> None:
     would hand back the original's id as if this insert had made it, and the visit
     would be taken a second time.
     """
-    _write(event, durable=True, conflict=[])
+    _write(event, durable=True)
 
 
 def _apply(event: AccessEvent, decision: AccessDecision) -> None:

@@ -7,9 +7,8 @@ import gettext
 from django.conf import settings
 from django.utils import translation
 
-from access_control.admin.events import REASON_LABELS
 from access_control.errors import CredentialNotAllowed, DeviceNotAllowed, OverrideNotAllowed
-from access_control.reasons import REASON_MESSAGES, WARNING_MESSAGES, Reason
+from access_control.reasons import REASON_LABELS, REASON_MESSAGES, WARNING_MESSAGES, Reason
 from tests.config.test_i18n import PLACEHOLDER, THAI, parse_po
 
 CATALOGUE = settings.BASE_DIR / "access_control" / "locale" / "th" / "LC_MESSAGES"
