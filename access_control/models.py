@@ -1,14 +1,12 @@
-"""Places, devices, credentials and the log of every access attempt.
+"""Doors, devices, credentials and the log of every access attempt.
 
 Invariants live here as constraints; every workflow lives in ``access_control.services``.
-A zone's ``code`` is the name billing uses for it (``PlanEntitlement.zone_code`` and
-``Pack.zone_code``).  Device API keys are stored only as a SHA-256 hash.
+Locations and zones live in ``billing.places`` (classes and POS use them too); they are
+importable from here as well, as the gate's code always named them.  Device API keys
+are stored only as a SHA-256 hash.
 """
 
 from __future__ import annotations
-
-import zoneinfo
-from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,88 +15,15 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from billing.places import (  # noqa: F401  (re-exported: see the docstring)
+    AntiPassback,
+    Location,
+    Zone,
+    default_time_zone,
+    validate_time_zone,
+)
+
 from .reasons import reason_message
-
-
-@cache
-def _time_zone_names() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def validate_time_zone(value: str) -> None:
-    if value not in _time_zone_names():
-        raise ValidationError(
-            _("Unknown time zone %(value)s; use an IANA name such as Asia/Bangkok."),
-            code="unknown_time_zone",
-            params={"value": value},
-        )
-
-
-def default_time_zone() -> str:
-    return str(settings.GYM_TIME_ZONE)
-
-
-class Location(models.Model):
-    """A gym site.  Plan time windows are read in its time zone."""
-
-    name = models.CharField(_("name"), max_length=120, unique=True)
-    time_zone = models.CharField(
-        _("time zone"), max_length=64, default=default_time_zone, validators=[validate_time_zone]
-    )
-
-    class Meta:
-        verbose_name = _("location")
-        verbose_name_plural = _("locations")
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class AntiPassback(models.TextChoices):
-    NONE = "none", _("Off")
-    TIMED = "timed", _("Same direction twice within the set minutes")
-    STRICT = "strict", _("Strict: no re-entry without an exit")
-
-
-class Zone(models.Model):
-    """An area behind readers: the gym floor, a studio, the pool."""
-
-    location = models.ForeignKey(
-        Location, on_delete=models.PROTECT, related_name="zones", verbose_name=_("location")
-    )
-    code = models.SlugField(
-        _("code"),
-        max_length=40,
-        unique=True,
-        help_text=_("The code plans and packs use for this zone, e.g. gym-floor."),
-    )
-    name = models.CharField(_("name"), max_length=120)
-    capacity = models.PositiveIntegerField(
-        _("capacity"), null=True, blank=True, help_text=_("Empty: no limit.")
-    )
-    anti_passback = models.CharField(
-        _("anti-passback"), max_length=8, choices=AntiPassback.choices, default=AntiPassback.NONE
-    )
-    anti_passback_minutes = models.PositiveSmallIntegerField(_("anti-passback minutes"), default=5)
-
-    class Meta:
-        verbose_name = _("zone")
-        verbose_name_plural = _("zones")
-        ordering = ["location__name", "name"]
-        constraints = [
-            models.CheckConstraint(
-                condition=~Q(anti_passback="timed") | Q(anti_passback_minutes__gte=1),
-                name="zone_timed_passback_has_minutes",
-            ),
-            models.CheckConstraint(
-                condition=Q(capacity__isnull=True) | Q(capacity__gte=1),
-                name="zone_capacity_positive",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Door(models.Model):

@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .api.views import PingView
@@ -22,6 +23,14 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Locations and zones moved from access control to billing (billing.places): the
+    # desk's old bookmarks still open them.
+    re_path(
+        r"^admin/access_control/(?P<model>location|zone)/(?P<rest>.*)$",
+        RedirectView.as_view(
+            url="/admin/billing/%(model)s/%(rest)s", permanent=True, query_string=True
+        ),
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/ping", PingView.as_view(), name="api-ping"),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),

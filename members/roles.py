@@ -61,8 +61,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "access_control.add_credential",
         "access_control.change_credential",
         "access_control.override_access",
-        "access_control.view_zone",
-        "access_control.view_location",
+        "billing.view_zone",
+        "billing.view_location",
         # Classes and POS.
         "classes.view_classsession",
         "classes.view_booking",

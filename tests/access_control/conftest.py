@@ -16,11 +16,9 @@ from access_control.models import (
     Device,
     DeviceDirection,
     DeviceKind,
-    Location,
-    Zone,
 )
 from access_control.services import device_create
-from billing.models import Membership, Plan
+from billing.models import Location, Membership, Plan, Zone
 from members.models import Member
 from tests.billing.factories import PlanFactory, signed_up
 

@@ -27,10 +27,9 @@ from access_control.models import (
     Credential,
     CredentialStatus,
     Device,
-    Location,
-    Zone,
 )
 from access_control.services import manual_check_in
+from billing.models import Location, Zone
 from config.middleware import GymTimeZoneMiddleware
 from members import hooks, roles
 from members.models import Member
@@ -722,13 +721,13 @@ def test_a_manager_edits_a_devices_settings(manager, zone, make_device):
 
 
 def test_the_desk_sees_zones_and_only_the_owner_changes_them(desk, zone, make_staff):
-    assert desk.get("/admin/access_control/zone/").status_code == 200
-    assert desk.get("/admin/access_control/location/").status_code == 200
-    assert desk.get("/admin/access_control/zone/add/").status_code == 403
+    assert desk.get("/admin/billing/zone/").status_code == 200
+    assert desk.get("/admin/billing/location/").status_code == 200
+    assert desk.get("/admin/billing/zone/add/").status_code == 403
     owner = Client()
     owner.force_login(make_staff(roles.OWNER))
     response = owner.post(
-        f"/admin/access_control/zone/{zone.pk}/change/",
+        f"/admin/billing/zone/{zone.pk}/change/",
         {
             "location": zone.location_id,
             "code": zone.code,
@@ -744,6 +743,17 @@ def test_the_desk_sees_zones_and_only_the_owner_changes_them(desk, zone, make_st
     assert response.status_code == 302, response.content.decode()[:2000]
     zone.refresh_from_db()
     assert (zone.capacity, zone.doors.get().name) == (2, "Main door")
+
+
+def test_the_old_addresses_of_places_lead_to_billing(desk, zone):
+    """Locations and zones moved to billing (``billing.places``); bookmarks still work."""
+    moved = desk.get(f"/admin/access_control/zone/{zone.pk}/change/?_changelist_filters=q")
+    assert (moved.status_code, moved["Location"]) == (
+        301,
+        f"/admin/billing/zone/{zone.pk}/change/?_changelist_filters=q",
+    )
+    assert desk.get("/admin/access_control/location/", follow=True).status_code == 200
+    assert desk.get("/admin/access_control/device/").status_code == 403  # not moved: no redirect
 
 
 def test_every_access_screen_opens_for_the_owner(make_staff, zone, make_device, active_member):
@@ -764,9 +774,9 @@ def test_every_access_screen_opens_for_the_owner(make_staff, zone, make_device, 
         DEVICES,
         f"{DEVICES}add/",
         f"{DEVICES}{device.pk}/change/",
-        "/admin/access_control/zone/",
-        f"/admin/access_control/zone/{zone.pk}/change/",
-        "/admin/access_control/location/add/",
+        "/admin/billing/zone/",
+        f"/admin/billing/zone/{zone.pk}/change/",
+        "/admin/billing/location/add/",
         "/admin/access_control/",
     ]
     for url in pages:

@@ -7,7 +7,8 @@ import pytest
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from access_control.models import AccessEvent, Location, Zone
+from access_control.models import AccessEvent
+from billing.models import Location, Zone
 from config import clock
 from config.db import checked_by_first_use, insert_row, prepared_cursor
 from tests.connections import health_checks_counted, request_starts, server_drops_connection

@@ -17,9 +17,15 @@ from django.core import mail
 from django.core.management import call_command
 from django.test import Client
 
-from access_control.models import Location, Zone
 from access_control.services import credential_issue, device_create
-from billing.models import AttemptTrigger, InvoiceStatus, MembershipStatus, PaymentAttempt
+from billing.models import (
+    AttemptTrigger,
+    InvoiceStatus,
+    Location,
+    MembershipStatus,
+    PaymentAttempt,
+    Zone,
+)
 from billing.services.run import billing_run
 from dunning.models import (
     CaseStatus,
