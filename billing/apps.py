@@ -8,8 +8,14 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the ``__any`` lookup that billing's and dunning's batch queries use.
+        from django.core import checks
+
         import config.db  # noqa: F401
         from members import hooks
+
+        from .promptpay.conf import check_settings
+
+        checks.register(check_settings, "billing")
 
         from .admin.member_page import member_page_tools
 

@@ -150,6 +150,12 @@ SANDBOX_GATEWAY_LATENCY_MS = env.int("SANDBOX_GATEWAY_LATENCY_MS", default=0)
 BILLING_BATCH_SIZE = env.int("BILLING_BATCH_SIZE", default=500)
 # Gateway calls in flight at once per batch (charges are I/O bound).
 BILLING_CHARGE_CONCURRENCY = env.int("BILLING_CHARGE_CONCURRENCY", default=32)
+# PromptPay (see docs/promptpay.md): "gateway" (the payment gateway's PromptPay, matched
+# automatically), "own_id" (a QR to the gym's own PromptPay ID; staff confirm transfers),
+# "off", or "auto": own_id when PROMPTPAY_ID is set, else the gateway's.
+PROMPTPAY_ROUTE = env.str("PROMPTPAY_ROUTE", default="auto")
+PROMPTPAY_ID = env.str("PROMPTPAY_ID", default="")  # a mobile, 13-digit tax ID or e-wallet ID
+PROMPTPAY_EXPIRY_MINUTES = env.int("PROMPTPAY_EXPIRY_MINUTES", default=15)
 
 # --- Access control ---
 # A device's last_seen is written at most this often; its cached record lives this long
