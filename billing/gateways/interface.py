@@ -7,6 +7,7 @@ redacted before they leave the gateway module (no card numbers, no secrets).
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -100,9 +101,46 @@ class CardSetup:
     gateway_reference: str = ""
 
 
+@dataclass(frozen=True)
+class PromptPayChargeRequest:
+    """A PromptPay payment the payer makes by scanning a QR code (customer-initiated).
+
+    The gateway answers with the QR to show; the money moves when the payer confirms in
+    their banking app, and the gateway's webhook (or :meth:`PaymentGateway.promptpay_status`)
+    brings the outcome.  ``payer_email`` is where the gateway sends refund instructions
+    (Stripe asks the payer there for an account to return money to).
+    """
+
+    amount: int  # satang
+    currency: str  # "THB": PromptPay pays in baht only
+    idempotency_key: str  # the same key never creates a second payment
+    payer_email: str
+    payer_name: str = ""
+    customer_reference: str = ""
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PromptPayCharge:
+    """A PromptPay payment as the gateway created it.
+
+    ``charge.status`` is REQUIRES_ACTION while the QR waits to be paid; SUCCEEDED or
+    FAILED if it was settled already (a key sent again); UNKNOWN if the gateway could
+    not be heard.  ``qr_data`` is the EMVCo payload (or the gateway's test URL) to draw.
+    """
+
+    charge: ChargeResult
+    qr_data: str = ""
+    expires_at: dt.datetime | None = None  # the gateway's own expiry, where it says
+    instructions_url: str = ""  # the gateway's hosted page showing the QR, if any
+
+
 class EventType(enum.StrEnum):
     PAYMENT_SUCCEEDED = "payment.succeeded"
     PAYMENT_FAILED = "payment.failed"
+    # The payment was cancelled before it completed (e.g. a PromptPay QR withdrawn).
+    PAYMENT_CANCELED = "payment.canceled"
     REFUND_SUCCEEDED = "refund.succeeded"
     CARD_UPDATED = "card.updated"  # card-updater: new expiry or number behind the same token
     IGNORED = "ignored"
@@ -133,6 +171,7 @@ class PaymentGateway(Protocol):
     name: str
     hosted_card_form: bool  # whether begin_card_setup can start a gateway-hosted card form
     publishable_key: str  # the browser's key for that form ("" where there is none)
+    supports_promptpay: bool  # whether promptpay_charge can create PromptPay payments
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
         """Move money.  Never raises for a decline or a timeout: it says so in the result."""
@@ -174,4 +213,16 @@ class PaymentGateway(Protocol):
 
         Cards saved for off-session charges belong to a customer (Stripe refuses to reuse
         a payment method that is attached to none)."""
+        ...
+
+    def promptpay_charge(self, request: PromptPayChargeRequest) -> PromptPayCharge:
+        """Create a PromptPay payment and the QR the payer scans.  Never raises for an
+        unheard answer (UNKNOWN: send the same key again); ``GatewayError`` if the gateway
+        refuses the request itself (PromptPay not enabled, amount out of its range)."""
+        ...
+
+    def promptpay_status(self, gateway_reference: str) -> ChargeResult:
+        """What became of the PromptPay payment: REQUIRES_ACTION while its QR waits,
+        SUCCEEDED once paid, FAILED once expired or cancelled.  ``GatewayError`` if the
+        gateway cannot be asked or knows no such payment."""
         ...

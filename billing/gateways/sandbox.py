@@ -70,6 +70,17 @@ Card expiry is fixed the first time the sandbox sees a token (by the gateway clo
 A charge on a card whose expiry month has passed fails with ``expired_card`` / ``54``,
 whatever the token's behaviour.
 
+PromptPay
+=========
+
+:meth:`SandboxGateway.promptpay_charge` creates a payment that waits for its QR to be
+paid (REQUIRES_ACTION), with a real EMVCo payload for the amount to a mobile number no
+bank has (``000-000-0000``).  The payer's banking app is simulated: :meth:`promptpay_scan`
+(the app reads the QR), :meth:`promptpay_pay` (the payer confirms: the money moves) and
+:meth:`promptpay_expire` (the QR lapses unpaid: ``expired``); :meth:`cancel_charge`
+withdraws it (``canceled``).  A QR also lapses by itself once its ``expires_at`` has
+passed on the gateway clock.  The first of these answers stands, atomically.
+
 Sandbox webhooks carry a JSON payload (:meth:`SandboxGateway.event_payload`) signed in
 the header ``X-Sandbox-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<payload>">``.
 """
@@ -98,6 +109,7 @@ from redis.exceptions import NoScriptError
 
 from config import clock
 
+from ..promptpay.payload import MAX_AMOUNT, PromptPayTarget, TargetKind, build_payload
 from .http_headers import header_value
 from .interface import (
     CardDetails,
@@ -109,6 +121,8 @@ from .interface import (
     EventType,
     GatewayError,
     GatewayEvent,
+    PromptPayCharge,
+    PromptPayChargeRequest,
     RefundRequest,
     RefundResult,
     WebhookSignatureError,
@@ -121,8 +135,10 @@ if TYPE_CHECKING:
 __all__ = [
     "ADVICE_CODES",
     "DECLINE_CODES",
+    "PROMPTPAY_TOKEN",
     "SIGNATURE_HEADER",
     "LedgerEntry",
+    "PromptPayScan",
     "SandboxGateway",
     "TokenBehaviour",
     "parse_token",
@@ -200,6 +216,11 @@ _MAX_SUCCEED_AFTER = 1000
 # The books' namespace in Redis.  "v2": JSON values (v1 kept pickles under
 # "sandbox-gateway"; its entries are never read).
 _PREFIX = "sandbox-gateway-v2"
+# PromptPay payments are kept like card charges, with this in place of a card token.
+PROMPTPAY_TOKEN = "promptpay"
+# Whom sandbox PromptPay QR codes pay: a mobile number no bank has (a public test vector).
+_SANDBOX_PAYEE = PromptPayTarget(TargetKind.MOBILE, "0000000000")
+PROMPTPAY_EXPIRED, PROMPTPAY_CANCELED = "expired", "canceled"  # decline codes of lapsed QRs
 
 Outcome = Literal["approve", "decline", "succeed_after", "timeout", "timeout_nocharge", "action"]
 
@@ -230,6 +251,20 @@ class LedgerEntry:
     amount: int
     currency: str
     at: str  # ISO 8601, by the gateway clock
+
+
+@dataclass(frozen=True)
+class PromptPayScan:
+    """What the sandbox payer's banking app shows after reading a PromptPay QR."""
+
+    reference: str
+    amount: int
+    currency: str
+    payee: str  # masked, as banking apps show it
+    status: ChargeStatus
+    decline_code: str
+    expires_at: dt.datetime
+    scanned_at: dt.datetime  # when the app first read this QR
 
 
 def parse_token(token: str) -> TokenBehaviour:
@@ -458,6 +493,12 @@ class _Books(abc.ABC):
     @abc.abstractmethod
     def card(self, name: str, first_seen: str) -> str:
         """The card's state, storing ``first_seen`` if the card is new."""
+
+    def put_new(self, name: str, value: str) -> str:
+        """Store ``value`` unless ``name`` holds something already; what it then holds.
+
+        The same atomic store-if-absent as :meth:`card`, for any entry."""
+        return self.card(name, value)
 
     @abc.abstractmethod
     def settle_charge(self, plan: _ChargePlan) -> str | None:
@@ -807,6 +848,9 @@ class SandboxGateway:
     name = "sandbox"
     hosted_card_form = False  # its test tokens are typed in
     publishable_key = ""
+    supports_promptpay = True
+    # How long a sandbox PromptPay QR can be paid before it lapses by itself.
+    promptpay_lifetime = dt.timedelta(hours=1)
 
     def __init__(
         self,
@@ -979,6 +1023,8 @@ class SandboxGateway:
             ChargeStatus.FAILED: (EventType.PAYMENT_FAILED, "payment.failed"),
             ChargeStatus.REQUIRES_ACTION: (EventType.IGNORED, "payment.requires_action"),
         }[charge.status]
+        if charge.status == ChargeStatus.FAILED and charge.decline_code == PROMPTPAY_CANCELED:
+            event_type, raw_type = EventType.PAYMENT_CANCELED, "payment.canceled"
         return GatewayEvent(
             # A charge changes status once at most (confirmed later): one event per status.
             event_id="evt_sbx_" + _digest("payment", idempotency_key, charge.status)[:24],
@@ -1064,7 +1110,11 @@ class SandboxGateway:
             raise GatewayError("Sandbox: no charge has this reference.")
         return self._answer(record, approve=False, cancelled=True)
 
-    def _answer(self, record: str, *, approve: bool, cancelled: bool = False) -> ChargeResult:
+    def _answer(
+        self, record: str, *, approve: bool, cancelled: bool = False, lapsed: bool = False
+    ) -> ChargeResult:
+        """Settle the waiting charge ``record``: paid (``approve``), or refused, or for a
+        PromptPay QR withdrawn (``cancelled``) or lapsed (``lapsed``)."""
         books = self._books
         stored = books.get(record)
         if stored is None:
@@ -1073,6 +1123,8 @@ class SandboxGateway:
         bank = _charge_from_dict(body["bank"])
         if bank.status != ChargeStatus.REQUIRES_ACTION:
             return bank
+        if "promptpay" in body and not approve and not cancelled:
+            lapsed = True
         request = ChargeRequest(
             amount=bank.amount,
             currency=bank.currency,
@@ -1081,7 +1133,9 @@ class SandboxGateway:
             idempotency_key=str(body["key"]),
         )
         reference = bank.gateway_reference
-        if approve:
+        if "promptpay" in body:
+            answer = _promptpay_answer(request, reference, approve=approve, lapsed=lapsed)
+        elif approve:
             answer = dataclasses.replace(
                 _approved(request, reference), message="Sandbox: approved after authentication."
             )
@@ -1117,6 +1171,112 @@ class SandboxGateway:
         if settled is None:
             raise GatewayError("Sandbox: the charge disappeared (the books were reset).")
         return _charge_from_dict(json.loads(settled)["bank"])
+
+    # --- PromptPay --------------------------------------------------------------------
+
+    def promptpay_charge(self, request: PromptPayChargeRequest) -> PromptPayCharge:
+        """A PromptPay payment waiting for its QR to be paid; once per idempotency key.
+
+        The same key answers the payment as it now stands (paid, lapsed...).  Raises
+        ``GatewayError`` for a malformed request or a key reused with other parameters.
+        """
+        _check_promptpay_request(request)
+        self._simulate_latency()
+        books = self._books
+        key = request.idempotency_key
+        reference = "sbx_pp_" + _digest("promptpay", key)[:24]
+        now = clock.now()
+        charge_request = _promptpay_as_charge(request)
+        waiting = ChargeResult(
+            status=ChargeStatus.REQUIRES_ACTION,
+            gateway_reference=reference,
+            amount=request.amount,
+            currency=request.currency,
+            message="Sandbox: the PromptPay QR waits to be paid.",
+            raw=_raw(reference, "requires_action", charge_request),
+        )
+        fresh = {
+            "key": key,
+            "request": _charge_fingerprint(charge_request),
+            "bank": _charge_to_dict(waiting),
+            "promptpay": {
+                "qr": build_payload(_SANDBOX_PAYEE, request.amount),
+                "expires_at": (now + self.promptpay_lifetime).isoformat(),
+            },
+        }
+        record_name = _name("charge", key)
+        body = json.loads(books.put_new(record_name, _json(fresh)))
+        if body["request"] != fresh["request"] or "promptpay" not in body:
+            raise GatewayError(
+                "Sandbox: this idempotency key was used with different payment parameters."
+            )
+        books.put(_name("reference", reference), record_name)
+        return self._promptpay_charge_from(record_name, body)
+
+    def promptpay_status(self, gateway_reference: str) -> ChargeResult:
+        """The PromptPay payment as the bank's books stand (a QR past its expiry lapses)."""
+        record = self._promptpay_record(gateway_reference)
+        return self._promptpay_settled(record, json.loads(self._books.get(record) or "{}"))
+
+    def promptpay_scan(self, gateway_reference: str) -> PromptPayScan:
+        """The payer's banking app reads the QR: what it shows them before they pay."""
+        record = self._promptpay_record(gateway_reference)
+        books = self._books
+        scanned = books.put_new(_name("scanned", gateway_reference), clock.now().isoformat())
+        body = json.loads(books.get(record) or "{}")
+        charge = self._promptpay_settled(record, body)
+        return PromptPayScan(
+            reference=gateway_reference,
+            amount=charge.amount,
+            currency=charge.currency,
+            payee=_SANDBOX_PAYEE.masked,
+            status=charge.status,
+            decline_code=charge.decline_code,
+            expires_at=dt.datetime.fromisoformat(body["promptpay"]["expires_at"]),
+            scanned_at=dt.datetime.fromisoformat(scanned),
+        )
+
+    def promptpay_pay(self, gateway_reference: str) -> ChargeResult:
+        """The payer confirms in their banking app: the money moves, unless the QR has
+        lapsed or was withdrawn first (then that answer stands and nothing moves)."""
+        record = self._promptpay_record(gateway_reference)
+        charge = self._promptpay_settled(record, json.loads(self._books.get(record) or "{}"))
+        if charge.status != ChargeStatus.REQUIRES_ACTION:
+            return charge
+        return self._answer(record, approve=True)
+
+    def promptpay_expire(self, gateway_reference: str) -> ChargeResult:
+        """The QR lapses unpaid now (as it would at its ``expires_at``)."""
+        return self._answer(self._promptpay_record(gateway_reference), approve=False, lapsed=True)
+
+    def promptpay_event(self, gateway_reference: str) -> GatewayEvent:
+        """The webhook event the bank sends about the PromptPay payment as it now stands
+        (:meth:`payment_event` by its key): paid, lapsed (failed) or withdrawn (canceled)."""
+        record = self._books.get(self._promptpay_record(gateway_reference))
+        return self.payment_event(str(json.loads(record or "{}")["key"]))
+
+    def _promptpay_record(self, gateway_reference: str) -> str:
+        record = self._books.get(_name("reference", gateway_reference))
+        if record is None or not gateway_reference.startswith("sbx_pp_"):
+            raise GatewayError("Sandbox: no PromptPay payment has this reference.")
+        return record
+
+    def _promptpay_settled(self, record: str, body: Mapping[str, Any]) -> ChargeResult:
+        """The payment's record, lapsing it first if its QR is past its expiry."""
+        if "promptpay" not in body:
+            raise GatewayError("Sandbox: no PromptPay payment has this reference.")
+        charge = _charge_from_dict(body["bank"])
+        expires_at = dt.datetime.fromisoformat(body["promptpay"]["expires_at"])
+        if charge.status == ChargeStatus.REQUIRES_ACTION and clock.now() >= expires_at:
+            return self._answer(record, approve=False, lapsed=True)
+        return charge
+
+    def _promptpay_charge_from(self, record: str, body: Mapping[str, Any]) -> PromptPayCharge:
+        return PromptPayCharge(
+            charge=self._promptpay_settled(record, body),
+            qr_data=str(body["promptpay"]["qr"]),
+            expires_at=dt.datetime.fromisoformat(body["promptpay"]["expires_at"]),
+        )
 
     def begin_card_setup(self, customer_reference: str, idempotency_key: str) -> CardSetup | None:
         """The sandbox has no hosted card form: its test tokens are typed in."""
@@ -1348,6 +1508,47 @@ def _check_refund_request(request: RefundRequest) -> None:
         raise GatewayError("A refund needs a positive amount in minor units.")
     if not re.fullmatch(r"[A-Z]{3}", request.currency):
         raise GatewayError("A refund needs an upper-case ISO 4217 currency.")
+
+
+def _check_promptpay_request(request: PromptPayChargeRequest) -> None:
+    if not request.idempotency_key:
+        raise GatewayError("A PromptPay payment needs an idempotency key.")
+    if not isinstance(request.amount, int) or not 0 < request.amount <= MAX_AMOUNT:
+        raise GatewayError("A PromptPay payment needs an amount from 1 satang to the QR's limit.")
+    if request.currency != "THB":
+        raise GatewayError("PromptPay pays in THB only.")
+    if "@" not in request.payer_email:
+        raise GatewayError("A PromptPay payment needs the payer's email (for refunds).")
+
+
+def _promptpay_as_charge(request: PromptPayChargeRequest) -> ChargeRequest:
+    """The PromptPay payment in the shape the books keep charges in."""
+    return ChargeRequest(
+        amount=request.amount,
+        currency=request.currency,
+        payment_token=PROMPTPAY_TOKEN,
+        customer_reference=request.customer_reference,
+        idempotency_key=request.idempotency_key,
+    )
+
+
+def _promptpay_answer(
+    request: ChargeRequest, reference: str, *, approve: bool, lapsed: bool
+) -> ChargeResult:
+    if approve:
+        return dataclasses.replace(
+            _approved(request, reference), message="Sandbox: paid by PromptPay."
+        )
+    code = PROMPTPAY_EXPIRED if lapsed else PROMPTPAY_CANCELED
+    return ChargeResult(
+        status=ChargeStatus.FAILED,
+        gateway_reference=reference,
+        amount=request.amount,
+        currency=request.currency,
+        decline_code=code,
+        message=f"Sandbox: the PromptPay QR was {'not paid in time' if lapsed else 'withdrawn'}.",
+        raw=_raw(reference, "failed", request, code),
+    )
 
 
 def _charge_fingerprint(request: ChargeRequest) -> dict[str, Any]:

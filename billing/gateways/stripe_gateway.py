@@ -16,6 +16,13 @@ How Stripe's answers map onto :class:`ChargeResult`:
 * an invalid request, bad credentials, missing permission or a misused idempotency key:
   ``GatewayError`` (our side is wrong; retrying will not help).
 
+PromptPay payments (:meth:`StripeGateway.promptpay_charge`) are on-session PaymentIntents
+with ``payment_method_types=["promptpay"]``, confirmed at once with the payer's billing
+details (Stripe needs an email for refunds); the QR comes from
+``next_action.promptpay_display_qr_code``.  Their outcome arrives as
+``payment_intent.succeeded``, ``payment_intent.payment_failed`` (the QR lapsed) or
+``payment_intent.canceled``.
+
 ``ChargeResult.advice_code`` holds one code: a Mastercard merchant advice code of 03 or
 21 (never retry) wins, then Stripe's own ``advice_code``, then any other merchant advice
 code.  Both raw values stay in ``raw``.
@@ -41,6 +48,8 @@ from .interface import (
     EventType,
     GatewayError,
     GatewayEvent,
+    PromptPayCharge,
+    PromptPayChargeRequest,
     RefundRequest,
     RefundResult,
     WebhookSignatureError,
@@ -98,6 +107,7 @@ class StripeGateway:
 
     name = "stripe"
     hosted_card_form = True  # Stripe Elements with a SetupIntent
+    supports_promptpay = True  # for Thai accounts with PromptPay enabled
 
     def __init__(
         self,
@@ -154,6 +164,66 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise GatewayError(f"Stripe refused the charge request: {_said(exc)}") from exc
         return _charge_result_from_intent(intent.to_dict())
+
+    # --- PromptPay --------------------------------------------------------------------
+
+    def promptpay_charge(self, request: PromptPayChargeRequest) -> PromptPayCharge:
+        """Create and confirm a PromptPay PaymentIntent; the QR is in its ``next_action``.
+
+        Our idempotency key is Stripe's ``Idempotency-Key`` and is in the metadata, so the
+        ``payment_intent.*`` webhooks name it.  An unheard answer is UNKNOWN (send the same
+        key again); a refusal (PromptPay not enabled on the account, an amount Stripe does
+        not take) raises ``GatewayError``.
+        """
+        if not request.idempotency_key:
+            raise GatewayError("A PromptPay payment needs an idempotency key.")
+        billing_details = {"email": request.payer_email}
+        if request.payer_name:
+            billing_details["name"] = request.payer_name
+        params: dict[str, Any] = {
+            "amount": request.amount,
+            "currency": request.currency.lower(),
+            "payment_method_types": ["promptpay"],
+            "payment_method_data": {"type": "promptpay", "billing_details": billing_details},
+            "confirm": True,
+            "metadata": {**request.metadata, "idempotency_key": request.idempotency_key},
+        }
+        if request.customer_reference:
+            params["customer"] = request.customer_reference
+        if request.description:
+            params["description"] = request.description
+        try:
+            intent = self._client.v1.payment_intents.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": request.idempotency_key},
+            )
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+            return PromptPayCharge(
+                charge=ChargeResult(
+                    status=ChargeStatus.UNKNOWN,
+                    message=f"Stripe: outcome unknown ({type(exc).__name__}: {_said(exc)}).",
+                    raw=_error_raw(exc),
+                )
+            )
+        except stripe.StripeError as exc:
+            raise GatewayError(f"Stripe refused the PromptPay payment: {_said(exc)}") from exc
+        body = intent.to_dict()
+        qr = _mapping(_mapping(body.get("next_action")).get("promptpay_display_qr_code"))
+        return PromptPayCharge(
+            charge=_promptpay_result_from_intent(body),
+            qr_data=str(qr.get("data") or ""),
+            instructions_url=str(qr.get("hosted_instructions_url") or ""),
+        )
+
+    def promptpay_status(self, gateway_reference: str) -> ChargeResult:
+        """The PromptPay PaymentIntent as Stripe has it now (read by id, never searched)."""
+        if not gateway_reference.startswith("pi_"):
+            raise GatewayError("A PromptPay payment is a PaymentIntent.")
+        try:
+            intent = self._client.v1.payment_intents.retrieve(gateway_reference)
+        except stripe.StripeError as exc:
+            raise GatewayError(f"Stripe could not read the payment: {_said(exc)}") from exc
+        return _promptpay_result_from_intent(intent.to_dict())
 
     def begin_card_setup(self, customer_reference: str, idempotency_key: str) -> CardSetup | None:
         """A SetupIntent for a card to charge off-session later, for Stripe Elements.
@@ -311,9 +381,10 @@ class StripeGateway:
     def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> GatewayEvent:
         """Verify ``Stripe-Signature`` (tolerance 300 s) and normalise the event.
 
-        payment_intent.succeeded / payment_intent.payment_failed give payment events;
-        charge.refunded and refund.created / refund.updated (once succeeded or pending)
-        give REFUND_SUCCEEDED; payment_method.automatically_updated gives CARD_UPDATED.
+        payment_intent.succeeded / payment_intent.payment_failed give payment events, and
+        payment_intent.canceled gives PAYMENT_CANCELED; charge.refunded and refund.created /
+        refund.updated (once succeeded or pending) give REFUND_SUCCEEDED;
+        payment_method.automatically_updated gives CARD_UPDATED.
         Anything else, including refund.failed, is IGNORED with ``raw_type`` set (a failed
         refund still carries ``refund`` with ``succeeded=False``).
         """
@@ -381,6 +452,47 @@ def _charge_result_from_intent(intent: Mapping[str, Any]) -> ChargeResult:
             network_code=network_code,
             advice_code=advice_code,
             message=f"Stripe: {message}",
+            **common,
+        )
+    return ChargeResult(
+        status=ChargeStatus.UNKNOWN,
+        message=f"Stripe: the PaymentIntent is {status or 'in an unknown state'}.",
+        **common,
+    )
+
+
+def _promptpay_result_from_intent(intent: Mapping[str, Any]) -> ChargeResult:
+    """A PromptPay PaymentIntent as a result: waiting, paid, lapsed or withdrawn."""
+    status = str(intent.get("status") or "")
+    common: dict[str, Any] = {
+        "gateway_reference": str(intent.get("id") or ""),
+        "amount": int(intent.get("amount") or 0),
+        "currency": str(intent.get("currency") or "").upper(),
+        "raw": _intent_raw(intent),
+    }
+    if status == "succeeded":
+        return ChargeResult(status=ChargeStatus.SUCCEEDED, **common)
+    if status == "requires_action":
+        return ChargeResult(
+            status=ChargeStatus.REQUIRES_ACTION,
+            message="Stripe: the PromptPay QR waits to be paid.",
+            **common,
+        )
+    if status == "canceled":
+        reason = str(intent.get("cancellation_reason") or "canceled")
+        return ChargeResult(
+            status=ChargeStatus.FAILED,
+            decline_code="canceled",
+            message=f"Stripe: the PromptPay payment was cancelled ({reason}).",
+            **common,
+        )
+    if status == "requires_payment_method":
+        error = _mapping(intent.get("last_payment_error"))
+        return ChargeResult(
+            status=ChargeStatus.FAILED,
+            decline_code=_first(error.get("decline_code"), error.get("code"), "expired"),
+            message="Stripe: "
+            + mask_card_numbers(str(error.get("message") or "the PromptPay QR was not paid.")),
             **common,
         )
     return ChargeResult(
@@ -474,6 +586,14 @@ def _normalise_event(body: Mapping[str, Any]) -> GatewayEvent:
             type=EventType.PAYMENT_SUCCEEDED
             if raw_type == "payment_intent.succeeded"
             else EventType.PAYMENT_FAILED,
+            charge=_charge_result_from_intent(obj),
+            idempotency_key=str(metadata.get("idempotency_key") or ""),
+            raw_type=raw_type,
+        )
+    if raw_type == "payment_intent.canceled":
+        return GatewayEvent(
+            event_id=event_id,
+            type=EventType.PAYMENT_CANCELED,
             charge=_charge_result_from_intent(obj),
             idempotency_key=str(metadata.get("idempotency_key") or ""),
             raw_type=raw_type,
