@@ -45,3 +45,27 @@ class CouponNotValid(DomainError):
     code = "coupon_not_valid"
     status = 400
     default_message: ClassVar[Any] = _("This coupon cannot be used.")
+
+
+class PromptPayNotAllowed(DomainError):
+    """A PromptPay request that cannot be made, confirmed or cancelled; ``reason`` says why."""
+
+    code = "promptpay_not_allowed"
+    default_message: ClassVar[Any] = _("This PromptPay payment cannot be taken.")
+    reason_messages: ClassVar[dict[str, Any]] = {
+        "promptpay_unavailable": _("PromptPay is not offered here."),
+        "nothing_due": _("Nothing is owed on these invoices."),
+        "invoice_not_payable": _("One of these invoices cannot be paid now."),
+        "invoices_of_several_members": _("A PromptPay QR pays one member's invoices."),
+        "currency_not_supported": _("PromptPay pays in Thai baht only."),
+        "amount_invalid": _("Enter an amount from ฿0.01 to ฿9,999,999,999.99."),
+        "amount_exceeds_request": _("The amount received is more than was asked for."),
+        "member_or_reference_required": _("Say who pays: a member, or the asking app's reference."),
+        "reference_invalid": _("Enter the bank's reference for the transfer (plain text)."),
+        "attempt_in_flight": _("A card payment for these invoices is being processed."),
+        "gateway_unavailable": _("The payment provider could not be reached. Please try again."),
+        "idempotency_key_reused": _("This idempotency key was used for another request."),
+        "already_paid": _("This PromptPay request is already paid."),
+        "confirmed_by_gateway": _("The payment provider confirms this payment by itself."),
+        "not_pending": _("This PromptPay request is no longer waiting for payment."),
+    }

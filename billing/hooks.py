@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .models import Invoice, PaymentAttempt, PaymentMethod
+    from .models import Invoice, PaymentAttempt, PaymentMethod, PromptPayRequest
 
 PaymentFailedHook = Callable[["PaymentAttempt"], None]
 PaymentsFailedHook = Callable[[list["PaymentAttempt"]], None]
@@ -50,3 +50,9 @@ def cards_blocked(fingerprints: set[str]) -> set[str]:
         for blocker in card_blockers:
             blocked |= blocker(wanted)
     return blocked
+
+
+PromptPayPaidHook = Callable[["PromptPayRequest"], None]
+# Called after commit with each PromptPay request that became paid, by any route (a POS
+# sale paid by a PromptPay tender completes here; invoices are already settled by then).
+promptpay_paid: list[PromptPayPaidHook] = []

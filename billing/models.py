@@ -794,3 +794,137 @@ class GatewayWebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gateway}:{self.event_id}"
+
+
+class PromptPayRoute(models.TextChoices):
+    GATEWAY = "gateway", _("Payment gateway")  # matched automatically by its webhook
+    OWN_ID = "own_id", _("Gym's PromptPay ID")  # staff confirm the transfer
+
+
+class PromptPayStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for payment")
+    PAID = "paid", _("Paid")
+    EXPIRED = "expired", _("Expired")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class PromptPayChannel(models.TextChoices):
+    """Who asked for the QR, and where it was shown."""
+
+    PAY_PAGE = "pay_page", _("Pay page (member)")
+    PORTAL = "portal", _("Member portal")
+    DESK = "desk", _("Front desk")
+    API = "api", _("API")
+
+
+# Channels where the member asked for the QR themselves (a payment they made online).
+MEMBER_CHANNELS = (PromptPayChannel.PAY_PAGE, PromptPayChannel.PORTAL)
+
+
+class PromptPayRequest(models.Model):
+    """A PromptPay QR offered for an amount: what was asked, by whom, and what came of it.
+
+    It covers invoices (``lines``) or, without any, an amount (a deposit to the member's
+    account, or a tender whose owner hears of it through ``hooks.promptpay_paid``).  Once
+    paid, the money is in billing's payments; ``status`` only moves away from ``paid``
+    never, and a payment that arrives after expiry or cancellation is still recorded.
+    """
+
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, null=True, blank=True, related_name="promptpay_requests"
+    )
+    route = models.CharField(_("route"), max_length=10, choices=PromptPayRoute.choices)
+    gateway = models.CharField(_("gateway"), max_length=20, blank=True)
+    channel = models.CharField(_("asked from"), max_length=10, choices=PromptPayChannel.choices)
+    amount = models.PositiveBigIntegerField(_("amount (minor units)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(
+        _("status"), max_length=10, choices=PromptPayStatus.choices, default="pending"
+    )
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    gateway_reference = models.CharField(_("gateway reference"), max_length=120, blank=True)
+    qr_data = models.CharField(_("QR data"), max_length=512, blank=True)
+    # Own-ID route: the PromptPay ID the QR pays, masked, as evidence of what was shown.
+    payee = models.CharField(_("paid to"), max_length=40, blank=True)
+    reference = models.CharField(
+        _("reference"), max_length=80, blank=True, help_text=_("The asking app's own reference.")
+    )
+    expires_at = models.DateTimeField(_("expires at"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("asked by"),
+    )
+    member_reported_at = models.DateTimeField(_("member says paid at"), null=True, blank=True)
+    paid_amount = models.PositiveBigIntegerField(_("amount received"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    bank_reference = models.CharField(_("bank reference"), max_length=120, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("confirmed by"),
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    message = models.CharField(_("gateway's last words"), max_length=300, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)  # the gateway last asked
+    created_at = models.DateTimeField(_("created at"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("PromptPay request")
+        verbose_name_plural = _("PromptPay requests")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=1), name="promptpay_amount_positive"),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | Q(paid_at__isnull=False, paid_amount__gte=1),
+                name="promptpay_paid_has_payment",
+            ),
+            models.CheckConstraint(
+                condition=~Q(route="gateway") | ~Q(gateway=""), name="promptpay_gateway_named"
+            ),
+            models.UniqueConstraint(
+                fields=["gateway", "gateway_reference"],
+                condition=~Q(gateway_reference=""),
+                name="promptpay_gateway_reference_once",
+            ),
+        ]
+        indexes = [
+            # The expiry task's only lookup.
+            models.Index(
+                fields=["expires_at"], condition=Q(status="pending"), name="promptpay_pending"
+            ),
+            models.Index(fields=["member", "created_at"], name="promptpay_member_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"PromptPay #{self.pk}"
+
+
+class PromptPayRequestInvoice(models.Model):
+    """One invoice a PromptPay request pays, with the amount owed on it when asked."""
+
+    request = models.ForeignKey(PromptPayRequest, on_delete=models.CASCADE, related_name="lines")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="promptpay_lines")
+    amount = models.PositiveBigIntegerField()
+    # The payment recorded for this invoice once the request was paid (exactly once).
+    payment = models.OneToOneField(
+        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="promptpay_line"
+    )
+    # What became account credit instead (the invoice was settled or voided meanwhile).
+    credited = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "invoice"], name="promptpay_invoice_once"),
+            models.CheckConstraint(condition=Q(amount__gte=1), name="promptpay_line_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice}: {self.amount}"

@@ -40,6 +40,9 @@ from .models import (
     PaymentMethodStatus,
     PlanEntitlement,
     PlanKind,
+    PromptPayRequest,
+    PromptPayRoute,
+    PromptPayStatus,
 )
 
 
@@ -480,3 +483,32 @@ def entitlements_fingerprint() -> str:
     )
     digest = hashlib.sha256(repr(list(rows)).encode())
     return digest.hexdigest()[:16]
+
+
+# --- PromptPay ------------------------------------------------------------------------
+
+
+def promptpay_request_of_member(request_id: object, member_id: int) -> PromptPayRequest | None:
+    """The PromptPay request ``request_id`` if it is this member's, else ``None`` (an id
+    that is not a whole number, or someone else's request, is simply not found)."""
+    try:
+        wanted = int(str(request_id))
+    except ValueError:
+        return None
+    if not 1 <= wanted <= 2**63 - 1:
+        return None
+    return (
+        PromptPayRequest.objects.filter(pk=wanted, member_id=member_id)
+        .prefetch_related("lines__invoice", "lines__payment")
+        .first()
+    )
+
+
+def promptpay_requests_awaiting_staff() -> QuerySet[PromptPayRequest]:
+    """Transfers to the gym's own PromptPay ID that members say they made: the desk
+    checks the bank and confirms each."""
+    return PromptPayRequest.objects.filter(
+        route=PromptPayRoute.OWN_ID,
+        status__in=[PromptPayStatus.PENDING, PromptPayStatus.EXPIRED],
+        member_reported_at__isnull=False,
+    ).select_related("member")

@@ -8,7 +8,7 @@ from celery import shared_task
 
 from config import clock
 
-from .services import notifications, refunds, run
+from .services import notifications, promptpay, refunds, run
 from .services.memberships import memberships_apply_scheduled
 from .services.payments import attempts_reconcile
 
@@ -49,3 +49,16 @@ def resend_pending_refunds() -> dict[str, int]:
 @shared_task
 def send_receipts(invoice_ids: list[int]) -> int:
     return notifications.receipts_send(invoice_ids)
+
+
+@shared_task
+def expire_promptpay_requests() -> dict[str, int]:
+    """Every minute: expire PromptPay QRs whose time is up or whose invoices were paid
+    another way, and ask the gateway about those it has not heard of."""
+    report = promptpay.promptpay_requests_expire()
+    return {
+        "expired": report.expired,
+        "paid": report.paid,
+        "still_pending": report.still_pending,
+        "checked": report.checked,
+    }

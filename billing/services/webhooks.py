@@ -10,6 +10,7 @@ from ..gateways import get_gateway
 from ..gateways.interface import EventType, GatewayEvent
 from ..models import GatewayWebhookEvent, PaymentAttempt
 from .payments import attempt_record_external, payment_method_card_updated
+from .promptpay import promptpay_gateway_event
 from .refunds import refund_noted_by_gateway
 
 
@@ -39,8 +40,17 @@ def webhook_receive(gateway_name: str, payload: bytes, headers: dict[str, str]) 
 
 
 def gateway_event_apply(gateway_name: str, event: GatewayEvent) -> str:
-    if event.type in (EventType.PAYMENT_SUCCEEDED, EventType.PAYMENT_FAILED):
+    if event.type in (
+        EventType.PAYMENT_SUCCEEDED,
+        EventType.PAYMENT_FAILED,
+        EventType.PAYMENT_CANCELED,
+    ):
         attempt = _find_attempt(gateway_name, event)
+        if attempt is None:
+            # Not a card charge: a PromptPay payment, if it is one of ours.
+            outcome = promptpay_gateway_event(gateway_name, event)
+            if outcome:
+                return outcome
         if attempt is None or event.charge is None:
             return "unknown_payment"
         return f"attempt_{attempt_record_external(attempt, event.charge)}"
