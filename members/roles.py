@@ -54,6 +54,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "billing.add_paymentmethod",
         "billing.take_payment",
         "billing.view_ledgerentry",
+        "billing.view_promptpayrequest",
         # Access control: check-in and credentials.
         "access_control.view_accessevent",
         "access_control.add_accessevent",

@@ -11,7 +11,8 @@ currency's major units (``1500.00``) and turned into minor units exactly.
 - ``memberships``: sign-up and the membership buttons and bulk actions;
 - ``invoices``: invoices, charging, manual payments, credit notes and voids;
 - ``payments``: payment attempts, payments and refunds, stored cards;
-- ``records``: credit notes, the ledger, webhook events and notifications.
+- ``records``: credit notes, the ledger, webhook events and notifications;
+- ``promptpay``: PromptPay QR codes for invoices, and confirming transfers to the gym's ID.
 
 Importing this package registers every screen with the admin site.
 """
@@ -71,6 +72,7 @@ from .memberships import (
     MembershipFreezeInline,
 )
 from .payments import PaymentAdmin, PaymentAttemptAdmin, PaymentMethodAdmin, RefundInline
+from .promptpay import PromptPayRequestAdmin
 from .records import (
     CreditNoteAdmin,
     GatewayWebhookEventAdmin,
@@ -119,6 +121,7 @@ __all__ = [
     "PaymentMethodAdmin",
     "PlanAdmin",
     "PlanEntitlementInline",
+    "PromptPayRequestAdmin",
     "ReadOnlyAdmin",
     "ReadOnlyInline",
     "RefundInline",

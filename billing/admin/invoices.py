@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.urls import URLPattern
+from django.urls import URLPattern, reverse
 from django.utils.translation import gettext_lazy as _
 
 from ..models import (
@@ -19,6 +19,7 @@ from ..models import (
     Payment,
     PaymentAttempt,
 )
+from ..promptpay import conf as promptpay_conf
 from ..services import invoices, payments
 from .base import (
     CHANGE_FORM_WITH_ACTIONS,
@@ -164,6 +165,9 @@ class InvoiceAdmin(ServiceActionsMixin, MemberSearchMixin, ReadOnlyAdmin):
         if open_ and self.has_take_payment_permission(request):
             tools.append(ObjectTool(str(_("Charge card now")), self._action_url("charge", obj)))
             tools.append(ObjectTool(str(_("Record payment")), self._action_url("pay", obj)))
+            if obj.currency == "THB" and promptpay_conf.available():
+                url = reverse("admin:billing_promptpayrequest_for_invoice", args=[obj.pk])
+                tools.append(ObjectTool(str(_("PromptPay QR")), url))
         if self.has_credit_permission(request) and obj.status not in ("draft", "void"):
             tools.append(ObjectTool(str(_("Credit note")), self._action_url("credit-note", obj)))
         if self.has_credit_permission(request) and obj.status == "open" and not obj.amount_paid:

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .promptpay import PromptPayRequestViewSet
 from .views import (
     GatewayWebhookView,
     InvoiceViewSet,
@@ -16,6 +17,7 @@ router.register("memberships", MembershipViewSet, basename="billing-membership")
 router.register("invoices", InvoiceViewSet, basename="billing-invoice")
 router.register("payments", PaymentViewSet, basename="billing-payment")
 router.register("payment-methods", PaymentMethodViewSet, basename="billing-payment-method")
+router.register("promptpay-requests", PromptPayRequestViewSet, basename="billing-promptpay-request")
 
 urlpatterns = [
     path(
