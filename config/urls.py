@@ -38,6 +38,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("pay/", include("dunning.urls")),
+    # The sandbox gateway's banking app (404 with any other gateway): demo and tests.
+    path("sandbox-bank/", include("billing.sandbox_bank")),
 ]
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

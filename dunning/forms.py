@@ -11,6 +11,7 @@ from billing.gateways.redaction import looks_like_card_number
 
 PAY_SAVED = "pay_saved"
 PAY_NEW = "pay_new"
+PAY_PROMPTPAY = "pay_promptpay"  # show a PromptPay QR for what is owed
 # The member is back from the bank's confirmation of a charge (3-D Secure).
 AUTHENTICATED = "authenticated"
 APPROVE, REFUSE = "approve", "refuse"  # the answer on the sandbox bank's page
@@ -18,7 +19,12 @@ APPROVE, REFUSE = "approve", "refuse"  # the answer on the sandbox bank's page
 
 class PayForm(forms.Form):
     action = forms.ChoiceField(
-        choices=[(PAY_SAVED, PAY_SAVED), (PAY_NEW, PAY_NEW), (AUTHENTICATED, AUTHENTICATED)]
+        choices=[
+            (PAY_SAVED, PAY_SAVED),
+            (PAY_NEW, PAY_NEW),
+            (PAY_PROMPTPAY, PAY_PROMPTPAY),
+            (AUTHENTICATED, AUTHENTICATED),
+        ]
     )
     card_token = forms.CharField(max_length=120, required=False, strip=True)
     attempt = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)

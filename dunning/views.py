@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -18,13 +19,15 @@ from django.views.decorators.http import require_http_methods
 
 from billing.money import format_amount
 
-from .forms import APPROVE, AUTHENTICATED, PAY_NEW, REFUSE, PayForm
+from .forms import APPROVE, AUTHENTICATED, PAY_NEW, PAY_PROMPTPAY, REFUSE, PayForm
 from .links import LinkExpired, LinkInvalid
 from .models import DeclineCategory
-from .services import portal
+from .services import pay_promptpay, portal
 from .services.messages import gym_profile
 
 NO_REFERRER = "no-referrer"
+# Why the page could not show a PromptPay QR (billing's stable reasons).
+PROMPTPAY_REFUSALS = frozenset({"promptpay_unavailable"})
 
 
 def _outcome_text(outcome: portal.PayOutcome) -> tuple[str, str]:
@@ -46,6 +49,11 @@ def _outcome_text(outcome: portal.PayOutcome) -> tuple[str, str]:
             "Your bank asks you to confirm this payment. Nothing has been taken yet: "
             "confirm it below to finish paying."
         )
+    if outcome.result in PROMPTPAY_REFUSALS:
+        return "error", _(
+            "PromptPay cannot be used for this payment just now. "
+            "Please pay by card, or try again in a few minutes."
+        )
     if outcome.result == "invalid_card":
         return "error", _("We could not use that card. Please check it and try again.")
     if outcome.result == "new_card_needed":
@@ -63,6 +71,15 @@ def _outcome_text(outcome: portal.PayOutcome) -> tuple[str, str]:
     }
     fallback = _("Your bank declined the payment. Please try another card or contact your bank.")
     return "error", by_category.get(outcome.category, fallback)
+
+
+def _promptpay_refusal(reason: str) -> str:
+    """The page's outcome for a PromptPay QR it could not show."""
+    if reason == "attempt_in_flight":
+        return "in_progress"  # a card payment is being processed: it may settle it
+    if reason in ("nothing_due", "contact_us"):
+        return reason
+    return "promptpay_unavailable"
 
 
 def _page_context(page: portal.PayPage) -> dict[str, Any]:
@@ -121,7 +138,16 @@ def pay_page(request: HttpRequest, token: str) -> HttpResponse:
             form = PayForm(request.POST)
             if form.is_valid():
                 data = form.cleaned_data
-                if data["action"] == AUTHENTICATED:
+                if data["action"] == PAY_PROMPTPAY:
+                    started = pay_promptpay.member_promptpay(page)
+                    if started.request is not None:
+                        # See the QR on its own page (a reload never asks for another).
+                        url = reverse("dunning:promptpay", args=[token, started.request.pk])
+                        redirect = HttpResponseRedirect(url, status=303)
+                        redirect["Referrer-Policy"] = NO_REFERRER
+                        return redirect
+                    outcome = portal.PayOutcome(_promptpay_refusal(started.result))
+                elif data["action"] == AUTHENTICATED:
                     outcome = portal.member_authenticated(
                         token,
                         page,
@@ -145,6 +171,7 @@ def pay_page(request: HttpRequest, token: str) -> HttpResponse:
         context = {
             **_page_context(page),
             "card_form_key": portal.card_form_key() if page.owed else "",
+            "promptpay_offered": pay_promptpay.offered(page),
             "token": token,
             "form": form,
             "outcome_class": outcome_class,

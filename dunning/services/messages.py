@@ -30,6 +30,7 @@ from django.utils import translation
 
 from billing.models import InvoiceStatus
 from billing.money import format_amount
+from billing.promptpay import conf as promptpay_conf
 from config import clock
 from config.db import bulk_insert_rows, bulk_update_rows
 from members.models import GymProfile, Member
@@ -182,6 +183,23 @@ def _consequence_dates(case: DunningCase, ladder: list[LadderStep]) -> dict[str,
     }
 
 
+def _promptpay_offer(case: DunningCase) -> dict[str, bool]:
+    """``promptpay``: the link's page offers PromptPay beside the card.
+    ``lead_with_promptpay``: the card cannot pay again until the member acts (a hard or
+    customer-action decline), so the message leads with "pay by PromptPay or add a new
+    card" (unless only the bank's confirmation is missing: the same card can pay)."""
+    offered = case.currency == "THB" and promptpay_conf.available()
+    card_stuck = case.block_reason in WAIT_FOR_MEMBER or case.last_decline_category in (
+        WAIT_FOR_MEMBER
+    )
+    return {
+        "promptpay": offered,
+        "lead_with_promptpay": offered
+        and card_stuck
+        and case.last_decline_code != AUTHENTICATION_REQUIRED,
+    }
+
+
 def message_context(
     message: DunningMessage, gym: GymProfile, ladder: list[LadderStep]
 ) -> dict[str, Any]:
@@ -211,6 +229,7 @@ def message_context(
         # Only the cardholder can confirm (3-D Secure): the same card can still pay.
         "needs_confirmation": case.last_decline_code == AUTHENTICATION_REQUIRED,
         "problem": case.last_decline_category or "generic",
+        **_promptpay_offer(case),
         "late_fee": (
             format_amount(fee.amount_due, fee.currency)
             if fee is not None and fee.status == InvoiceStatus.OPEN and fee.amount_due

@@ -14,9 +14,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 
 from billing.models import (
+    MEMBER_CHANNELS,
     AttemptTrigger,
     Invoice,
     InvoiceStatus,
@@ -64,6 +66,8 @@ RECOVERABLE = (
 
 def route_for(payment: Payment) -> str:
     """How the money came: an automatic retry, the member online, staff, or the desk."""
+    if payment.attempt is None and _paid_by_member_promptpay(payment):
+        return RecoveryRoute.MEMBER
     if payment.attempt is None:
         if payment.source in (
             PaymentSource.CASH,
@@ -78,6 +82,17 @@ def route_for(payment: Payment) -> str:
         AttemptTrigger.STAFF: RecoveryRoute.STAFF,
         AttemptTrigger.BILLING_RUN: RecoveryRoute.BILLING_RUN,
     }.get(AttemptTrigger(payment.attempt.trigger), RecoveryRoute.STAFF)
+
+
+def _paid_by_member_promptpay(payment: Payment) -> bool:
+    """A PromptPay QR the member asked for themselves (the pay page, the portal)."""
+    if payment.source != PaymentSource.PROMPTPAY:
+        return False
+    try:
+        line = payment.promptpay_line
+    except ObjectDoesNotExist:
+        return False
+    return line.request.channel in MEMBER_CHANNELS
 
 
 def _recover(case: DunningCase, *, route: str, amount: int, now: dt.datetime) -> None:
@@ -150,7 +165,7 @@ def cases_recover(case_ids: Sequence[int], *, now: dt.datetime | None = None) ->
         payments: dict[int, list[Payment]] = {}
         for payment in (
             Payment.objects.filter(invoice_id__any=[case.invoice_id for case in cases])
-            .select_related("attempt")
+            .select_related("attempt", "promptpay_line__request")
             .order_by("-received_at", "-pk")
         ):
             payments.setdefault(payment.invoice_id, []).append(payment)
