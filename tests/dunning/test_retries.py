@@ -66,7 +66,10 @@ def test_hard_decline_never_retries_the_card_and_asks_for_a_new_one(failing_memb
     assert (case.last_decline_category, case.block_reason) == ("hard", "hard")
     assert not case.retries.exists()
     (notice,) = mail.outbox
-    assert "please add a new card" in notice.subject
+    # PromptPay needs no card: the message leads with it (the sandbox offers PromptPay).
+    assert notice.subject.endswith("pay by PromptPay or add a new card")
+    assert notice.body.startswith("Hello")
+    assert "Please pay by PromptPay or add a new card: https://" in notice.body
     assert "new card" in notice.body and "We won't try this card again" in notice.body
 
     # Thirty days of dunning: the card is never charged again.
