@@ -14,7 +14,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -89,7 +89,8 @@ def promptpay_page(request: HttpRequest, token: str, request_id: str) -> HttpRes
     if pp is None:
         return _missing(request, page, token)
     notice = ""
-    with translation.override(page.member.language):
+    # Times in the gym's zone, words in the member's language.
+    with translation.override(page.member.language), timezone.override(clock.gym_tz()):
         if request.method == "POST":
             action = request.POST.get("action", "")
             if action == WITHDRAW:
@@ -153,7 +154,7 @@ def promptpay_receipt(request: HttpRequest, token: str, request_id: str) -> Http
     pp = pay_promptpay.page_request(page, request_id)
     if pp is None or pp.status != PromptPayStatus.PAID:
         return _missing(request, page, token)
-    with translation.override(page.member.language):
+    with translation.override(page.member.language), timezone.override(clock.gym_tz()):
         context = {
             "gym": gym_profile(),
             "member": page.member,

@@ -56,7 +56,7 @@ _TAG_COUNTRY = "58"
 _TAG_CRC = "63"
 STATIC, DYNAMIC = "11", "12"
 # What a person may type between the digits of an ID: spaces, dashes, dots, brackets.
-_SEPARATORS = re.compile(r"[\s\-.()]")
+_SEPARATORS = re.compile(r"[ \-.()]")
 
 
 class PromptPayError(ValueError):
@@ -137,8 +137,8 @@ def parse_target(text: str, kind: TargetKind | str | None = None) -> PromptPayTa
     followed by 9 digits, is a mobile; 13 digits a national ID or tax ID (its check
     digit must be right); 15 digits an e-wallet ID.
     """
-    if not isinstance(text, str):
-        raise PromptPayError("id_invalid", "A PromptPay ID is text.")
+    if not isinstance(text, str) or not text.isprintable():
+        raise PromptPayError("id_invalid", "A PromptPay ID is text without control characters.")
     digits = _SEPARATORS.sub("", text)
     international = digits.startswith("+")
     digits = digits.removeprefix("+")

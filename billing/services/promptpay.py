@@ -144,7 +144,6 @@ def _reusable(asked: _Asked, route: str) -> PromptPayRequest | None:
             expires_at__gt=clock.now() + conf.expiry() / 3,
             lines__invoice_id__in=[invoice_id for invoice_id, _ in wanted],
         )
-        .exclude(qr_data="")
         .distinct()
         .prefetch_related("lines")
         .order_by("-created_at")
@@ -185,17 +184,18 @@ def promptpay_request_create(
         if existing is not None:
             return _same_request(existing, invoices, amount, member)
     with transaction.atomic():
+        reused = None
         if invoices:
             asked = _asked_for_invoices(invoices, member)
             reused = _reusable(asked, route)
-            if reused is not None:
-                return reused
         else:
             if member is None and not reference:
                 raise PromptPayNotAllowed(reason="member_or_reference_required")
             asked = _Asked(member=member, amount=_check_amount(amount), lines=[])
-        request = _request_write(asked, route, channel, user, reference, key)
-    if route == PromptPayRoute.GATEWAY:
+        request = reused or _request_write(asked, route, channel, user, reference, key)
+    if route == PromptPayRoute.GATEWAY and not request.qr_data:
+        # Also for a request another caller made a moment ago and is still asking the
+        # gateway about: the same idempotency key gets the same payment and QR.
         _gateway_payment_create(request)
     return request
 
@@ -550,7 +550,7 @@ def promptpay_request_cancel(request: PromptPayRequest, *, why: str = "") -> Pro
         raise PromptPayNotAllowed(reason="already_paid")
     if outcome == "gateway_unavailable":
         raise PromptPayNotAllowed(reason="gateway_unavailable")
-    if request.status != PromptPayStatus.CANCELLED:
+    if outcome != PromptPayStatus.CANCELLED:
         raise PromptPayNotAllowed(reason="not_pending")
     return request
 
