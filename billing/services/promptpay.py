@@ -197,7 +197,25 @@ def promptpay_request_create(
         # Also for a request another caller made a moment ago and is still asking the
         # gateway about: the same idempotency key gets the same payment and QR.
         _gateway_payment_create(request)
+    if reused is None and asked.lines:
+        _older_withdrawn(request)
     return request
+
+
+def _older_withdrawn(request: PromptPayRequest) -> None:
+    """Withdraw older QRs still offered for any of the same invoices (the amounts changed,
+    or one was about to lapse): one payable QR per invoice, so one payment."""
+    older = (
+        PromptPayRequest.objects.filter(
+            status=PromptPayStatus.PENDING,
+            lines__invoice_id__in=request.lines.values("invoice_id"),
+            member_reported_at__isnull=True,
+        )
+        .exclude(pk=request.pk)
+        .distinct()
+    )
+    for stale in older:
+        promptpay_request_expire(stale, why="superseded")
 
 
 def _same_request(

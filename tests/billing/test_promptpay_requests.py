@@ -503,3 +503,37 @@ def test_staff_cannot_confirm_what_the_gateway_confirms():
     with pytest.raises(PromptPayNotAllowed) as refused:
         pp.promptpay_request_confirm_transfer(request, amount=1, bank_reference="x", user=None)
     assert refused.value.reason == "confirmed_by_gateway"
+
+
+def test_a_new_qr_for_changed_amounts_withdraws_the_old_one():
+    invoice = owed(amount=80_000)
+    first = pp.promptpay_request_create(invoices=[invoice], channel=PromptPayChannel.PAY_PAGE)
+    inv.payment_record(invoice, amount=30_000, source=PaymentSource.CASH)  # part at the desk
+    second = pp.promptpay_request_create(invoices=[invoice], channel=PromptPayChannel.PAY_PAGE)
+    assert (second.amount, second.pk != first.pk) == (50_000, True)
+    first.refresh_from_db()
+    assert (first.status, first.message) == ("expired", "superseded")
+    bank = get_gateway("sandbox")
+    assert bank.promptpay_pay(first.gateway_reference).status == ChargeStatus.FAILED
+
+
+def test_a_process_that_died_before_asking_the_gateway_is_finished_by_the_next_ask(
+    monkeypatch,
+):
+    invoice = owed()
+
+    def die(request):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(pp, "_gateway_payment_create", die)
+    with pytest.raises(SystemExit):
+        pp.promptpay_request_create(invoices=[invoice], channel=PromptPayChannel.PAY_PAGE)
+    monkeypatch.undo()
+    [orphan] = PromptPayRequest.objects.all()
+    assert (orphan.status, orphan.qr_data) == ("pending", "")  # committed, no QR yet
+
+    finished = pp.promptpay_request_create(invoices=[invoice], channel=PromptPayChannel.PAY_PAGE)
+    assert finished.pk == orphan.pk and finished.qr_data
+    get_gateway("sandbox").promptpay_pay(finished.gateway_reference)
+    deliver(Client(), finished.gateway_reference)
+    assert len(promptpay_payments(invoice)) == 1

@@ -314,3 +314,31 @@ def test_a_request_stays_in_the_members_timezone_and_money_format(someone_elses_
     local_time = theirs.expires_at.astimezone(dt.timezone(dt.timedelta(hours=7)))
     assert f"until {local_time:%H:%M}" in page
     assert "฿1,500.00" in page and "150000" not in page
+
+
+def test_polling_the_status_costs_a_fixed_number_of_queries(
+    someone_elses_request, django_assert_max_num_queries
+):
+    theirs, _ = someone_elses_request
+    token = make_token(theirs.member_id, theirs.lines.get().invoice_id)
+    client = Client()
+    url = f"/pay/{token}/promptpay/{theirs.pk}/status/"
+    client.get(url)  # the first asks the gateway; the next are within its interval
+    with django_assert_max_num_queries(12):
+        assert client.get(url).json()["status"] == "pending"
+
+
+def test_no_promptpay_offer_when_it_is_off(failing_member, time_machine, settings):
+    settings.PROMPTPAY_ROUTE = "off"
+    membership = failing_member("tok_decline_lost_card")
+    fail_renewal(time_machine)
+    (notice,) = [m for m in mail.outbox if "didn't go through" in m.subject]
+    assert "PromptPay" not in notice.subject and "please add a new card" in notice.subject
+    case = case_of(membership)
+    link = _path(pay_url(case.member_id, case.invoice_id))
+    client = Client()
+    assert 'id="promptpay-offer"' not in client.get(link).content.decode()
+    refused = client.post(link, {"action": "pay_promptpay"})
+    assert refused.status_code == 200
+    assert "PromptPay cannot be used for this payment just now" in refused.content.decode()
+    assert not PromptPayRequest.objects.exists()
