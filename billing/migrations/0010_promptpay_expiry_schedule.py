@@ -26,7 +26,7 @@ def remove_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0008_promptpay_requests"),
+        ("billing", "0009_promptpay_requests"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0007_refund_resend_schedule'),
+        ('billing', '0008_places_from_access_control'),
         ('members', '0003_email_error_code'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
