@@ -14,16 +14,17 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from access_control.models import Location, Zone
 from access_control.services import credential_issue, device_create
 from billing.gateways import get_gateway
 from billing.models import (
     InvoiceStatus,
+    Location,
     MembershipStatus,
     Payment,
     PaymentSource,
     PromptPayRequest,
     PromptPayStatus,
+    Zone,
 )
 from billing.promptpay.payload import parse_payload
 from billing.services import promptpay as pp
