@@ -903,7 +903,7 @@ class PromptPayRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"PromptPay #{self.pk}"
+        return str(_("PromptPay #%(number)s") % {"number": self.pk})
 
 
 class PromptPayRequestInvoice(models.Model):
