@@ -34,6 +34,20 @@ class InvoiceImmutable(DomainError):
 class PaymentNotAllowed(DomainError):
     code = "payment_not_allowed"
     default_message: ClassVar[Any] = _("This payment cannot be taken.")
+    reason_messages: ClassVar[dict[str, Any]] = {
+        "no_payment_method": _(
+            "There is no card on file: take the payment at the desk, or add a card first."
+        ),
+        "nothing_due": _("Nothing is due on this invoice any more."),
+        "attempt_in_flight": _(
+            "A card charge for this invoice is still in progress; wait for its outcome."
+        ),
+        "already_paid": _("This invoice is already paid."),
+        "amount_not_positive": _("Enter an amount above zero."),
+        "method_detached": _("This card was removed."),
+        "card_number_refused": _("Never enter a card number; use the card form."),
+        "token_belongs_to_another_member": _("This card is stored for another member."),
+    }
 
 
 class RefundNotAllowed(DomainError):

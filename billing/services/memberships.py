@@ -7,6 +7,7 @@ the bottom of this module.  Every change is written to ``MembershipEvent``.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..errors import (
     CancellationNotAllowed,
     CouponNotValid,
     FreezeNotAllowed,
+    PaymentNotAllowed,
     TransitionNotAllowed,
 )
 from ..models import (
@@ -51,6 +53,7 @@ from .invoices import LineSpec, invoice_create
 from .lines import cycle_line_specs, discount_line, plan_line
 
 S = MembershipStatus
+logger = logging.getLogger(__name__)
 
 # Which statuses each action starts from.
 ALLOWED_FROM: dict[str, tuple[str, ...]] = {
@@ -156,14 +159,21 @@ def _bill_now(membership: Membership, reason: str, specs: list[LineSpec]) -> Inv
     return invoice
 
 
-def _charge_after_commit(invoice: Invoice) -> None:
+def _charge_after_commit(invoice: Invoice, method: PaymentMethod | None = None) -> None:
+    """Charge ``invoice`` (on ``method``, else the payer's default card) once the
+    transaction commits.  What the charge refuses (no card on file for a first invoice,
+    nothing left due, a charge already in flight) leaves the invoice open: the desk or
+    the member pays it."""
     if invoice.status != InvoiceStatus.OPEN:
         return
 
     def charge() -> None:
         from .payments import invoice_charge
 
-        invoice_charge(invoice, trigger=AttemptTrigger.CUSTOMER)
+        try:
+            invoice_charge(invoice, trigger=AttemptTrigger.CUSTOMER, method=method)
+        except PaymentNotAllowed as exc:
+            logger.info("Invoice %s not charged now: %s", invoice.pk, exc.reason)
 
     transaction.on_commit(charge)
 
@@ -323,7 +333,7 @@ def membership_sign_up(
     _event(membership, "signed_up", before=S.PENDING, actor=actor, plan=plan.code)
     members_sync_status([member.pk])
     if invoice is not None and charge:
-        _charge_after_commit(invoice)
+        _charge_after_commit(invoice, payment_method)
     return membership
 
 

@@ -45,6 +45,7 @@ from ..gateways.redaction import looks_like_card_number, redact
 from ..models import (
     AttemptStatus,
     AttemptTrigger,
+    BillingReason,
     Invoice,
     InvoiceStatus,
     Membership,
@@ -303,6 +304,11 @@ def attempts_create(
             number = numbers.get(invoice.pk, 0) + 1
             numbers[invoice.pk] = number
             chosen = request.method or defaults.get(invoice.member_id)
+            if chosen is None and invoice.billing_reason == BillingReason.SIGNUP:
+                # A first invoice with no card on file is paid at the desk: no card was
+                # ever given, so no payment failed (no failed attempt, hence no dunning).
+                results.append(PaymentNotAllowed(reason=NO_PAYMENT_METHOD))
+                continue
             attempt = attempt_build(
                 invoice, chosen, number=number, trigger=request.trigger, blocked=blocked
             )
