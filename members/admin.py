@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import csv
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.contrib.admin.utils import display_for_value
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import hooks, services
+from . import services
 from .models import (
     AgreementSignature,
     AgreementVersion,
@@ -22,7 +24,8 @@ from .models import (
     MemberNote,
     MemberStatus,
 )
-from .selectors import member_search
+from .profile import ProfilePagesMixin, status_badge
+from .selectors import RANK_NUMBER, member_search_ranked
 
 STATUS_COLOURS: dict[str, str] = {
     MemberStatus.ACTIVE: "#1a7f37",
@@ -102,18 +105,13 @@ class HasOpenAlertFilter(admin.SimpleListFilter):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
-    list_display = (
-        "member_number",
-        "full_name_display",
-        "phone",
-        "email",
-        "status_badge",
-        "language",
-        "household",
-        "created_at",
-    )
+class MemberAdmin(ProfilePagesMixin, admin.ModelAdmin):
+    list_display = ("member_number", "full_name_display", "phone", "email_display")
     list_display_links = ("member_number", "full_name_display")
+
+    class Media:
+        css = {"all": ["members/desk.css"]}
+
     list_filter = ("status", HasOpenAlertFilter, "language", "lead_source", "created_at")
     search_fields = ("first_name", "last_name", "email", "phone")
     search_help_text = _("Name, nickname, email, phone (any format) or member number")
@@ -179,15 +177,30 @@ class MemberAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("name"), ordering="last_name")
     def full_name_display(self, obj: Member) -> str:
-        return f"{obj.full_name} ({obj.nickname})" if obj.nickname else obj.full_name
+        """The name with the status beside it, and a mark for an open alert."""
+        return format_html(
+            '<span class="gym-name">{}</span>{} {}{}',
+            obj.full_name,
+            format_html(' <span class="quiet">({})</span>', obj.nickname) if obj.nickname else "",
+            status_badge(obj),
+            format_html(' <span class="gym-alert-mark" title="{}">!</span>', _("Open alert"))
+            if getattr(obj, "has_open_alert", False)
+            else "",
+        )
+
+    @admin.display(description=_("email"), ordering="email")
+    def email_display(self, obj: Member) -> str:
+        return format_html('<span class="gym-truncate" title="{0}">{0}</span>', obj.email or "-")
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Member) -> str:
-        return format_html(
-            '<strong style="color:{}">{}</strong>',
-            STATUS_COLOURS.get(obj.status, "#000"),
-            obj.get_status_display(),
+        return status_badge(obj)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Member]:
+        open_alert = MemberNote.objects.filter(
+            member=OuterRef("pk"), is_alert=True, resolved_at__isnull=True
         )
+        return super().get_queryset(request).annotate(has_open_alert=Exists(open_alert))
 
     @admin.display(description=_("household members"))
     def household_summary(self, obj: Member) -> str:
@@ -201,6 +214,9 @@ class MemberAdmin(admin.ModelAdmin):
         )
         return names
 
+    def get_urls(self) -> list[URLPattern]:
+        return self.profile_urls() + super().get_urls()
+
     def change_view(
         self,
         request: HttpRequest,
@@ -208,19 +224,60 @@ class MemberAdmin(admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        member = self.get_object(request, object_id)
-        tools = (
-            [tool for make in hooks.member_page_tools for tool in make(request, member)]
-            if member is not None
-            else []
-        )
-        extra = {**(extra_context or {}), "member_tools": tools}
-        return super().change_view(request, object_id, form_url, extra_context=extra)
+        """Viewing is the profile; editing is its own page (``…/edit/``)."""
+        if request.method == "POST":  # the form, posted where the admin's links post it
+            return super().change_view(request, object_id, form_url, extra_context)
+        return self.profile_view(request, object_id)
+
+    def response_change(self, request: HttpRequest, obj: Member) -> HttpResponse:
+        response = super().response_change(request, obj)
+        if "_continue" in request.POST or "_addanother" in request.POST:
+            return response
+        return HttpResponseRedirect(self.profile_url(obj))
+
+    def response_add(
+        self, request: HttpRequest, obj: Member, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        response = super().response_add(request, obj, post_url_continue)
+        if "_addanother" in request.POST or "_popup" in request.POST:
+            return response
+        if "_continue" in request.POST:
+            return HttpResponseRedirect(reverse("admin:members_member_edit", args=[obj.pk]))
+        return HttpResponseRedirect(self.profile_url(obj))
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """From the home page's search (``?go=1``): straight to the member when only one
+        matches (a card number, a member number), else the list of matches."""
+        if "go" in request.GET:
+            term = request.GET.get("q", "")
+            found = list(
+                member_search_ranked(term, self.get_queryset(request))
+                .order_by("search_rank", "-member_number")
+                .values_list("pk", "search_rank")[:2]
+            )
+            exact = len(found) == 1 or (
+                len(found) == 2 and found[0][1] == RANK_NUMBER and found[1][1] != RANK_NUMBER
+            )
+            if term.strip() and found and exact:
+                return HttpResponseRedirect(
+                    reverse("admin:members_member_change", args=[found[0][0]])
+                )
+            url = reverse("admin:members_member_changelist")
+            return HttpResponseRedirect(f"{url}?{urlencode({'q': term})}" if term else url)
+        return super().changelist_view(request, extra_context)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Member], search_term: str
     ) -> tuple[QuerySet[Member], bool]:
-        return member_search(search_term, queryset), False
+        """The desk's member search; the best matches first (an exact member number before
+        other numbers that contain it), then the list's own ordering."""
+        if not search_term.strip():
+            return queryset, False
+        ranked = member_search_ranked(search_term, queryset)
+        ordering = queryset.query.order_by or ("-member_number",)
+        return ranked.order_by("search_rank", *ordering), False
 
     def save_model(self, request: HttpRequest, obj: Member, form: Any, change: bool) -> None:
         if change:

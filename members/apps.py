@@ -8,7 +8,9 @@ class MembersConfig(AppConfig):
     verbose_name = _("Members")
 
     def ready(self) -> None:
-        from . import roles
+        from . import hooks, roles, today
 
         # Later apps add permissions in their own migrations; keep the role groups whole.
         post_migrate.connect(roles.sync_after_migrate, dispatch_uid="members.sync_roles")
+        # "Today at the gym" shows today's birthdays; other apps add their own sections.
+        hooks.register(hooks.today_sections, today.today_sections)
