@@ -17,8 +17,11 @@ class BillingConfig(AppConfig):
 
         checks.register(check_settings, "billing")
 
-        from .admin.member_page import member_page_tools
+        from .admin import member_page, today
 
-        # The member page links to the member's memberships and invoices.
-        if member_page_tools not in hooks.member_page_tools:
-            hooks.member_page_tools.append(member_page_tools)
+        # The member page: plan, next payment, balance and card; take a payment, a new
+        # card, freeze, cancel, add a membership; the member's memberships and invoices.
+        hooks.register(hooks.member_page_tools, member_page.member_page_tools)
+        hooks.register(hooks.member_page_facts, member_page.member_page_facts)
+        # "Today at the gym": failed payments, sign-ups to collect, this week's changes.
+        hooks.register(hooks.today_sections, today.today_sections)

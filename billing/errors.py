@@ -12,6 +12,14 @@ from config.errors import DomainError
 class TransitionNotAllowed(DomainError):
     code = "transition_not_allowed"
     default_message: ClassVar[Any] = _("This membership cannot do that in its current state.")
+    reason_messages: ClassVar[dict[str, Any]] = {
+        "already_has_membership": _(
+            "This member already has a live membership: change or cancel it instead."
+        ),
+        "plan_not_on_sale": _("This plan is not on sale."),
+        "start_in_past": _("The start cannot be in the past."),
+        "payment_method_not_the_payers": _("This card is not the payer's."),
+    }
 
 
 class FreezeNotAllowed(DomainError):
@@ -47,6 +55,18 @@ class PaymentNotAllowed(DomainError):
         "method_detached": _("This card was removed."),
         "card_number_refused": _("Never enter a card number; use the card form."),
         "token_belongs_to_another_member": _("This card is stored for another member."),
+        "route_not_available": _("This way of paying cannot be used for this member now."),
+        "amount_above_due": _("The amount is more than is owed on the chosen invoices."),
+        "already_submitted": _(
+            "This page was already sent; check the member's invoices before trying again."
+        ),
+        "no_invoice_chosen": _("Choose at least one invoice to pay."),
+        "invoice_not_payable_here": _(
+            "One of the chosen invoices is no longer open, or is not this member's."
+        ),
+        "mixed_currencies": _("Take invoices in different currencies one at a time."),
+        "agreement_not_accepted": _("The member must accept the agreement to sign up."),
+        "card_missing": _("Take the card in the card form first."),
     }
 
 

@@ -55,7 +55,6 @@ from .forms import (
     GrantFreeTimeForm,
     ManualPaymentForm,
     MoneyField,
-    SignUpForm,
     use_autocomplete,
 )
 from .invoices import (
@@ -126,7 +125,6 @@ __all__ = [
     "ReadOnlyInline",
     "RefundInline",
     "ServiceActionsMixin",
-    "SignUpForm",
     "describe_error",
     "major_units",
     "money",

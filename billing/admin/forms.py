@@ -179,26 +179,6 @@ class CouponForm(BillingForm):
     code = forms.CharField(label=_("Coupon code"), max_length=40)
 
 
-class SignUpForm(BillingForm):
-    member = forms.ModelChoiceField(label=_("Member"), queryset=Member.objects.all())
-    plan = forms.ModelChoiceField(label=_("Plan"), queryset=Plan.objects.filter(is_active=True))
-    start_on = forms.DateField(
-        label=_("Start on"), required=False, widget=AdminDateWidget, help_text=_("Empty: today.")
-    )
-    anchor_day = forms.IntegerField(
-        label=_("Billing day of month"),
-        min_value=1,
-        max_value=31,
-        required=False,
-        help_text=_("Empty: the start day.  A different day prorates the first period."),
-    )
-    coupon_code = forms.CharField(label=_("Coupon code"), max_length=40, required=False)
-
-    def __init__(self, *args: Any, admin_site: admin.AdminSite, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        use_autocomplete(self.fields["member"], Membership, admin_site)
-
-
 class ManualPaymentForm(BillingForm):
     source = forms.ChoiceField(
         label=_("Paid by"),

@@ -32,6 +32,7 @@ from .base import (
     money,
     posted,
 )
+from .desk import TakePaymentPages
 from .forms import AmountReasonForm, ConfirmForm, ManualPaymentForm
 
 
@@ -85,7 +86,7 @@ class PaymentAttemptInline(ReadOnlyInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(ServiceActionsMixin, MemberSearchMixin, ReadOnlyAdmin):
+class InvoiceAdmin(TakePaymentPages, ServiceActionsMixin, MemberSearchMixin, ReadOnlyAdmin):
     """Issued invoices never change: corrections are credit notes, money is payments."""
 
     list_display = (
@@ -157,7 +158,7 @@ class InvoiceAdmin(ServiceActionsMixin, MemberSearchMixin, ReadOnlyAdmin):
             self._action_path("void", self.void_view),
             self._action_path("credit-note", self.credit_note_view),
         ]
-        return custom + super().get_urls()
+        return self.take_payment_urls() + custom + super().get_urls()
 
     def object_tools(self, request: HttpRequest, obj: Invoice) -> list[ObjectTool]:
         tools: list[ObjectTool] = []

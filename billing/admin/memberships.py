@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-
-from config.errors import DomainError
 
 from ..models import (
     LIVE_STATUSES,
@@ -31,7 +29,6 @@ from .base import (
     ObjectTool,
     ReadOnlyInline,
     ServiceActionsMixin,
-    describe_error,
     money,
     posted,
 )
@@ -43,8 +40,8 @@ from .forms import (
     CouponForm,
     FreezeForm,
     GrantFreeTimeForm,
-    SignUpForm,
 )
+from .signup import SignUpPages
 
 MEMBERSHIP_COLOURS: dict[str, str] = {
     MembershipStatus.ACTIVE: "#1a7f37",
@@ -81,7 +78,7 @@ class MembershipAddOnInline(ReadOnlyInline):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmin):
+class MembershipAdmin(SignUpPages, ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmin):
     list_display = (
         "member",
         "plan",
@@ -211,40 +208,6 @@ class MembershipAdmin(ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmin):
         if not self.has_change_permission(request, membership):
             raise PermissionDenied
         return membership
-
-    # Sign-up replaces the model form: a membership starts only through the service.
-    def add_view(
-        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = SignUpForm(posted(request), admin_site=self.admin_site)
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                membership = memberships.membership_sign_up(
-                    data["member"],
-                    data["plan"],
-                    start_on=data.get("start_on"),
-                    anchor_day=data.get("anchor_day"),
-                    coupon_code=data.get("coupon_code") or "",
-                    actor=request.user,
-                )
-            except (DomainError, ValidationError) as exc:
-                text = describe_error(exc)
-                form.add_error(None, text)
-                self.message_user(request, text, messages.ERROR)
-            else:
-                self.message_user(
-                    request,
-                    _("%(member)s is signed up to %(plan)s; the first invoice is being charged.")
-                    % {"member": data["member"].full_name, "plan": data["plan"]},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(self._change_url(membership))
-        return self._render_form(
-            request, form, title=str(_("Sign a member up")), submit_label=str(_("Sign up"))
-        )
 
     def freeze_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         membership = self._changeable(request, object_id)

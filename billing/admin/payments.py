@@ -31,6 +31,7 @@ from .base import (
     money,
     posted,
 )
+from .desk import CardPages
 from .forms import AmountReasonForm, AttachCardForm
 
 
@@ -144,7 +145,7 @@ class PaymentAdmin(
 
 
 @admin.register(PaymentMethod)
-class PaymentMethodAdmin(ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmin):
+class PaymentMethodAdmin(CardPages, ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmin):
     """Stored cards: a gateway token plus display details.  Added only through the gateway."""
 
     list_display = (
@@ -180,6 +181,9 @@ class PaymentMethodAdmin(ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmi
 
     def object_tools(self, request: HttpRequest, obj: PaymentMethod) -> list[ObjectTool]:
         return []
+
+    def get_urls(self) -> list[URLPattern]:
+        return self.card_urls() + super().get_urls()
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
