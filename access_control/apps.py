@@ -10,7 +10,8 @@ class AccessControlConfig(AppConfig):
     def ready(self) -> None:
         from members import hooks
 
-        from .admin.search import card_search_terms, member_page_tools
+        from .admin import member_page
+        from .admin.search import card_search_terms
         from .models import Device, Door, Location, Zone
         from .services.devices import configuration_changed
 
@@ -24,8 +25,9 @@ class AccessControlConfig(AppConfig):
                     dispatch_uid=f"access_control.config.{signal is post_save}.{model.__name__}",
                 )
         # The member list finds a member by any of their card numbers, in any form.
-        if card_search_terms not in hooks.member_search_terms:
-            hooks.member_search_terms.append(card_search_terms)
-        # The member page checks the member in, and opens their access log.
-        if member_page_tools not in hooks.member_page_tools:
-            hooks.member_page_tools.append(member_page_tools)
+        hooks.register(hooks.member_search_terms, card_search_terms)
+        # The member page checks the member in, shows the last visit and opens the
+        # access log; "Today at the gym" shows check-ins and who is inside.
+        hooks.register(hooks.member_page_tools, member_page.member_page_tools)
+        hooks.register(hooks.member_page_facts, member_page.member_page_facts)
+        hooks.register(hooks.today_sections, member_page.today_sections)

@@ -7,15 +7,19 @@ demo only: anyone who knows the secret key can compute them.  Reseeding restores
 demo devices' keys (and un-revokes them) so the manifest always works.
 
 The state credentials belong to members made through billing's services, so each state
-is real: a paid sign-up, a freeze, a charge declined by a sandbox card and then a
-suspension, a cancellation.  Billing sells no packs through a service yet, so the used-up
-visit pack is written directly.  States are set up on the first seed and left alone
-after that.
+is real: a paid sign-up, a freeze, a renewal declined 11 days ago (dunning's demo then
+plays its ladder up to today, which suspends access at day 10), a cancellation.  Billing
+sells no packs through a service yet, so the used-up visit pack is written directly.
+States are set up on the first seed and left alone after that.
+
+After every app has seeded, ``seed_after`` plays this morning at the gym: members check
+in and out through the demo turnstiles, so the live feed and "who is inside" have a day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +27,8 @@ from django.db import transaction
 from tqdm import tqdm
 
 from billing.models import (
-    BillingReason,
     Invoice,
     InvoiceStatus,
-    LineKind,
     Membership,
     Pack,
     PackPurchase,
@@ -34,14 +36,15 @@ from billing.models import (
 )
 from billing.services import memberships as billing_memberships
 from billing.services import payments as billing_payments
-from billing.services.invoices import LineSpec, invoice_create
+from billing.services.run import billing_run_batch
 from config import clock
 from members import services as member_services
 from members.demo import DEMO_EMAIL_DOMAIN, SeedContext
-from members.models import Language, Member
+from members.models import Language, Member, MemberStatus
 
 from .keys import demo_key
 from .models import (
+    AccessEvent,
     AntiPassback,
     Credential,
     CredentialKind,
@@ -49,12 +52,14 @@ from .models import (
     Device,
     DeviceDirection,
     DeviceKind,
+    EventSource,
     Location,
     Zone,
 )
 from .reasons import Reason
+from .services.checks import access_check
 from .services.credentials import credential_issue
-from .services.devices import device_create, device_install_demo_key
+from .services.devices import device_authenticate, device_create, device_install_demo_key
 
 LOCATION = ("Sukhumvit", "Asia/Bangkok")
 # code, name, capacity, anti-passback, minutes
@@ -198,6 +203,7 @@ def _state_member(state: DemoState) -> tuple[Member, bool]:
         first_name="Demo",
         last_name=state.state.replace("_", " ").title(),
         email=email,
+        phone=f"+668{STATES.index(state) + 1:08d}",
         date_of_birth=dt.date(1990, 1, 1),
         language=Language.ENGLISH,
     )
@@ -220,25 +226,28 @@ def _paid_membership(member: Member, plan_code: str) -> Membership:
     return membership
 
 
-def _suspend_for_overdue_payment(membership: Membership) -> None:
-    declining = billing_payments.payment_method_attach(
-        membership.payer,
+# The overdue member's story: a monthly membership paid 41 days ago; its renewal, 11 days
+# ago, was declined (insufficient funds).  Dunning's demo then plays its ladder day by day
+# up to today, so the case's notices, retries and the suspension at day 10 all happened.
+OVERDUE_SIGNED_UP_DAYS_AGO = 41
+STORIES = {"suspended_overdue"}
+OVERDUE_RENEWAL_DAYS_AGO = 11
+
+
+def _declined_renewal(member: Member) -> None:
+    today = clock.today()
+    signed_up = today - dt.timedelta(days=OVERDUE_SIGNED_UP_DAYS_AGO)
+    with clock.travel_to(clock.local_midnight(signed_up) + dt.timedelta(hours=9)):
+        membership = _paid_membership(member, "monthly")
+    renewal = membership.next_billing_date
+    assert renewal is not None
+    billing_payments.payment_method_attach(
+        member,
         gateway="sandbox",
-        token=f"tok_decline_insufficient_funds.access-demo-{membership.payer_id}",
+        token=f"tok_decline_insufficient_funds.access-demo-{member.pk}",
     )
-    plan = membership.plan
-    invoice = invoice_create(
-        member=membership.payer,
-        currency=membership.currency,
-        reason=BillingReason.FEE,
-        specs=[LineSpec(LineKind.FEE, "Personal training session", 80_000, plan.tax_rate_bp, True)],
-        membership_id=membership.pk,
-        apply_account=False,
-    )
-    attempt = billing_payments.invoice_charge(invoice, method=declining)
-    billing_memberships.membership_payment_failed(membership.pk, attempt)
-    membership.refresh_from_db()
-    billing_memberships.membership_suspend(membership)
+    with clock.travel_to(clock.local_midnight(renewal) + dt.timedelta(hours=10)):
+        billing_run_batch([membership.pk], renewal)
 
 
 def _set_up_state(state: DemoState, member: Member) -> None:
@@ -253,7 +262,7 @@ def _set_up_state(state: DemoState, member: Member) -> None:
             membership, starts_on=today, ends_on=today + dt.timedelta(days=90), reason="Demo"
         )
     elif state.state == "suspended_overdue":
-        _suspend_for_overdue_payment(_paid_membership(member, "monthly"))
+        _declined_renewal(member)
     elif state.state == "cancelled":
         membership = _paid_membership(member, "monthly")
         billing_memberships.membership_cancel(
@@ -283,6 +292,12 @@ def seed_state_credentials(ctx: SeedContext) -> None:
             entry["expect_in_windows"] = str(state.expect_in_windows)
         if state.note:
             entry["note"] = state.note
+        if state.state in STORIES:
+            # A story over several days: each day's work commits on that day's clock, so
+            # what billing and dunning do after it commits happens on that day too.
+            member, created = _state_member(state)
+            if created:
+                _set_up_state(state, member)
         if state.state != "unknown":
             with transaction.atomic():
                 member, created = _state_member(state)
@@ -305,3 +320,75 @@ def seed(ctx: SeedContext) -> None:
     seed_devices(ctx, zones)
     seed_member_cards(ctx)
     seed_state_credentials(ctx)
+
+
+# --- A morning at the gym ---------------------------------------------------------------
+
+MORNING_VISITORS = 36
+MORNING_OPENS = dt.time(6, 0)
+
+
+def _morning_window(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """From opening (06:00) to a few minutes ago; a seed run before opening plays the
+    last three hours instead."""
+    local = now.astimezone(clock.gym_tz())
+    opens = dt.datetime.combine(local.date(), MORNING_OPENS, tzinfo=clock.gym_tz())
+    end = now - dt.timedelta(minutes=3)
+    start = opens if end - opens >= dt.timedelta(hours=1) else end - dt.timedelta(hours=3)
+    return start, end
+
+
+def _morning_plan(start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, str, str]]:
+    """``(when, device, card)`` for the morning: members arrive through the gym floor's
+    turnstile, some go on to the studio or the pool, most leave after an hour or so, and
+    a few cards the gate refuses."""
+    rng = random.Random(20260101)
+    cards = list(
+        Credential.objects.filter(
+            label="Demo card",
+            status=CredentialStatus.ACTIVE,
+            member__status=MemberStatus.ACTIVE,
+        )
+        .order_by("pk")
+        .values_list("value", flat=True)[: MORNING_VISITORS * 3]
+    )
+    visitors = rng.sample(cards, min(MORNING_VISITORS, len(cards)))
+    span = (end - start).total_seconds()
+    plan: list[tuple[dt.datetime, str, str]] = []
+    for index, card in enumerate(sorted(visitors)):
+        arrive = start + dt.timedelta(seconds=span * (index + rng.random()) / len(visitors))
+        plan.append((arrive, "gym-floor-in", card))
+        leave = arrive + dt.timedelta(minutes=rng.randint(55, 100))
+        if rng.random() < 0.25:
+            plan.append((arrive + dt.timedelta(minutes=5), "studio-in", card))
+        if leave < end:
+            plan.append((leave, "gym-floor-out", card))
+    for minutes, card in ((45, "A0000004"), (30, "A0000003"), (12, UNKNOWN_CREDENTIAL)):
+        plan.append((end - dt.timedelta(minutes=minutes), STATE_DEVICE, card))
+    plan.append((end - dt.timedelta(minutes=8), STATE_DEVICE, "A0000001"))
+    return sorted(plan)
+
+
+def seed_morning(ctx: SeedContext) -> None:
+    """Today's check-ins so far, through the gate's own service (so the feed, the log and
+    who is inside all agree).  Only once a day: a reseed the same day adds nothing."""
+    now = clock.now()
+    start, end = _morning_window(now)
+    if AccessEvent.objects.filter(occurred_at__gte=start, source=EventSource.ONLINE).exists():
+        return
+    names = Device.objects.values_list("name", flat=True)
+    devices = {name: device_authenticate(demo_key(name).plain) for name in names}
+    passes = 0
+    for when, device_name, card in _morning_plan(start, end):
+        device = devices.get(device_name)
+        if device is None:
+            continue
+        with clock.travel_to(when):
+            access_check(device, credential=card)
+        passes += 1
+    ctx.manifest["morning_check_ins"] = passes
+
+
+def seed_after(ctx: SeedContext) -> None:
+    """After every app has seeded (dunning has played its ladder): the morning."""
+    seed_morning(ctx)

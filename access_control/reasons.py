@@ -99,6 +99,20 @@ REASON_LABELS: dict[str, Promise] = {
 }
 
 
+# The warnings as the desk reads them (the messages above are the member's).
+WARNING_LABELS: dict[str, Promise] = {
+    WarningCode.GRACE_PERIOD: _("Payment overdue: let in on grace"),
+    WarningCode.CARD_EXPIRING: _("Card on file expires soon"),
+    WarningCode.MEMBERSHIP_ENDING: _("Membership ends soon"),
+}
+
+
+def warning_label(code: str) -> str:
+    """The desk's short name of the warning ``code`` in the active language."""
+    label = WARNING_LABELS.get(code)
+    return code if label is None else str(label)
+
+
 def reason_label(reason: str) -> str:
     """The short name of ``reason`` in the active language (the code if it has none)."""
     label = REASON_LABELS.get(reason)

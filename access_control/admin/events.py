@@ -255,7 +255,7 @@ class AccessEventAdmin(DeskActionsMixin, ReadOnlyAdmin):
             for zone, inside in zones_occupancy(clock.now())
         ]
         return {
-            "rows": feed_rows(events, request.user),
+            "rows": feed_rows(events, request.user, back=f"{self._feed_url()}?{query}"),
             "zone_id": zone_id,
             "denied_only": denied_only,
             "occupancy": occupancy,
@@ -287,9 +287,12 @@ class AccessEventAdmin(DeskActionsMixin, ReadOnlyAdmin):
     def feed_data_view(self, request: HttpRequest) -> HttpResponse:
         """The feed as JSON: the rows (as data and rendered) and who is inside each zone."""
         feed = self._feed(request)
+        now = clock.now()
         return JsonResponse(
             {
-                "generated_at": clock.now().isoformat(),
+                "generated_at": now.isoformat(),
+                # The status line's time, in the one format the rows use.
+                "updated": now.astimezone(clock.gym_tz()).strftime("%H:%M:%S"),
                 "zone": feed["zone_id"],
                 "denied_only": feed["denied_only"],
                 "events": [row.as_json() for row in feed["rows"]],
@@ -335,7 +338,7 @@ class AccessEventAdmin(DeskActionsMixin, ReadOnlyAdmin):
                     self.message_user(
                         request,
                         _("%(member)s was denied: %(message)s")
-                        % {"member": name, "message": reason_message(result.reason, None)},
+                        % {"member": name, "message": reason_label(result.reason)},
                         messages.WARNING,
                     )
                 return HttpResponseRedirect(
@@ -364,9 +367,9 @@ class AccessEventAdmin(DeskActionsMixin, ReadOnlyAdmin):
         )
         if event is None:
             return {}
-        (row,) = feed_rows([event], request.user)
-        alerts = member_open_alerts(event.member) if event.member else []
         back = self._check_in_url(event=event.pk, zone=event.zone_id)
+        (row,) = feed_rows([event], request.user, back=back)
+        alerts = member_open_alerts(event.member) if event.member else []
         return {
             "result": row,
             "alerts": alerts,

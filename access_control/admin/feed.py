@@ -11,24 +11,37 @@ from zoneinfo import ZoneInfo
 from django.contrib.admin.utils import quote
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+
+from billing.admin.member_page import take_payment_url
+from billing.summaries import members_owing
+from members.selectors import members_alerts
 
 from ..models import AccessEvent, Decision
-from ..reasons import reason_message, warning_message
+from ..reasons import reason_label, reason_message, warning_label, warning_message
 from ..services.checks import OVERRIDE_PERMISSION
 
 
 @dataclass(frozen=True)
 class FeedRow:
-    """One attempt as the desk sees it; messages are in the desk's language."""
+    """One attempt as the desk sees it, in the desk's language: the reason and warnings
+    under the desk's names (``label``, ``warning_labels``), the member's open alerts,
+    and a way to take a payment when the member owes.  ``message`` and ``warnings`` are
+    what the member was shown."""
 
     id: int
     at: dt.datetime  # in the time zone of the event's location
     time: str  # HH:MM:SS there
     day: str  # YYYY-MM-DD there
+    date: str  # the same day as the desk reads dates ("7 Dec 2026")
     granted: bool
     reason: str
+    label: str
     message: str
     warnings: tuple[str, ...]
+    warning_labels: tuple[str, ...]
+    alerts: tuple[str, ...]
+    take_payment_url: str
     member_name: str
     member_number: int | None
     photo_url: str | None
@@ -65,12 +78,20 @@ def _url(name: str, pk: Any) -> str:
     return reverse(name, args=[quote(pk)])
 
 
-def feed_rows(events: Sequence[AccessEvent], user: Any) -> list[FeedRow]:
+def feed_rows(events: Sequence[AccessEvent], user: Any, back: str = "") -> list[FeedRow]:
     """``events`` (with member, zone and its location, device and staff user loaded) as
-    feed rows.  Each time is the wall-clock time where it happened: its location's."""
+    feed rows.  Each time is the wall-clock time where it happened: its location's.
+
+    A fixed number of queries for any number of rows: overrides, alerts, who owes.
+    ``back`` is where a payment taken from a row returns to.
+    """
     overridden = _overridden(events)
     may_override = user.has_perm(OVERRIDE_PERMISSION)
     may_see_members = user.has_perm("members.view_member")
+    member_ids = {event.member_id for event in events if event.member_id}
+    alerts = members_alerts(member_ids) if may_see_members else {}
+    may_take = user.has_perm("billing.take_payment")
+    owing = members_owing(member_ids) if may_take else set()
     rows = []
     for event in events:
         member = event.member
@@ -82,10 +103,17 @@ def feed_rows(events: Sequence[AccessEvent], user: Any) -> list[FeedRow]:
                 at=local,
                 time=local.strftime("%H:%M:%S"),
                 day=local.strftime("%Y-%m-%d"),
+                date=date_format(local.date(), "j M Y"),
                 granted=not denied,
                 reason=event.reason,
+                label=reason_label(event.reason),
                 message=reason_message(event.reason, None),
                 warnings=tuple(warning_message(code, None) for code in event.warnings or []),
+                warning_labels=tuple(warning_label(code) for code in event.warnings or []),
+                alerts=tuple(alerts.get(event.member_id or 0, ())),
+                take_payment_url=take_payment_url(member, back)
+                if member is not None and member.pk in owing
+                else "",
                 member_name=member.full_name if member else "",
                 member_number=member.member_number if member else None,
                 photo_url=member.photo.url if member and member.photo else None,

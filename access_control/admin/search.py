@@ -9,13 +9,8 @@ shows.  Lost and revoked credentials match too: the desk wants to know whose car
 from __future__ import annotations
 
 import contextlib
-from typing import Any
-from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
-from django.utils.translation import gettext as _
 
 from config import clock
 
@@ -69,25 +64,3 @@ def card_search_terms(term: str) -> Q | None:
     if credentials is None:
         return None
     return Q(pk__in=credentials.values("member_id"))
-
-
-def member_page_tools(request: HttpRequest, member: Any) -> list[tuple[str, str]]:
-    """The member page's access buttons, each for who may use it: check in, the access
-    log, and the member's cards (where a lost one is replaced)."""
-    from .events import CHECK_IN_PERMISSION
-
-    mine = urlencode({"member__id__exact": member.pk})
-    tools: list[tuple[str, str]] = []
-    if request.user.has_perm(CHECK_IN_PERMISSION):
-        url = reverse("admin:access_control_accessevent_check_in")
-        tools.append((str(_("Check in")), f"{url}?{urlencode({'member': member.pk})}"))
-    if request.user.has_perm("access_control.view_accessevent"):
-        url = reverse("admin:access_control_accessevent_changelist")
-        tools.append((str(_("Access log")), f"{url}?{mine}"))
-    if request.user.has_perm("access_control.view_credential"):
-        url = reverse("admin:access_control_credential_changelist")
-        tools.append((str(_("Cards and passes")), f"{url}?{mine}"))
-    if request.user.has_perm("access_control.add_credential"):
-        url = reverse("admin:access_control_credential_add")
-        tools.append((str(_("Issue a card")), f"{url}?{urlencode({'member': member.pk})}"))
-    return tools
