@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -32,6 +31,7 @@ from config import clock
 from config.errors import DomainError
 from members.selectors import member_search
 
+from .desk import PayLinkPages, case_page_context
 from .metrics import dunning_metrics, range_problem
 from .models import (
     DeclineCategory,
@@ -43,31 +43,16 @@ from .models import (
     PaymentPlan,
     PaymentPlanInstallment,
     RetryPolicy,
-    ScheduledRetry,
 )
 from .services import staff
-from .services.schedule import NEXT_INSTALLMENT, NEXT_MESSAGE, NEXT_RESUME, NEXT_RETRY, NEXT_STEP
+from .timeline import next_action_label, timeline_entries, upcoming_entries
 
 ACT_PERMISSION = "dunning.act_on_dunning"
 # The admin action page that billing's admin uses too: a few inputs and one button.
 ACTION_FORM_TEMPLATE = "admin/billing/action_form.html"
 REPORTS_PERMISSION = "members.view_reports"
 METRICS_TEMPLATE = "admin/dunning/metrics.html"
-
-
-def next_action_label(case: DunningCase) -> str:
-    """``DunningCase.next_action`` in words."""
-    code, _sep, detail = case.next_action.partition(":")
-    labels = {
-        NEXT_RETRY: _("Retry the card"),
-        NEXT_MESSAGE: _("Send a message"),
-        NEXT_RESUME: _("Resume after the promised date"),
-    }
-    if code == NEXT_STEP:
-        return str(_("Ladder step: %(name)s") % {"name": detail})
-    if code == NEXT_INSTALLMENT:
-        return str(_("Charge installment %(number)s") % {"number": detail})
-    return str(labels.get(code, "—"))
+CASE_TEMPLATE = "dunning/admin/case.html"
 
 
 def describe_error(exc: Exception) -> str:
@@ -148,42 +133,11 @@ class EvidenceInline(admin.TabularInline):
         return bool(request.user.has_perm("dunning.view_dunningcase"))
 
 
-class RetryInline(EvidenceInline):
-    model = ScheduledRetry
-    fields = ("due_at", "invoice", "reason", "category", "status", "attempt", "skip_reason")
-    verbose_name_plural = _("retries")
-
-
-class MessageInline(EvidenceInline):
-    model = DunningMessage
-    fields = (
-        "scheduled_for",
-        "template",
-        "channel",
-        "status",
-        "skip_reason",
-        "recipient",
-        "sent_at",
-        "delivered_at",
-        "opened_at",
-        "clicked_at",
-        "bounced_at",
-    )
-    verbose_name_plural = _("messages")
-
-
-class EventInline(EvidenceInline):
-    model = DunningEvent
-    fields = ("at", "kind", "actor", "detail")
-    verbose_name_plural = _("timeline")
-    ordering = ("-at", "-pk")
-
-
 # --- The queue ------------------------------------------------------------------------
 
 
 @admin.register(DunningCase)
-class DunningCaseAdmin(admin.ModelAdmin):
+class DunningCaseAdmin(PayLinkPages, admin.ModelAdmin):
     list_display = (
         "member_link",
         "invoice",
@@ -200,9 +154,7 @@ class DunningCaseAdmin(admin.ModelAdmin):
     search_help_text = _("Member name, email, phone or number, or an invoice number.")
     ordering = ("next_action_at", "pk")
     date_hierarchy = "opened_at"
-    inlines = (RetryInline, MessageInline, EventInline)
     actions = ("retry_selected", "send_selected_to_collections")
-    change_form_template = "dunning/admin/change_form.html"
     exclude = ("alert_note",)
 
     # -- display --
@@ -313,7 +265,7 @@ class DunningCaseAdmin(admin.ModelAdmin):
             )
             for name, view in views.items()
         ]
-        return [metrics, *own, *super().get_urls()]
+        return [metrics, *self.pay_link_urls(), *own, *super().get_urls()]
 
     def metrics_view(self, request: HttpRequest) -> HttpResponse:
         """The recovery dashboard: ``dunning.metrics.dunning_metrics`` for a date range."""
@@ -355,12 +307,22 @@ class DunningCaseAdmin(admin.ModelAdmin):
                 }
                 for name, label in self.ACTIONS
             ]
-        extra = {
+        if case is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_permission(request, case):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": case,
+            "title": str(case.invoice),
             "dunning_tools": tools,
-            "next_action_label": next_action_label(case) if case is not None else "",
+            **case_page_context(request, case),
+            "timeline": timeline_entries(case),
+            "upcoming": upcoming_entries(case) if case.is_active else [],
             **(extra_context or {}),
         }
-        return super().change_view(request, object_id, form_url, extra)
+        return TemplateResponse(request, CASE_TEMPLATE, context)
 
     def _case_for_action(self, request: HttpRequest, object_id: str) -> DunningCase:
         if not self.has_act_permission(request):
@@ -682,11 +644,3 @@ class PaymentPlanAdmin(ReadOnlyAdmin):
     list_display = ("case", "status", "installments_count", "interval_days", "created_at")
     list_filter = ("status",)
     inlines = (InstallmentInline,)
-
-
-def member_page_tools(request: HttpRequest, member: Any) -> list[tuple[str, str]]:
-    """The member page's link to the member's dunning timeline (``members.hooks``)."""
-    if not request.user.has_perm("dunning.view_dunningcase"):
-        return []
-    url = reverse("admin:dunning_dunningevent_changelist")
-    return [(str(_("Dunning timeline")), f"{url}?{urlencode({'member__id__exact': member.pk})}")]

@@ -23,8 +23,10 @@ class DunningConfig(AppConfig):
 
         from members import hooks as member_hooks
 
-        from .admin import member_page_tools
+        from . import desk
 
-        # The member page links to the member's dunning timeline.
-        if member_page_tools not in member_hooks.member_page_tools:
-            member_hooks.member_page_tools.append(member_page_tools)
+        # The member page: what is overdue, a pay link to send, the dunning timeline;
+        # "Today at the gym": the cases with an action due today.
+        member_hooks.register(member_hooks.member_page_tools, desk.member_page_tools)
+        member_hooks.register(member_hooks.member_page_facts, desk.member_page_facts)
+        member_hooks.register(member_hooks.today_sections, desk.today_sections)

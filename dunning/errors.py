@@ -12,6 +12,15 @@ from config.errors import DomainError
 class DunningActionRefused(DomainError):
     code = "dunning_action_refused"
     default_message: ClassVar[Any] = _("This cannot be done for this dunning case now.")
+    reason_messages: ClassVar[dict[str, Any]] = {
+        "member_opted_out": _("The member has turned off billing messages on this channel."),
+        "no_email_address": _("The member has no email address."),
+        "no_phone_number": _("The member has no phone number."),
+        "nothing_due": _("Nothing is due on this invoice."),
+        "invoice_not_members": _("This invoice is not open on this member's account."),
+        "unknown_channel": _("Choose email or SMS."),
+        "invalid_request": _("This page has expired; open it again."),
+    }
 
 
 class SmsSendError(Exception):

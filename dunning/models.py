@@ -531,6 +531,7 @@ class EventKind(models.TextChoices):
     COLLECTIONS = "collections", _("Handed to collections")
     WRITTEN_OFF = "written_off", _("Written off")
     CLOSED = "closed", _("Closed")
+    PAY_LINK_SENT = "pay_link_sent", _("Pay link sent by staff")
 
 
 class DunningEvent(models.Model):
@@ -628,3 +629,53 @@ class PaymentPlanInstallment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number}: {self.invoice} due {self.due_on}"
+
+
+class PayLinkStatus(models.TextChoices):
+    PENDING = "pending", _("Being sent")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class PayLinkMessage(models.Model):
+    """A pay link the desk sent a member on request, by email or SMS: the intent (one per
+    page submission: ``request_key``), the exact text sent, and what became of it.
+
+    The link is the hosted pay page's signed link (``dunning.links``) for one invoice.
+    """
+
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="+", verbose_name=_("invoice")
+    )
+    channel = models.CharField(_("channel"), max_length=5, choices=Channel.choices)
+    language = models.CharField(max_length=5)
+    status = models.CharField(
+        _("status"), max_length=10, choices=PayLinkStatus.choices, default=PayLinkStatus.PENDING
+    )
+    request_key = models.CharField(max_length=64, unique=True)
+    recipient = models.CharField(_("sent to"), max_length=254, blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("sent by"),
+    )
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("pay link sent")
+        verbose_name_plural = _("pay links sent")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} by {self.channel} ({self.status})"
