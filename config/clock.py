@@ -57,6 +57,16 @@ def travel_to_date(day: dt.date) -> Iterator[None]:
         _offset.reset(token)
 
 
+@contextlib.contextmanager
+def travel_to(at: dt.datetime) -> Iterator[None]:
+    """Run the block as if it were the instant ``at`` (the demo seed plays a morning)."""
+    token = _offset.set(_offset.get() + (at - now()))
+    try:
+        yield
+    finally:
+        _offset.reset(token)
+
+
 def carried(function: Callable[P, R]) -> Callable[P, R]:
     """``function`` running on the clock as the caller sees it now, for another thread.
 

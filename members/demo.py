@@ -319,7 +319,8 @@ def seed_households_and_alerts(ctx: SeedContext) -> None:
                 first_name=THAI_FIRST[i % len(THAI_FIRST)][0],
                 last_name=parent.last_name,
                 email=demo_email(i, f"junior.{parent.member_number}", f"kids.{DEMO_EMAIL_DOMAIN}"),
-                date_of_birth=_years_before(today, 12 + i % 5),
+                # The first child's birthday is today ("Today at the gym" shows it).
+                date_of_birth=_years_before(today, 12 + i % 5) - dt.timedelta(days=23 * i),
                 language=parent.language,
                 guardian=parent,
                 household=household,
