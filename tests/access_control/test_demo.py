@@ -14,7 +14,17 @@ from access_control.models import Credential, Device, Zone
 
 from .helpers import check, device_client
 
-pytestmark = pytest.mark.django_db
+# The overdue member's story commits day by day (billing and dunning act after commit).
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _migrated_data() -> None:
+    """The roles and the dunning policy that migrations seed (a committed test's flush
+    wiped them)."""
+    from tests.browser.seeds import seed_migrated_data
+
+    seed_migrated_data()
 
 
 @pytest.fixture(autouse=True)

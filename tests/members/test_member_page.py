@@ -24,7 +24,7 @@ def test_the_notes_and_signatures_on_the_member_page_have_thai_column_names(clie
         ip_address="203.0.113.9",
     )
     html = client.get(
-        f"/admin/members/member/{member.pk}/change/", HTTP_ACCEPT_LANGUAGE="th"
+        f"/admin/members/member/{member.pk}/edit/", HTTP_ACCEPT_LANGUAGE="th"
     ).content.decode()
     columns = re.findall(r'<th class="column-[^"]*">\s*([^<\n]+)', html)
     assert {"เขียนโดย", "เขียนเมื่อ", "ปิดเมื่อ", "ข้อตกลง", "ลงนามโดยผู้ปกครอง"} <= set(columns)
