@@ -308,7 +308,7 @@ class DunningCaseAdmin(PayLinkPages, admin.ModelAdmin):
                 for name, label in self.ACTIONS
             ]
         if case is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            raise Http404(_("No dunning case with this id."))
         if not self.has_view_permission(request, case):
             raise PermissionDenied
         context = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
@@ -231,7 +231,7 @@ class PayLinkPages:
                 )
             except (DomainError, ValidationError) as exc:
                 form.add_error(None, str(getattr(exc, "message", exc)))
-                data = form.data.copy()
+                data = cast(QueryDict, form.data).copy()
                 data["request_key"] = secrets.token_urlsafe(16)
                 form.data = data
             else:
@@ -294,8 +294,7 @@ def case_page_context(request: HttpRequest, case: DunningCase) -> dict[str, Any]
 def _decline_text(case: DunningCase) -> str:
     if not case.last_decline_category:
         return "—"
-    try:
-        label = DeclineCategory(case.last_decline_category).label
-    except ValueError:
-        label = case.last_decline_category
+    label = str(case.last_decline_category)
+    if label in DeclineCategory.values:
+        label = str(DeclineCategory(label).label)
     return f"{label} ({case.last_decline_code or '—'})"

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -139,9 +140,10 @@ def _action(code: Any) -> str:
     if code in ACTION_LABELS:
         return str(ACTION_LABELS[code])
     try:
-        return str(LadderStep._meta.get_field(code).verbose_name)
-    except Exception:
+        field = LadderStep._meta.get_field(code)
+    except FieldDoesNotExist:
         return code.replace("_", " ")
+    return str(getattr(field, "verbose_name", code))
 
 
 def _times(values: Any) -> str:

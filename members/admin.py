@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.contrib.admin.utils import display_for_value
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, reverse
 from django.utils.html import format_html
@@ -252,11 +252,12 @@ class MemberAdmin(ProfilePagesMixin, admin.ModelAdmin):
         matches (a card number, a member number), else the list of matches."""
         if "go" in request.GET:
             term = request.GET.get("q", "")
-            found = list(
-                member_search_ranked(term, self.get_queryset(request))
-                .order_by("search_rank", "-member_number")
-                .values_list("pk", "search_rank")[:2]
-            )
+            found = [
+                (member.pk, getattr(member, "search_rank", None))
+                for member in member_search_ranked(term, self.get_queryset(request))
+                .order_by(F("search_rank").asc(), "-member_number")
+                .only("pk")[:2]
+            ]
             exact = len(found) == 1 or (
                 len(found) == 2 and found[0][1] == RANK_NUMBER and found[1][1] != RANK_NUMBER
             )
@@ -277,7 +278,7 @@ class MemberAdmin(ProfilePagesMixin, admin.ModelAdmin):
             return queryset, False
         ranked = member_search_ranked(search_term, queryset)
         ordering = queryset.query.order_by or ("-member_number",)
-        return ranked.order_by("search_rank", *ordering), False
+        return ranked.order_by(F("search_rank").asc(), *ordering), False
 
     def save_model(self, request: HttpRequest, obj: Member, form: Any, change: bool) -> None:
         if change:

@@ -14,14 +14,21 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import RegexValidator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    QueryDict,
+)
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.formats import date_format
@@ -258,7 +265,7 @@ class TakePaymentPages(DeskPagesBase):
 
     def _fresh(self, form: TakePaymentForm) -> TakePaymentForm:
         """The same form again with a new one-time key (the old one is spent)."""
-        data = form.data.copy()
+        data = cast(QueryDict, form.data).copy()
         data["request_key"] = new_request_key()
         form.data = data
         return form

@@ -21,7 +21,7 @@ from ..money import format_amount
 from ..services.memberships import ALLOWED_FROM
 from ..summaries import MemberStanding, member_standing
 
-MEMBERSHIP_TONES = {
+MEMBERSHIP_TONES: dict[str, str] = {
     MembershipStatus.ACTIVE: GOOD,
     MembershipStatus.TRIALING: GOOD,
     MembershipStatus.PAST_DUE: WARN,

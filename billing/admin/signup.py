@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -176,7 +176,7 @@ class SignForm(BillingForm):
 
     def __init__(self, *args: Any, card_label: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = [(desk.SIGN_UP_NEW_CARD, _("A new card, charged now"))]
+        choices: list[tuple[str, Any]] = [(desk.SIGN_UP_NEW_CARD, _("A new card, charged now"))]
         if card_label:
             choices.append(
                 (
@@ -251,7 +251,7 @@ class SignUpPages:
             done = self._sign_up(request, choose.cleaned_data, sign.cleaned_data)
             if done is not None:
                 return done
-            data = sign.data.copy()
+            data = cast(QueryDict, sign.data).copy()
             data["request_key"] = new_request_key()  # the old one is spent
             sign.data = data
         return self._sign_page(request, choose, sign, quote)
