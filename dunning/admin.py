@@ -26,6 +26,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from billing.admin.base import MemberScopedListMixin
 from billing.money import format_amount
 from config import clock
 from config.errors import DomainError
@@ -606,7 +607,7 @@ class DunningMessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DunningEvent)
-class DunningEventAdmin(ReadOnlyAdmin):
+class DunningEventAdmin(MemberScopedListMixin, ReadOnlyAdmin):
     """The dunning timeline: every message, retry and staff action (the member page links
     here, filtered to the member)."""
 

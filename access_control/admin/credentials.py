@@ -16,7 +16,7 @@ from django.urls import URLPattern
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin.base import CHANGE_FORM_WITH_ACTIONS, ObjectTool, posted
+from billing.admin.base import CHANGE_FORM_WITH_ACTIONS, MemberScopedListMixin, ObjectTool, posted
 from config.errors import DomainError
 from members.selectors import member_search
 
@@ -35,7 +35,7 @@ STATUS_COLOURS: dict[str, str] = {
 
 
 @admin.register(Credential)
-class CredentialAdmin(DeskActionsMixin, admin.ModelAdmin):
+class CredentialAdmin(MemberScopedListMixin, DeskActionsMixin, admin.ModelAdmin):
     list_display = (
         "value",
         "kind",

@@ -23,7 +23,13 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin.base import CHANGE_FORM_WITH_ACTIONS, ObjectTool, ReadOnlyAdmin, posted
+from billing.admin.base import (
+    CHANGE_FORM_WITH_ACTIONS,
+    MemberScopedListMixin,
+    ObjectTool,
+    ReadOnlyAdmin,
+    posted,
+)
 from config import clock
 from config.errors import DomainError
 from members.selectors import member_open_alerts, member_search
@@ -85,7 +91,7 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 
 
 @admin.register(AccessEvent)
-class AccessEventAdmin(DeskActionsMixin, ReadOnlyAdmin):
+class AccessEventAdmin(MemberScopedListMixin, DeskActionsMixin, ReadOnlyAdmin):
     list_display = (
         "time",
         "decision_display",

@@ -20,9 +20,11 @@ from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from config.errors import DomainError
+from members.models import Member
 from members.selectors import member_search
 
 from ..money import format_amount, minor_unit_exponent
@@ -137,6 +139,28 @@ class MemberSearchMixin:
         for lookup in self.extra_search_lookups:
             condition |= Q(**{lookup: term})
         return queryset.filter(condition), False
+
+
+class MemberScopedListMixin:
+    """A list opened for one member (``?member__id__exact=``: the member page's record
+    links) says whose records it shows: "Memberships of Somchai Thongdee"."""
+
+    opts: Any
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        member_id = request.GET.get("member__id__exact", "")
+        member = None
+        if member_id.isdigit() and len(member_id) <= 18:
+            member = Member.objects.filter(pk=member_id).only("first_name", "last_name").first()
+        if member is not None:
+            title = _("%(records)s of %(name)s") % {
+                "records": capfirst(self.opts.verbose_name_plural),
+                "name": member.full_name,
+            }
+            extra_context = {"title": title, **(extra_context or {})}
+        return super().changelist_view(request, extra_context)  # type: ignore[misc]
 
 
 class ServiceActionsMixin:

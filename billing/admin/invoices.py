@@ -23,6 +23,7 @@ from ..promptpay import conf as promptpay_conf
 from ..services import invoices, payments
 from .base import (
     CHANGE_FORM_WITH_ACTIONS,
+    MemberScopedListMixin,
     MemberSearchMixin,
     ObjectTool,
     ReadOnlyAdmin,
@@ -86,7 +87,9 @@ class PaymentAttemptInline(ReadOnlyInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(TakePaymentPages, ServiceActionsMixin, MemberSearchMixin, ReadOnlyAdmin):
+class InvoiceAdmin(
+    MemberScopedListMixin, TakePaymentPages, ServiceActionsMixin, MemberSearchMixin, ReadOnlyAdmin
+):
     """Issued invoices never change: corrections are credit notes, money is payments."""
 
     list_display = (

@@ -25,6 +25,7 @@ from ..models import (
 from ..services import memberships
 from .base import (
     CHANGE_FORM_WITH_ACTIONS,
+    MemberScopedListMixin,
     MemberSearchMixin,
     ObjectTool,
     ReadOnlyInline,
@@ -78,7 +79,9 @@ class MembershipAddOnInline(ReadOnlyInline):
 
 
 @admin.register(Membership)
-class MembershipAdmin(SignUpPages, ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmin):
+class MembershipAdmin(
+    MemberScopedListMixin, SignUpPages, ServiceActionsMixin, MemberSearchMixin, admin.ModelAdmin
+):
     list_display = (
         "member",
         "plan",

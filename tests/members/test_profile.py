@@ -256,3 +256,17 @@ def test_sign_up_invoices_left_open_show_as_owed(desk):
     membership_sign_up(member, PlanFactory(price=99_000))
     assert Invoice.objects.get(member=member).status == InvoiceStatus.OPEN
     assert "฿990.00" in text(profile(desk, member))
+
+
+def test_each_record_link_opens_a_list_that_names_the_member(desk, committed):
+    with committed():
+        member = signed_up().member
+    html = profile(desk, member).content.decode()
+    links = re.findall(r'<ul class="gym-records" id="member-records">(.*?)</ul>', html, re.S)[0]
+    urls = re.findall(r'href="([^"]+member__id__exact[^"]*)"', links)
+    assert len(urls) >= 4
+    for url in urls:
+        listed = desk.get(url.replace("&amp;", "&"))
+        assert listed.status_code == 200, url
+        (title,) = re.findall(r"<h1>(.*?)</h1>", listed.content.decode())
+        assert title.endswith(f" of {member.full_name}"), (url, title)
