@@ -238,6 +238,8 @@ class TakePaymentPages(DeskPagesBase):
         today = clock.today()
         if request.method == "POST" and invoices and form.is_valid():
             done = self._take(request, member, form.cleaned_data)
+            if isinstance(done, HttpResponseRedirect):
+                return done
             if done is not None:
                 return HttpResponseRedirect(back)
             form = self._fresh(form)
@@ -289,11 +291,11 @@ class TakePaymentPages(DeskPagesBase):
             if not result.paid:
                 return None
         if result.pending:
-            self.message_user(
-                request,
-                gettext("Waiting for the member to pay (%(ref)s).") % {"ref": result.pending},
+            # The QR, on its own screen; it says when the bank has been paid.
+            self.message_user(request, gettext("Show the member the QR code to scan."))
+            return HttpResponseRedirect(
+                reverse("admin:billing_promptpayrequest_change", args=[result.pending])
             )
-            return result
         self.message_user(
             request,
             gettext("%(amount)s received from %(name)s.")

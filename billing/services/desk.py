@@ -6,10 +6,10 @@ Each workflow reads as its steps; the rules stay in the services they call
 ``payments.payment_method_attach``, ``memberships.membership_sign_up``,
 ``members.services.agreement_sign``).
 
-Payment routes are data (:data:`DESK_ROUTES`): cash and the card on file today; a
-PromptPay QR route registers itself with :func:`desk_route_register` and needs no change
-here.  A route either settles the invoices at once or leaves them waiting
-(``DeskPayment.pending``, e.g. a QR the member has not scanned yet).
+Payment routes are data (:data:`DESK_ROUTES`): cash, the card on file and a PromptPay
+QR (when the gym takes PromptPay); another route registers itself with
+:func:`desk_route_register`.  A route either settles the invoices at once or leaves them
+waiting (``DeskPayment.pending``: the PromptPay request the member has still to scan).
 
 A desk page that is submitted twice (a double click) takes the payment once: the page
 sends a one-time ``request_key`` that the first submission claims.
@@ -42,14 +42,18 @@ from ..models import (
     PaymentMethod,
     PaymentSource,
     Plan,
+    PromptPayChannel,
 )
+from ..promptpay import conf as promptpay_conf
 from ..summaries import NextCharge, member_invoices_open, membership_next_charge
 from . import invoices as invoice_services
 from . import memberships as membership_services
 from . import payments as payment_services
+from .promptpay import promptpay_request_create
 
 CASH = "cash"
 CARD_ON_FILE = "card"
+PROMPTPAY = "promptpay"
 REQUEST_KEY_SECONDS = 6 * 3600
 
 
@@ -149,8 +153,25 @@ def _take_card_on_file(
     return result
 
 
+def _take_promptpay(
+    member: Member, invoices: list[Invoice], amount: int, reference: str, user: Any
+) -> DeskPayment:
+    """A PromptPay QR for the invoices, shown at the desk; paid when the bank says so."""
+    request = promptpay_request_create(invoices=invoices, channel=PromptPayChannel.DESK, user=user)
+    return DeskPayment(currency=invoices[0].currency, pending=str(request.pk))
+
+
 desk_route_register(
     DeskRoute(CASH, _("Cash"), lambda member: True, _take_cash, typed_amount=True, order=10)
+)
+desk_route_register(
+    DeskRoute(
+        PROMPTPAY,
+        _("PromptPay QR"),
+        lambda member: promptpay_conf.available(),
+        _take_promptpay,
+        order=30,
+    )
 )
 desk_route_register(
     DeskRoute(

@@ -431,3 +431,20 @@ def test_a_new_card_becomes_the_card_on_file(desk_client):
     # The sandbox types tokens: it has no hosted card form to start.
     setup = desk_client.post(f"/admin/billing/paymentmethod/card-setup/{member.pk}/?key={key}")
     assert setup.status_code == 503 and setup.json()["code"] == "card_form_unavailable"
+
+
+@pytest.mark.django_db
+def test_promptpay_at_the_desk_shows_the_qr_for_what_is_owed(desk_client, settings):
+    from billing.models import PromptPayRequest
+
+    settings.PROMPTPAY_ROUTE = "own_id"
+    settings.PROMPTPAY_ID = "0812345678"
+    member = MemberFactory()
+    memberships.membership_sign_up(member, PlanFactory(price=100_000))
+
+    response = take(desk_client, member, route="promptpay")
+
+    request = PromptPayRequest.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/billing/promptpayrequest/{request.pk}/change/"
+    assert request.amount == 100_000
