@@ -17,7 +17,9 @@ from django.utils.translation import gettext_lazy as _
 from config import clock
 from members.models import Member
 
+from .fields import MoneyField, PositiveBigMoneyField, PositiveMoneyField, RateField
 from .gateways.redaction import looks_like_card_number
+from .money import format_amount
 from .places import AntiPassback, Location, Zone  # noqa: F401  (models kept in their own module)
 
 
@@ -51,23 +53,23 @@ class Plan(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(36)],
         help_text=_("Fortnightly: every 2 weeks. Quarterly: every 3 months."),
     )
-    price = models.PositiveIntegerField(_("price (minor units)"))
+    price = PositiveMoneyField(_("price"))
     currency = models.CharField(_("currency"), max_length=3, default=default_currency)
-    joining_fee = models.PositiveIntegerField(_("joining fee"), default=0)
+    joining_fee = PositiveMoneyField(_("joining fee"), default=0)
     trial_days = models.PositiveSmallIntegerField(_("trial days"), default=0)
     minimum_term_periods = models.PositiveSmallIntegerField(_("minimum term (periods)"), default=0)
     cancellation_notice_days = models.PositiveSmallIntegerField(_("notice (days)"), default=0)
-    cancellation_fee = models.PositiveIntegerField(_("cancellation fee"), default=0)
-    early_termination_fee = models.PositiveIntegerField(_("early-termination fee"), default=0)
+    cancellation_fee = PositiveMoneyField(_("cancellation fee"), default=0)
+    early_termination_fee = PositiveMoneyField(_("early-termination fee"), default=0)
     freezes_per_year = models.PositiveSmallIntegerField(_("freezes per year"), default=0)
     freeze_min_days = models.PositiveSmallIntegerField(_("shortest freeze (days)"), default=7)
     freeze_max_days = models.PositiveSmallIntegerField(_("longest freeze (days)"), default=90)
-    freeze_fee = models.PositiveIntegerField(_("freeze fee"), default=0)
-    tax_rate_bp = models.PositiveIntegerField(
-        _("tax rate (basis points)"),
+    freeze_fee = PositiveMoneyField(_("freeze fee"), default=0)
+    tax_rate_bp = RateField(
+        _("tax rate"),
         default=700,
         validators=[MaxValueValidator(5000)],
-        help_text=_("700 = 7% VAT"),
+        help_text=_("For example 7 for 7% VAT."),
     )
     prices_include_tax = models.BooleanField(_("prices include tax"), default=True)
     renewal_reminder_days = models.PositiveSmallIntegerField(
@@ -137,9 +139,9 @@ class AddOn(models.Model):
 
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=120)
-    price = models.PositiveIntegerField(_("price per period"))
+    price = PositiveMoneyField(_("price per period"))
     currency = models.CharField(max_length=3, default=default_currency)
-    tax_rate_bp = models.PositiveIntegerField(default=700)
+    tax_rate_bp = RateField(_("tax rate"), default=700, validators=[MaxValueValidator(5000)])
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -164,9 +166,9 @@ class Pack(models.Model):
     kind = models.CharField(max_length=10, choices=PackKind.choices)
     quantity = models.PositiveSmallIntegerField(_("visits or credits"), default=1)
     valid_days = models.PositiveSmallIntegerField(_("valid for (days)"), default=30)
-    price = models.PositiveIntegerField()
+    price = PositiveMoneyField(_("price"))
     currency = models.CharField(max_length=3, default=default_currency)
-    tax_rate_bp = models.PositiveIntegerField(default=700)
+    tax_rate_bp = RateField(_("tax rate"), default=700, validators=[MaxValueValidator(5000)])
     zone_code = models.SlugField(max_length=40, blank=True)
     is_active = models.BooleanField(default=True)
 
@@ -205,10 +207,14 @@ class CouponDuration(models.TextChoices):
 class Coupon(models.Model):
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=120)
-    percent_off_bp = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MaxValueValidator(10_000)], help_text="1000 = 10%"
+    percent_off_bp = RateField(
+        _("percent off"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(10_000)],
+        help_text=_("Percent, for example 10 (10%). Leave empty for an amount off."),
     )
-    amount_off = models.PositiveIntegerField(null=True, blank=True)
+    amount_off = PositiveMoneyField(_("amount off"), null=True, blank=True)
     currency = models.CharField(max_length=3, default=default_currency)
     duration = models.CharField(max_length=10, choices=CouponDuration.choices)
     duration_periods = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -398,11 +404,11 @@ class Invoice(models.Model):
     currency = models.CharField(max_length=3)
     period_start = models.DateField(null=True, blank=True)
     period_end = models.DateField(null=True, blank=True)
-    subtotal = models.IntegerField(default=0)  # net of tax
-    tax_total = models.IntegerField(default=0)
-    total = models.IntegerField(default=0)
-    amount_paid = models.IntegerField(default=0)
-    amount_credited = models.IntegerField(default=0)
+    subtotal = MoneyField(_("subtotal"), default=0)  # net of tax
+    tax_total = MoneyField(_("tax"), default=0)
+    total = MoneyField(_("total"), default=0)
+    amount_paid = MoneyField(_("paid"), default=0)
+    amount_credited = MoneyField(_("credited"), default=0)
     issued_at = models.DateTimeField(null=True, blank=True)
     due_on = models.DateField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -464,11 +470,11 @@ class InvoiceLine(models.Model):
     kind = models.CharField(max_length=12, choices=LineKind.choices)
     description = models.CharField(max_length=200)
     quantity = models.IntegerField(default=1)
-    unit_amount = models.IntegerField()
-    amount = models.IntegerField()
-    net_amount = models.IntegerField()
-    tax_rate_bp = models.PositiveIntegerField(default=0)
-    tax_amount = models.IntegerField(default=0)
+    unit_amount = MoneyField(_("unit price"), currency_field="invoice.currency")
+    amount = MoneyField(_("amount"), currency_field="invoice.currency")
+    net_amount = MoneyField(_("net"), currency_field="invoice.currency")
+    tax_rate_bp = RateField(_("tax rate"), default=0)
+    tax_amount = MoneyField(_("tax"), default=0, currency_field="invoice.currency")
     period_start = models.DateField(null=True, blank=True)
     period_end = models.DateField(null=True, blank=True)
 
@@ -484,8 +490,8 @@ class CreditNote(models.Model):
 
     number = models.CharField(max_length=30, unique=True)
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
-    amount = models.PositiveIntegerField()
-    tax_amount = models.IntegerField(default=0)
+    amount = PositiveMoneyField(_("amount"))
+    tax_amount = MoneyField(_("tax"), default=0)
     currency = models.CharField(max_length=3)
     reason = models.CharField(max_length=200)
     refund = models.OneToOneField(
@@ -516,7 +522,7 @@ class LedgerEntry(models.Model):
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="ledger")
     kind = models.CharField(max_length=10, choices=LedgerKind.choices)
-    amount = models.IntegerField()
+    amount = MoneyField(_("amount"))
     currency = models.CharField(max_length=3)
     description = models.CharField(max_length=200)
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True)
@@ -537,7 +543,7 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount}"
+        return f"{self.get_kind_display()} {format_amount(self.amount, self.currency)}"
 
 
 def validate_not_card_number(value: str) -> None:
@@ -632,7 +638,7 @@ class PaymentAttempt(models.Model):
     attempt_number = models.PositiveSmallIntegerField()
     trigger = models.CharField(max_length=12, choices=AttemptTrigger.choices)
     gateway = models.CharField(max_length=20)
-    amount = models.PositiveIntegerField()
+    amount = PositiveMoneyField(_("amount"))
     currency = models.CharField(max_length=3)
     idempotency_key = models.CharField(max_length=80, unique=True)
     status = models.CharField(max_length=16, choices=AttemptStatus.choices, default="pending")
@@ -689,7 +695,7 @@ class Payment(models.Model):
     """Money received against an invoice, by any route."""
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
-    amount = models.PositiveIntegerField()
+    amount = PositiveMoneyField(_("amount"))
     currency = models.CharField(max_length=3)
     source = models.CharField(max_length=10, choices=PaymentSource.choices)
     attempt = models.OneToOneField(
@@ -700,7 +706,7 @@ class Payment(models.Model):
     received_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
-    amount_refunded = models.PositiveIntegerField(default=0)
+    amount_refunded = PositiveMoneyField(_("refunded"), default=0)
 
     class Meta:
         verbose_name = _("payment")
@@ -712,7 +718,7 @@ class Payment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} ({self.source})"
+        return f"{format_amount(self.amount, self.currency)} ({self.get_source_display()})"
 
 
 class RefundStatus(models.TextChoices):
@@ -734,7 +740,7 @@ class Refund(models.Model):
     while pending it holds its amount, so two refunds never exceed the payment."""
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
-    amount = models.PositiveIntegerField()
+    amount = PositiveMoneyField(_("amount"))
     currency = models.CharField(max_length=3)
     idempotency_key = models.CharField(max_length=80, unique=True)
     gateway_reference = models.CharField(max_length=120, blank=True)
@@ -755,7 +761,9 @@ class Refund(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"refund {self.amount} {self.currency}"
+        return str(
+            _("Refund of %(amount)s") % {"amount": format_amount(self.amount, self.currency)}
+        )
 
     @property
     def succeeded(self) -> bool:
@@ -836,7 +844,7 @@ class PromptPayRequest(models.Model):
     route = models.CharField(_("route"), max_length=10, choices=PromptPayRoute.choices)
     gateway = models.CharField(_("gateway"), max_length=20, blank=True)
     channel = models.CharField(_("asked from"), max_length=10, choices=PromptPayChannel.choices)
-    amount = models.PositiveBigIntegerField(_("amount (minor units)"))
+    amount = PositiveBigMoneyField(_("amount"))
     currency = models.CharField(_("currency"), max_length=3)
     status = models.CharField(
         _("status"), max_length=10, choices=PromptPayStatus.choices, default="pending"
@@ -859,7 +867,7 @@ class PromptPayRequest(models.Model):
         verbose_name=_("asked by"),
     )
     member_reported_at = models.DateTimeField(_("member says paid at"), null=True, blank=True)
-    paid_amount = models.PositiveBigIntegerField(_("amount received"), null=True, blank=True)
+    paid_amount = PositiveBigMoneyField(_("amount received"), null=True, blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     bank_reference = models.CharField(_("bank reference"), max_length=120, blank=True)
     confirmed_by = models.ForeignKey(
@@ -911,13 +919,13 @@ class PromptPayRequestInvoice(models.Model):
 
     request = models.ForeignKey(PromptPayRequest, on_delete=models.CASCADE, related_name="lines")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="promptpay_lines")
-    amount = models.PositiveBigIntegerField()
+    amount = PositiveBigMoneyField(_("amount"), currency_field="request.currency")
     # The payment recorded for this invoice once the request was paid (exactly once).
     payment = models.OneToOneField(
         Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="promptpay_line"
     )
     # What became account credit instead (the invoice was settled or voided meanwhile).
-    credited = models.PositiveBigIntegerField(default=0)
+    credited = PositiveBigMoneyField(_("credited"), default=0, currency_field="request.currency")
 
     class Meta:
         ordering = ["id"]
@@ -927,4 +935,4 @@ class PromptPayRequestInvoice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.invoice}: {self.amount}"
+        return f"{self.invoice}: {format_amount(self.amount, self.request.currency)}"

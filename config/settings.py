@@ -27,7 +27,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.GymAdminConfig",  # django.contrib.admin with the project's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -73,6 +73,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "libraries": {"gym_dates": "config.templatetags.gym_dates"},
         },
     },
 ]
@@ -202,6 +203,9 @@ TIME_ZONE = "UTC"
 GYM_TIME_ZONE = env.str("GYM_TIME_ZONE", default="Asia/Bangkok")
 GYM_CURRENCY = env.str("GYM_CURRENCY", default="THB")
 GYM_PHONE_REGION = env.str("GYM_PHONE_REGION", default="TH")
+# Dates written in Thai show the Buddhist year (2569 for 2026), in the admin, the emails,
+# the SMS and the member's pages alike (config.dates).  Off: the Western year everywhere.
+THAI_BUDDHIST_YEAR = env.bool("THAI_BUDDHIST_YEAR", default=True)
 # Below this age a member needs a guardian.  Thailand's age of majority is 20.
 MEMBERS_ADULT_AGE = env.int("MEMBERS_ADULT_AGE", default=20)
 

@@ -14,10 +14,6 @@ from .health import healthz
 
 handler404 = "config.api.views.not_found"
 
-admin.site.site_header = "Gym front desk"
-admin.site.site_title = "Gym front desk"
-admin.site.index_title = "Today at the gym"
-
 api_v1 = [
     path("", include("members.api.urls")),
     path("billing/", include("billing.api.urls")),

@@ -21,6 +21,7 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.utils.translation import gettext_lazy as _
 
+from billing.fields import PositiveMoneyField
 from billing.models import Invoice, Membership, PaymentAttempt, PaymentMethod, Plan
 from members.models import Member, MemberNote
 
@@ -149,8 +150,8 @@ class LadderStep(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     # Conditions.
     days_since_failure = models.PositiveSmallIntegerField(_("days since first failure"))
-    min_amount_owed = models.PositiveIntegerField(
-        _("owed at least (minor units)"), default=0, help_text=_("0: any amount.")
+    min_amount_owed = PositiveMoneyField(
+        _("owed at least"), default=0, currency_field=None, help_text=_("0: any amount.")
     )
     min_unpaid_invoices = models.PositiveSmallIntegerField(_("unpaid invoices at least"), default=1)
     decline_categories = models.JSONField(
@@ -175,8 +176,8 @@ class LadderStep(models.Model):
     cancel_membership = models.BooleanField(_("cancel the membership"), default=False)
     mark_uncollectible = models.BooleanField(_("mark the invoice uncollectible"), default=False)
     flag_collections = models.BooleanField(_("hand to collections"), default=False)
-    late_fee = models.PositiveIntegerField(
-        _("late fee (minor units)"), default=0, help_text=_("0: no fee.")
+    late_fee = PositiveMoneyField(
+        _("late fee"), default=0, currency_field=None, help_text=_("0: no fee.")
     )
 
     class Meta:
@@ -281,7 +282,7 @@ class DunningCase(models.Model):
     )
     stage = models.CharField(_("stage"), max_length=80, blank=True)
     stage_position = models.PositiveSmallIntegerField(null=True, blank=True)
-    amount_due = models.PositiveIntegerField(_("amount at risk"), default=0)
+    amount_due = PositiveMoneyField(_("amount at risk"), default=0)
     opened_at = models.DateTimeField(_("first failure"))
     opened_on = models.DateField(_("day 0"))
     paused_days = models.PositiveSmallIntegerField(default=0)
@@ -317,7 +318,7 @@ class DunningCase(models.Model):
         _("recovered by"), max_length=20, choices=RecoveryRoute.choices, blank=True
     )
     recovered_channel = models.CharField(_("after message"), max_length=10, blank=True)
-    recovered_amount = models.PositiveIntegerField(default=0)
+    recovered_amount = PositiveMoneyField(_("recovered"), default=0)
     time_to_recover = models.DurationField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -592,7 +593,7 @@ class PaymentPlan(models.Model):
     interval_days = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(31)]
     )
-    total = models.PositiveIntegerField()
+    total = PositiveMoneyField(_("total"), currency_field="case.currency")
     credit_note_number = models.CharField(max_length=30)
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(

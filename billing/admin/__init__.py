@@ -19,6 +19,7 @@ Importing this package registers every screen with the admin site.
 
 from __future__ import annotations
 
+from ..money import major_units
 from .base import (
     ACTION_FORM_TEMPLATE,
     CHANGE_FORM_WITH_ACTIONS,
@@ -30,7 +31,6 @@ from .base import (
     ReadOnlyInline,
     ServiceActionsMixin,
     describe_error,
-    major_units,
     money,
     posted,
 )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -27,7 +26,8 @@ from config.errors import DomainError
 from members.models import Member
 from members.selectors import member_search
 
-from ..money import format_amount, minor_unit_exponent
+from ..money import format_amount
+from ..money import major_units as major_units  # re-exported: screens import it from here
 
 ACTION_FORM_TEMPLATE = "admin/billing/action_form.html"
 CHANGE_FORM_WITH_ACTIONS = "admin/billing/change_form_with_actions.html"
@@ -49,12 +49,6 @@ def describe_error(exc: Exception) -> str:
 
 def money(amount: int, currency: str) -> str:
     return format_amount(amount, currency)
-
-
-def major_units(amount: int, currency: str) -> str:
-    """``amount`` (minor units) as the text a desk would type: ``"1500.00"``."""
-    exponent = minor_unit_exponent(currency)
-    return str(Decimal(amount).scaleb(-exponent)) if exponent else str(amount)
 
 
 def posted(request: HttpRequest) -> Any:
@@ -173,7 +167,10 @@ class ServiceActionsMixin:
     # Provided by ModelAdmin.
     get_object: Callable[..., Any]
     message_user: Callable[..., None]
-    object_tools: Callable[[HttpRequest, Any], list[ObjectTool]]
+
+    def object_tools(self, request: HttpRequest, obj: Any) -> list[ObjectTool]:
+        """The buttons on ``obj``'s page (none unless a screen offers some)."""
+        return []
 
     def _url_name(self, action: str) -> str:
         return f"{self.opts.app_label}_{self.opts.model_name}_{action}"

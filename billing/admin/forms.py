@@ -6,24 +6,21 @@ typed in the currency's major units (``1500.00``) and cleaned to integer minor u
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
-from django.core.exceptions import ValidationError
 from django.db.models import Model, Q
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
 
+from ..fields import MoneyFormField
 from ..gateways import GATEWAY_NAMES, default_gateway_name
 from ..gateways.redaction import looks_like_card_number
 from ..models import AddOn, Membership, PaymentMethod, PaymentSource, Plan
-from ..money import minor_unit_exponent
 from ..services.memberships import ADDON_MAX_QUANTITY
 
 CARD_NUMBER_MESSAGE = _("Never enter a card number; enter the gateway's token for the card.")
@@ -51,34 +48,15 @@ class BillingForm(forms.Form):
         self.data = scrubbed
 
 
-class MoneyField(forms.Field):
-    """An amount typed in major units (``1500``, ``1,500.50``), cleaned to integer minor units.
-
-    Parsed as a decimal, never a float; more decimal places than the currency has are
-    refused rather than rounded.
-    """
-
-    widget = forms.TextInput(attrs={"inputmode": "decimal", "size": 12})
-    _FORMAT = re.compile(r"\d{1,12}(?:\.\d+)?")
+class MoneyField(MoneyFormField):
+    """An amount the desk takes or gives back (a payment, a refund, a credit): typed in
+    major units (``1500``, ``1,500.50``), above zero, cleaned to integer minor units."""
 
     def __init__(self, *, currency: str, **kwargs: Any) -> None:
-        self.currency = currency
         kwargs.setdefault("label", _("Amount (%(currency)s)") % {"currency": currency})
         kwargs.setdefault("help_text", _("In %(currency)s, e.g. 1500.00") % {"currency": currency})
-        super().__init__(**kwargs)
-
-    def to_python(self, value: Any) -> int | None:
-        text = str(value or "").replace(",", "").strip()
-        if not text:
-            return None
-        if not self._FORMAT.fullmatch(text):
-            raise ValidationError(_("Enter an amount such as 1500.00."), code="invalid")
-        minor = Decimal(text).scaleb(minor_unit_exponent(self.currency))
-        if minor != minor.to_integral_value():
-            raise ValidationError(_("Too many decimal places for this currency."), code="invalid")
-        if minor <= 0:
-            raise ValidationError(_("Enter an amount above zero."), code="min_value")
-        return int(minor)
+        kwargs.setdefault("min_value", 1)
+        super().__init__(currency=currency, **kwargs)
 
 
 def use_autocomplete(field: forms.Field, model: type[Model], admin_site: admin.AdminSite) -> None:

@@ -19,6 +19,7 @@ from ..models import (
     Payment,
     PaymentAttempt,
 )
+from ..money import major_units
 from ..promptpay import conf as promptpay_conf
 from ..services import invoices, payments
 from .base import (
@@ -29,7 +30,6 @@ from .base import (
     ReadOnlyAdmin,
     ReadOnlyInline,
     ServiceActionsMixin,
-    major_units,
     money,
     posted,
 )

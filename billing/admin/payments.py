@@ -16,6 +16,7 @@ from config.errors import DomainError
 
 from ..gateways.interface import GatewayError
 from ..models import Payment, PaymentAttempt, PaymentMethod, Refund
+from ..money import major_units
 from ..services import payments, refunds
 from .base import (
     CHANGE_FORM_WITH_ACTIONS,
@@ -27,7 +28,6 @@ from .base import (
     ReadOnlyInline,
     ServiceActionsMixin,
     describe_error,
-    major_units,
     money,
     posted,
 )

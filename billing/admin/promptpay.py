@@ -30,6 +30,7 @@ from ..models import (
     PromptPayRoute,
     PromptPayStatus,
 )
+from ..money import major_units
 from ..promptpay.display import promptpay_display
 from ..services import promptpay
 from .base import (
@@ -41,7 +42,6 @@ from .base import (
     ReadOnlyInline,
     ServiceActionsMixin,
     describe_error,
-    major_units,
     money,
     posted,
 )
