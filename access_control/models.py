@@ -100,11 +100,13 @@ class Device(models.Model):
         default=CredentialFormat.AUTO,
     )
     key_prefix = models.CharField(_("key prefix"), max_length=16, unique=True, editable=False)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_hash = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("key hash")
+    )
     key_created_at = models.DateTimeField(_("key created"), editable=False)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
     last_seen = models.DateTimeField(_("last seen"), null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("added"))
 
     class Meta:
         verbose_name = _("device")
@@ -161,7 +163,7 @@ class Credential(models.Model):
         verbose_name=_("issued by"),
     )
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True, verbose_name=_("updated"))
 
     class Meta:
         verbose_name = _("credential")
@@ -239,7 +241,7 @@ class AccessEvent(models.Model):
     warnings = models.JSONField(_("warnings"), default=list, blank=True)
     direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
     occurred_at = models.DateTimeField(_("time"))
-    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("recorded"))
     device_event_id = models.CharField(_("device event id"), max_length=64, null=True, blank=True)
     source = models.CharField(_("source"), max_length=8, choices=EventSource.choices)
     staff_user = models.ForeignKey(
@@ -267,7 +269,7 @@ class AccessEvent(models.Model):
         related_name="+",
         verbose_name=_("pack visit used"),
     )
-    pack_day = models.DateField(null=True, blank=True)
+    pack_day = models.DateField(null=True, blank=True, verbose_name=_("pack day used"))
 
     class Meta:
         verbose_name = _("access event")
@@ -351,9 +353,11 @@ class ZonePresence(models.Model):
     )
     direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
     at = models.DateTimeField(_("time"))
-    event_id = models.BigIntegerField()
+    event_id = models.BigIntegerField(verbose_name=_("event ID"))
 
     class Meta:
+        verbose_name = _("zone presence")
+        verbose_name_plural = _("zone presences")
         constraints = [
             models.UniqueConstraint(fields=["zone", "member"], name="zone_presence_once"),
         ]
@@ -386,6 +390,8 @@ class AllowlistListing(models.Model):
     )
 
     class Meta:
+        verbose_name = _("allowlist entry")
+        verbose_name_plural = _("allowlist entries")
         constraints = [
             models.UniqueConstraint(fields=["zone", "credential"], name="allowlist_listing_once"),
         ]

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from config import clock
+from config.dates import format_date
 from members.models import Member
 
 from .fields import MoneyField, PositiveBigMoneyField, PositiveMoneyField, RateField
@@ -82,7 +83,7 @@ class Plan(models.Model):
         _("class credits per period"), null=True, blank=True, help_text=_("Empty: unlimited.")
     )
     is_active = models.BooleanField(_("on sale"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
         verbose_name = _("plan")
@@ -112,7 +113,9 @@ class PlanEntitlement(models.Model):
     zone.  A window with no weekdays is every day.
     """
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="entitlements")
+    plan = models.ForeignKey(
+        Plan, on_delete=models.CASCADE, related_name="entitlements", verbose_name=_("plan")
+    )
     zone_code = models.SlugField(_("zone code"), max_length=40, blank=True)
     weekdays = models.CharField(
         _("weekdays"), max_length=7, blank=True, help_text=_("ISO weekday digits, e.g. 12345")
@@ -125,7 +128,7 @@ class PlanEntitlement(models.Model):
         verbose_name_plural = _("entitlements")
 
     def __str__(self) -> str:
-        return f"{self.plan}: {self.zone_code or 'all zones'}"
+        return f"{self.plan}: {self.zone_code or _('all zones')}"
 
     def clean(self) -> None:
         if bool(self.start_time) != bool(self.end_time):
@@ -137,12 +140,12 @@ class PlanEntitlement(models.Model):
 class AddOn(models.Model):
     """Billed with the membership every period: a locker, towels, a PT package."""
 
-    code = models.SlugField(max_length=40, unique=True)
+    code = models.SlugField(max_length=40, unique=True, verbose_name=_("code"))
     name = models.CharField(_("name"), max_length=120)
     price = PositiveMoneyField(_("price per period"))
-    currency = models.CharField(max_length=3, default=default_currency)
+    currency = models.CharField(max_length=3, default=default_currency, verbose_name=_("currency"))
     tax_rate_bp = RateField(_("tax rate"), default=700, validators=[MaxValueValidator(5000)])
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, verbose_name=_("on sale"))
 
     class Meta:
         verbose_name = _("add-on")
@@ -161,16 +164,16 @@ class PackKind(models.TextChoices):
 class Pack(models.Model):
     """A prepaid bundle with an expiry: visits, classes, or a day pass."""
 
-    code = models.SlugField(max_length=40, unique=True)
+    code = models.SlugField(max_length=40, unique=True, verbose_name=_("code"))
     name = models.CharField(_("name"), max_length=120)
-    kind = models.CharField(max_length=10, choices=PackKind.choices)
+    kind = models.CharField(max_length=10, choices=PackKind.choices, verbose_name=_("kind"))
     quantity = models.PositiveSmallIntegerField(_("visits or credits"), default=1)
     valid_days = models.PositiveSmallIntegerField(_("valid for (days)"), default=30)
     price = PositiveMoneyField(_("price"))
-    currency = models.CharField(max_length=3, default=default_currency)
+    currency = models.CharField(max_length=3, default=default_currency, verbose_name=_("currency"))
     tax_rate_bp = RateField(_("tax rate"), default=700, validators=[MaxValueValidator(5000)])
-    zone_code = models.SlugField(max_length=40, blank=True)
-    is_active = models.BooleanField(default=True)
+    zone_code = models.SlugField(max_length=40, blank=True, verbose_name=_("zone code"))
+    is_active = models.BooleanField(default=True, verbose_name=_("on sale"))
 
     class Meta:
         verbose_name = _("pack or pass")
@@ -181,13 +184,17 @@ class Pack(models.Model):
 
 
 class PackPurchase(models.Model):
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="packs")
-    pack = models.ForeignKey(Pack, on_delete=models.PROTECT)
-    remaining = models.PositiveSmallIntegerField()
-    valid_from = models.DateField()
-    expires_on = models.DateField(db_index=True)
-    invoice = models.ForeignKey("Invoice", on_delete=models.PROTECT, null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="packs", verbose_name=_("member")
+    )
+    pack = models.ForeignKey(Pack, on_delete=models.PROTECT, verbose_name=_("pack"))
+    remaining = models.PositiveSmallIntegerField(verbose_name=_("remaining"))
+    valid_from = models.DateField(verbose_name=_("valid from"))
+    expires_on = models.DateField(db_index=True, verbose_name=_("expires on"))
+    invoice = models.ForeignKey(
+        "Invoice", on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("invoice")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("bought"))
 
     class Meta:
         verbose_name = _("pack held")
@@ -195,7 +202,9 @@ class PackPurchase(models.Model):
         indexes = [models.Index(fields=["member", "expires_on"], name="pack_member_expiry")]
 
     def __str__(self) -> str:
-        return f"{self.pack} ({self.remaining} left)"
+        return str(
+            _("%(pack)s (%(remaining)s left)") % {"pack": self.pack, "remaining": self.remaining}
+        )
 
 
 class CouponDuration(models.TextChoices):
@@ -205,8 +214,8 @@ class CouponDuration(models.TextChoices):
 
 
 class Coupon(models.Model):
-    code = models.SlugField(max_length=40, unique=True)
-    name = models.CharField(max_length=120)
+    code = models.SlugField(max_length=40, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=120, verbose_name=_("name"))
     percent_off_bp = RateField(
         _("percent off"),
         null=True,
@@ -215,13 +224,21 @@ class Coupon(models.Model):
         help_text=_("Percent, for example 10 (10%). Leave empty for an amount off."),
     )
     amount_off = PositiveMoneyField(_("amount off"), null=True, blank=True)
-    currency = models.CharField(max_length=3, default=default_currency)
-    duration = models.CharField(max_length=10, choices=CouponDuration.choices)
-    duration_periods = models.PositiveSmallIntegerField(null=True, blank=True)
-    max_redemptions = models.PositiveIntegerField(null=True, blank=True)
-    times_redeemed = models.PositiveIntegerField(default=0, editable=False)
-    valid_until = models.DateField(null=True, blank=True)
-    is_active = models.BooleanField(default=True)
+    currency = models.CharField(max_length=3, default=default_currency, verbose_name=_("currency"))
+    duration = models.CharField(
+        max_length=10, choices=CouponDuration.choices, verbose_name=_("applies")
+    )
+    duration_periods = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("for how many periods")
+    )
+    max_redemptions = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("most uses")
+    )
+    times_redeemed = models.PositiveIntegerField(
+        default=0, editable=False, verbose_name=_("times used")
+    )
+    valid_until = models.DateField(null=True, blank=True, verbose_name=_("valid until"))
+    is_active = models.BooleanField(default=True, verbose_name=_("active"))
 
     class Meta:
         verbose_name = _("coupon")
@@ -268,44 +285,73 @@ LIVE_STATUSES = (
 class Membership(models.Model):
     """A member's subscription to a plan.  ``payer`` is who is charged for it."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="memberships")
-    payer = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="paid_memberships")
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="memberships")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("member")
+    )
+    payer = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="paid_memberships", verbose_name=_("payer")
+    )
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("plan")
+    )
     status = models.CharField(
-        max_length=10, choices=MembershipStatus.choices, default=MembershipStatus.PENDING
+        max_length=10,
+        choices=MembershipStatus.choices,
+        default=MembershipStatus.PENDING,
+        verbose_name=_("status"),
     )
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
     anchor_day = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(31)]
+        validators=[MinValueValidator(1), MaxValueValidator(31)], verbose_name=_("billing day")
     )
-    started_on = models.DateField()
-    trial_ends_on = models.DateField(null=True, blank=True)
-    current_period_start = models.DateField(null=True, blank=True)
-    current_period_end = models.DateField(null=True, blank=True)
+    started_on = models.DateField(verbose_name=_("started on"))
+    trial_ends_on = models.DateField(null=True, blank=True, verbose_name=_("trial ends on"))
+    current_period_start = models.DateField(null=True, blank=True, verbose_name=_("period starts"))
+    current_period_end = models.DateField(null=True, blank=True, verbose_name=_("period ends"))
     # The local date the next invoice is due; NULL when nothing more is billed.
-    next_billing_date = models.DateField(null=True, blank=True)
-    minimum_term_ends_on = models.DateField(null=True, blank=True)
+    next_billing_date = models.DateField(null=True, blank=True, verbose_name=_("next billing date"))
+    minimum_term_ends_on = models.DateField(
+        null=True, blank=True, verbose_name=_("minimum term ends on")
+    )
     pending_plan = models.ForeignKey(
-        Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Plan,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("plan from next period"),
     )
-    cancel_at = models.DateField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    cancel_reason = models.CharField(max_length=200, blank=True)
-    ended_on = models.DateField(null=True, blank=True)
-    frozen_from = models.DateField(null=True, blank=True)
-    frozen_until = models.DateField(null=True, blank=True)
-    past_due_since = models.DateField(null=True, blank=True)
+    cancel_at = models.DateField(null=True, blank=True, verbose_name=_("ends on"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled"))
+    cancel_reason = models.CharField(
+        max_length=200, blank=True, verbose_name=_("cancellation reason")
+    )
+    ended_on = models.DateField(null=True, blank=True, verbose_name=_("ended on"))
+    frozen_from = models.DateField(null=True, blank=True, verbose_name=_("frozen from"))
+    frozen_until = models.DateField(null=True, blank=True, verbose_name=_("frozen until"))
+    past_due_since = models.DateField(null=True, blank=True, verbose_name=_("overdue since"))
     # Gates read these; dunning steps set them through billing services.
-    access_warning = models.BooleanField(default=False)
-    bookings_blocked = models.BooleanField(default=False)
-    account_charges_blocked = models.BooleanField(default=False)
-    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, null=True, blank=True)
-    coupon_periods_left = models.PositiveSmallIntegerField(null=True, blank=True)
-    payment_method = models.ForeignKey(
-        "PaymentMethod", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    access_warning = models.BooleanField(default=False, verbose_name=_("warned at the gate"))
+    bookings_blocked = models.BooleanField(default=False, verbose_name=_("class bookings blocked"))
+    account_charges_blocked = models.BooleanField(
+        default=False, verbose_name=_("charges to the account blocked")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    coupon = models.ForeignKey(
+        Coupon, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("coupon")
+    )
+    coupon_periods_left = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("coupon periods left")
+    )
+    payment_method = models.ForeignKey(
+        "PaymentMethod",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("card"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
         verbose_name = _("membership")
@@ -326,52 +372,107 @@ class Membership(models.Model):
 
 
 class MembershipFreeze(models.Model):
-    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="freezes")
-    starts_on = models.DateField()
-    ends_on = models.DateField()
-    ended_early_on = models.DateField(null=True, blank=True)
-    reason = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="freezes", verbose_name=_("membership")
+    )
+    starts_on = models.DateField(verbose_name=_("starts on"))
+    ends_on = models.DateField(verbose_name=_("ends on"))
+    ended_early_on = models.DateField(null=True, blank=True, verbose_name=_("ended early on"))
+    reason = models.CharField(max_length=200, blank=True, verbose_name=_("reason"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
+        verbose_name = _("freeze")
+        verbose_name_plural = _("freezes")
         ordering = ["-starts_on"]
 
     def __str__(self) -> str:
-        return f"{self.starts_on}–{self.ends_on}"
+        return f"{format_date(self.starts_on, 'short')} – {format_date(self.ends_on, 'short')}"
 
 
 class MembershipAddOn(models.Model):
-    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="addons")
-    addon = models.ForeignKey(AddOn, on_delete=models.PROTECT)
-    quantity = models.PositiveSmallIntegerField(default=1)
-    started_on = models.DateField()
-    ended_on = models.DateField(null=True, blank=True)
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="addons", verbose_name=_("membership")
+    )
+    addon = models.ForeignKey(AddOn, on_delete=models.PROTECT, verbose_name=_("add-on"))
+    quantity = models.PositiveSmallIntegerField(default=1, verbose_name=_("quantity"))
+    started_on = models.DateField(verbose_name=_("added on"))
+    ended_on = models.DateField(null=True, blank=True, verbose_name=_("ends on"))
+
+    class Meta:
+        verbose_name = _("membership add-on")
+        verbose_name_plural = _("membership add-ons")
 
     def __str__(self) -> str:
         return str(self.addon)
 
 
+# What each kind of membership event says to staff (``MembershipEvent.kind_label``).
+MEMBERSHIP_EVENT_LABELS = {
+    "signed_up": _("Signed up"),
+    "past_due": _("Payment overdue"),
+    "upgraded": _("Upgraded"),
+    "downgrade_scheduled": _("Downgrade booked for the next period"),
+    "plan_changed": _("Plan changed"),
+    "addon_added": _("Add-on added"),
+    "addon_kept": _("Add-on kept"),
+    "addon_removed": _("Add-on removed"),
+    "frozen": _("Freeze booked"),
+    "unfrozen": _("Unfrozen"),
+    "freeze_started": _("Freeze started"),
+    "freeze_ended": _("Freeze ended"),
+    "term_ended": _("Term ended"),
+    "cancelled": _("Cancelled"),
+    "cancel_scheduled": _("Cancellation booked"),
+    "cancelled_at_period_end": _("Cancelled at the end of the period"),
+    "cancellation_withdrawn": _("Cancellation withdrawn"),
+    "reactivated": _("Reactivated"),
+    "free_time_granted": _("Free time granted"),
+    "coupon_applied": _("Coupon applied"),
+    "payment_method_changed": _("Card changed"),
+    "suspended": _("Access suspended"),
+    "restrictions_changed": _("Restrictions changed"),
+    "cancelled_for_nonpayment": _("Cancelled for non-payment"),
+}
+
+
 class MembershipEvent(models.Model):
     """The audit trail of a membership: every status change and money-relevant action."""
 
-    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=40)
-    from_status = models.CharField(max_length=10, blank=True)
-    to_status = models.CharField(max_length=10, blank=True)
-    detail = models.JSONField(default=dict, blank=True)
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="events", verbose_name=_("membership")
+    )
+    kind = models.CharField(max_length=40, verbose_name=_("what happened"))
+    from_status = models.CharField(max_length=10, blank=True, verbose_name=_("from status"))
+    to_status = models.CharField(max_length=10, blank=True, verbose_name=_("to status"))
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("by"),
     )
     # The gym's clock, not the wall clock: a run with ``--date`` dates its events then.
-    created_at = models.DateTimeField(default=clock.now)
+    created_at = models.DateTimeField(default=clock.now, verbose_name=_("when"))
 
     class Meta:
+        verbose_name = _("membership history entry")
+        verbose_name_plural = _("membership history")
         ordering = ["-created_at", "-id"]
         # Reports count events of one kind over a date range (involuntary churn).
         indexes = [models.Index(fields=["kind", "created_at"], name="membership_event_kind_time")]
 
     def __str__(self) -> str:
-        return self.kind
+        return self.kind_label
+
+    @property
+    def kind_label(self) -> str:
+        """What happened, in the reader's language (the code itself for a kind not listed)."""
+        return str(MEMBERSHIP_EVENT_LABELS.get(self.kind, self.kind.replace("_", " ")))
+
+    def status_label(self, status: str) -> str:
+        return str(MembershipStatus(status).label) if status in MembershipStatus.values else status
 
 
 class InvoiceStatus(models.TextChoices):
@@ -394,27 +495,40 @@ class BillingReason(models.TextChoices):
 class Invoice(models.Model):
     """A bill.  Numbered, itemised and frozen when issued; corrected only by credit notes."""
 
-    number = models.CharField(max_length=30, unique=True, null=True, blank=True)
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="invoices")
-    membership = models.ForeignKey(
-        Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+    number = models.CharField(
+        max_length=30, unique=True, null=True, blank=True, verbose_name=_("number")
     )
-    status = models.CharField(max_length=14, choices=InvoiceStatus.choices, default="draft")
-    billing_reason = models.CharField(max_length=10, choices=BillingReason.choices)
-    currency = models.CharField(max_length=3)
-    period_start = models.DateField(null=True, blank=True)
-    period_end = models.DateField(null=True, blank=True)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="invoices", verbose_name=_("member")
+    )
+    membership = models.ForeignKey(
+        Membership,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoices",
+        verbose_name=_("membership"),
+    )
+    status = models.CharField(
+        max_length=14, choices=InvoiceStatus.choices, default="draft", verbose_name=_("status")
+    )
+    billing_reason = models.CharField(
+        max_length=10, choices=BillingReason.choices, verbose_name=_("billed for")
+    )
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    period_start = models.DateField(null=True, blank=True, verbose_name=_("period starts"))
+    period_end = models.DateField(null=True, blank=True, verbose_name=_("period ends"))
     subtotal = MoneyField(_("subtotal"), default=0)  # net of tax
     tax_total = MoneyField(_("tax"), default=0)
     total = MoneyField(_("total"), default=0)
     amount_paid = MoneyField(_("paid"), default=0)
     amount_credited = MoneyField(_("credited"), default=0)
-    issued_at = models.DateTimeField(null=True, blank=True)
-    due_on = models.DateField(null=True, blank=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
-    voided_at = models.DateTimeField(null=True, blank=True)
-    seller_tax_id = models.CharField(max_length=30, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    issued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("issued"))
+    due_on = models.DateField(null=True, blank=True, verbose_name=_("due on"))
+    paid_at = models.DateTimeField(null=True, blank=True, verbose_name=_("paid on"))
+    voided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("voided"))
+    seller_tax_id = models.CharField(max_length=30, blank=True, verbose_name=_("seller's tax ID"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
         verbose_name = _("invoice")
@@ -444,7 +558,7 @@ class Invoice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.number or f"draft #{self.pk}"
+        return self.number or str(_("draft #%(id)s") % {"id": self.pk})
 
     @property
     def amount_due(self) -> int:
@@ -466,19 +580,23 @@ class LineKind(models.TextChoices):
 class InvoiceLine(models.Model):
     """``amount`` is the line as priced (tax-inclusive or not); net and tax are derived."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    kind = models.CharField(max_length=12, choices=LineKind.choices)
-    description = models.CharField(max_length=200)
-    quantity = models.IntegerField(default=1)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="lines", verbose_name=_("invoice")
+    )
+    kind = models.CharField(max_length=12, choices=LineKind.choices, verbose_name=_("kind"))
+    description = models.CharField(max_length=200, verbose_name=_("description"))
+    quantity = models.IntegerField(default=1, verbose_name=_("quantity"))
     unit_amount = MoneyField(_("unit price"), currency_field="invoice.currency")
     amount = MoneyField(_("amount"), currency_field="invoice.currency")
     net_amount = MoneyField(_("net"), currency_field="invoice.currency")
     tax_rate_bp = RateField(_("tax rate"), default=0)
     tax_amount = MoneyField(_("tax"), default=0, currency_field="invoice.currency")
-    period_start = models.DateField(null=True, blank=True)
-    period_end = models.DateField(null=True, blank=True)
+    period_start = models.DateField(null=True, blank=True, verbose_name=_("period starts"))
+    period_end = models.DateField(null=True, blank=True, verbose_name=_("period ends"))
 
     class Meta:
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -488,18 +606,29 @@ class InvoiceLine(models.Model):
 class CreditNote(models.Model):
     """Reduces what an issued invoice asks for: refunds, corrections, waived fees."""
 
-    number = models.CharField(max_length=30, unique=True)
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    number = models.CharField(max_length=30, unique=True, verbose_name=_("number"))
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="credit_notes", verbose_name=_("invoice")
+    )
     amount = PositiveMoneyField(_("amount"))
     tax_amount = MoneyField(_("tax"), default=0)
-    currency = models.CharField(max_length=3)
-    reason = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    reason = models.CharField(max_length=200, verbose_name=_("reason"))
     refund = models.OneToOneField(
-        "Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_note"
+        "Refund",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_note",
+        verbose_name=_("refund"),
     )
-    issued_at = models.DateTimeField()
+    issued_at = models.DateTimeField(verbose_name=_("issued"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("issued by"),
     )
 
     class Meta:
@@ -520,16 +649,24 @@ class LedgerKind(models.TextChoices):
 class LedgerEntry(models.Model):
     """The member account.  Positive amounts are owed by the member; negative are credit."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="ledger")
-    kind = models.CharField(max_length=10, choices=LedgerKind.choices)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="ledger", verbose_name=_("member")
+    )
+    kind = models.CharField(max_length=10, choices=LedgerKind.choices, verbose_name=_("kind"))
     amount = MoneyField(_("amount"))
-    currency = models.CharField(max_length=3)
-    description = models.CharField(max_length=200)
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True)
-    reference = models.CharField(max_length=80, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    description = models.CharField(max_length=200, verbose_name=_("description"))
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("invoice")
+    )
+    reference = models.CharField(max_length=80, blank=True, verbose_name=_("reference"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("when"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("by"),
     )
 
     class Meta:
@@ -562,21 +699,32 @@ class PaymentMethodStatus(models.TextChoices):
 class PaymentMethod(models.Model):
     """A gateway token plus display details.  Never a card number or CVC."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="payment_methods")
-    gateway = models.CharField(max_length=20)
-    token = models.CharField(max_length=120, validators=[validate_not_card_number])
-    customer_reference = models.CharField(max_length=120, blank=True)
-    brand = models.CharField(max_length=20)
-    last4 = models.CharField(max_length=4)
-    exp_month = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(12)]
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="payment_methods", verbose_name=_("member")
     )
-    exp_year = models.PositiveSmallIntegerField()
-    fingerprint = models.CharField(max_length=80)
-    is_default = models.BooleanField(default=False)
-    status = models.CharField(max_length=10, choices=PaymentMethodStatus.choices, default="active")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    gateway = models.CharField(max_length=20, verbose_name=_("gateway"))
+    token = models.CharField(
+        max_length=120, validators=[validate_not_card_number], verbose_name=_("gateway token")
+    )
+    customer_reference = models.CharField(
+        max_length=120, blank=True, verbose_name=_("gateway customer")
+    )
+    brand = models.CharField(max_length=20, verbose_name=_("brand"))
+    last4 = models.CharField(max_length=4, verbose_name=_("last 4 digits"))
+    exp_month = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(12)], verbose_name=_("expiry month")
+    )
+    exp_year = models.PositiveSmallIntegerField(verbose_name=_("expiry year"))
+    fingerprint = models.CharField(max_length=80, verbose_name=_("card fingerprint"))
+    is_default = models.BooleanField(default=False, verbose_name=_("default"))
+    status = models.CharField(
+        max_length=10,
+        choices=PaymentMethodStatus.choices,
+        default="active",
+        verbose_name=_("status"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("added"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
         verbose_name = _("payment method")
@@ -597,10 +745,12 @@ class PaymentMethod(models.Model):
 class GatewayCustomer(models.Model):
     """A payer's customer record at a gateway, which their saved cards belong to."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="gateway_customers")
-    gateway = models.CharField(max_length=20)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="gateway_customers", verbose_name=_("member")
+    )
+    gateway = models.CharField(max_length=20, verbose_name=_("gateway"))
     reference = models.CharField(_("gateway customer id"), max_length=120)
-    created_at = models.DateTimeField(default=clock.now)
+    created_at = models.DateTimeField(default=clock.now, verbose_name=_("created"))
 
     class Meta:
         verbose_name = _("gateway customer")
@@ -631,28 +781,47 @@ class AttemptTrigger(models.TextChoices):
 class PaymentAttempt(models.Model):
     """One request to a gateway to collect an invoice, and everything it answered."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="attempts")
-    payment_method = models.ForeignKey(
-        PaymentMethod, on_delete=models.PROTECT, null=True, blank=True, related_name="attempts"
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="attempts", verbose_name=_("invoice")
     )
-    attempt_number = models.PositiveSmallIntegerField()
-    trigger = models.CharField(max_length=12, choices=AttemptTrigger.choices)
-    gateway = models.CharField(max_length=20)
+    payment_method = models.ForeignKey(
+        PaymentMethod,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="attempts",
+        verbose_name=_("card"),
+    )
+    attempt_number = models.PositiveSmallIntegerField(verbose_name=_("attempt"))
+    trigger = models.CharField(
+        max_length=12, choices=AttemptTrigger.choices, verbose_name=_("started by")
+    )
+    gateway = models.CharField(max_length=20, verbose_name=_("gateway"))
     amount = PositiveMoneyField(_("amount"))
-    currency = models.CharField(max_length=3)
-    idempotency_key = models.CharField(max_length=80, unique=True)
-    status = models.CharField(max_length=16, choices=AttemptStatus.choices, default="pending")
-    gateway_reference = models.CharField(max_length=120, blank=True)
-    decline_code = models.CharField(max_length=60, blank=True)
-    network_code = models.CharField(max_length=10, blank=True)
-    advice_code = models.CharField(max_length=40, blank=True)
-    decline_category = models.CharField(max_length=20, blank=True)
-    message = models.CharField(max_length=300, blank=True)
-    raw_response = models.JSONField(default=dict, blank=True)
-    card_fingerprint = models.CharField(max_length=80, blank=True)
-    card_brand = models.CharField(max_length=20, blank=True)
-    created_at = models.DateTimeField()
-    completed_at = models.DateTimeField(null=True, blank=True)
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    idempotency_key = models.CharField(
+        max_length=80, unique=True, verbose_name=_("idempotency key")
+    )
+    status = models.CharField(
+        max_length=16, choices=AttemptStatus.choices, default="pending", verbose_name=_("status")
+    )
+    gateway_reference = models.CharField(
+        max_length=120, blank=True, verbose_name=_("gateway reference")
+    )
+    decline_code = models.CharField(max_length=60, blank=True, verbose_name=_("decline code"))
+    network_code = models.CharField(max_length=10, blank=True, verbose_name=_("network code"))
+    advice_code = models.CharField(max_length=40, blank=True, verbose_name=_("advice code"))
+    decline_category = models.CharField(
+        max_length=20, blank=True, verbose_name=_("decline category")
+    )
+    message = models.CharField(max_length=300, blank=True, verbose_name=_("gateway message"))
+    raw_response = models.JSONField(default=dict, blank=True, verbose_name=_("gateway answer"))
+    card_fingerprint = models.CharField(
+        max_length=80, blank=True, verbose_name=_("card fingerprint")
+    )
+    card_brand = models.CharField(max_length=20, blank=True, verbose_name=_("card brand"))
+    created_at = models.DateTimeField(verbose_name=_("when"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("answered"))
 
     class Meta:
         verbose_name = _("payment attempt")
@@ -680,7 +849,7 @@ class PaymentAttempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.invoice} #{self.attempt_number} {self.status}"
+        return f"{self.invoice} #{self.attempt_number} {self.get_status_display()}"
 
 
 class PaymentSource(models.TextChoices):
@@ -694,17 +863,30 @@ class PaymentSource(models.TextChoices):
 class Payment(models.Model):
     """Money received against an invoice, by any route."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
-    amount = PositiveMoneyField(_("amount"))
-    currency = models.CharField(max_length=3)
-    source = models.CharField(max_length=10, choices=PaymentSource.choices)
-    attempt = models.OneToOneField(
-        PaymentAttempt, on_delete=models.PROTECT, null=True, blank=True, related_name="payment"
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="payments", verbose_name=_("invoice")
     )
-    reference = models.CharField(max_length=120, blank=True)
-    received_at = models.DateTimeField()
+    amount = PositiveMoneyField(_("amount"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    source = models.CharField(
+        max_length=10, choices=PaymentSource.choices, verbose_name=_("paid by")
+    )
+    attempt = models.OneToOneField(
+        PaymentAttempt,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payment",
+        verbose_name=_("payment attempt"),
+    )
+    reference = models.CharField(max_length=120, blank=True, verbose_name=_("reference"))
+    received_at = models.DateTimeField(verbose_name=_("received"))
     received_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("received by"),
     )
     amount_refunded = PositiveMoneyField(_("refunded"), default=0)
 
@@ -739,21 +921,34 @@ class Refund(models.Model):
     """Money given back on a payment.  A card refund is pending until the gateway answers;
     while pending it holds its amount, so two refunds never exceed the payment."""
 
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
-    amount = PositiveMoneyField(_("amount"))
-    currency = models.CharField(max_length=3)
-    idempotency_key = models.CharField(max_length=80, unique=True)
-    gateway_reference = models.CharField(max_length=120, blank=True)
-    status = models.CharField(
-        max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment")
     )
-    message = models.CharField(max_length=300, blank=True)  # the gateway's last words
-    tries = models.PositiveSmallIntegerField(default=0)
-    last_tried_at = models.DateTimeField(null=True, blank=True)
-    reason = models.CharField(max_length=200)
-    created_at = models.DateTimeField()
+    amount = PositiveMoneyField(_("amount"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    idempotency_key = models.CharField(
+        max_length=80, unique=True, verbose_name=_("idempotency key")
+    )
+    gateway_reference = models.CharField(
+        max_length=120, blank=True, verbose_name=_("gateway reference")
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=RefundStatus.choices,
+        default=RefundStatus.PENDING,
+        verbose_name=_("status"),
+    )
+    message = models.CharField(
+        max_length=300, blank=True, verbose_name=_("gateway message")
+    )  # the gateway's last words
+    tries = models.PositiveSmallIntegerField(default=0, verbose_name=_("tries"))
+    last_tried_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last tried"))
+    reason = models.CharField(max_length=200, verbose_name=_("reason"))
+    created_at = models.DateTimeField(verbose_name=_("when"))
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         indexes = [
             models.Index(
                 fields=["created_at"], condition=Q(status="pending"), name="refund_pending"
@@ -773,13 +968,19 @@ class Refund(models.Model):
 class Notification(models.Model):
     """A billing email (receipt, renewal reminder, card expiring).  Unique key: sent once."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=30)
-    key = models.CharField(max_length=120, unique=True)
-    subject = models.CharField(max_length=200)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    error = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
+    )
+    kind = models.CharField(max_length=30, verbose_name=_("kind"))
+    key = models.CharField(max_length=120, unique=True, verbose_name=_("key"))
+    subject = models.CharField(max_length=200, verbose_name=_("subject"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent"))
+    error = models.CharField(max_length=300, blank=True, verbose_name=_("error"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+
+    class Meta:
+        verbose_name = _("billing email")
+        verbose_name_plural = _("billing emails")
 
     def __str__(self) -> str:
         return self.key
@@ -788,14 +989,16 @@ class Notification(models.Model):
 class GatewayWebhookEvent(models.Model):
     """A verified gateway event, kept once per event id (gateways deliver at least once)."""
 
-    gateway = models.CharField(max_length=20)
-    event_id = models.CharField(max_length=120)
-    type = models.CharField(max_length=40)
-    raw_type = models.CharField(max_length=80, blank=True)
-    received_at = models.DateTimeField()
-    outcome = models.CharField(max_length=80, blank=True)
+    gateway = models.CharField(max_length=20, verbose_name=_("gateway"))
+    event_id = models.CharField(max_length=120, verbose_name=_("event ID"))
+    type = models.CharField(max_length=40, verbose_name=_("type"))
+    raw_type = models.CharField(max_length=80, blank=True, verbose_name=_("gateway's type"))
+    received_at = models.DateTimeField(verbose_name=_("received"))
+    outcome = models.CharField(max_length=80, blank=True, verbose_name=_("outcome"))
 
     class Meta:
+        verbose_name = _("gateway event")
+        verbose_name_plural = _("gateway events")
         constraints = [
             models.UniqueConstraint(fields=["gateway", "event_id"], name="webhook_event_once")
         ]
@@ -839,7 +1042,12 @@ class PromptPayRequest(models.Model):
     """
 
     member = models.ForeignKey(
-        Member, on_delete=models.PROTECT, null=True, blank=True, related_name="promptpay_requests"
+        Member,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="promptpay_requests",
+        verbose_name=_("member"),
     )
     route = models.CharField(_("route"), max_length=10, choices=PromptPayRoute.choices)
     gateway = models.CharField(_("gateway"), max_length=20, blank=True)
@@ -849,7 +1057,9 @@ class PromptPayRequest(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=PromptPayStatus.choices, default="pending"
     )
-    idempotency_key = models.CharField(max_length=80, unique=True)
+    idempotency_key = models.CharField(
+        max_length=80, unique=True, verbose_name=_("idempotency key")
+    )
     gateway_reference = models.CharField(_("gateway reference"), max_length=120, blank=True)
     qr_data = models.CharField(_("QR data"), max_length=512, blank=True)
     # Own-ID route: the PromptPay ID the QR pays, masked, as evidence of what was shown.
@@ -880,7 +1090,9 @@ class PromptPayRequest(models.Model):
     )
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     message = models.CharField(_("gateway's last words"), max_length=300, blank=True)
-    checked_at = models.DateTimeField(null=True, blank=True)  # the gateway last asked
+    checked_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("last checked")
+    )  # the gateway last asked
     created_at = models.DateTimeField(_("created at"), default=clock.now)
 
     class Meta:
@@ -917,17 +1129,31 @@ class PromptPayRequest(models.Model):
 class PromptPayRequestInvoice(models.Model):
     """One invoice a PromptPay request pays, with the amount owed on it when asked."""
 
-    request = models.ForeignKey(PromptPayRequest, on_delete=models.CASCADE, related_name="lines")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="promptpay_lines")
+    request = models.ForeignKey(
+        PromptPayRequest,
+        on_delete=models.CASCADE,
+        related_name="lines",
+        verbose_name=_("PromptPay request"),
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="promptpay_lines", verbose_name=_("invoice")
+    )
     amount = PositiveBigMoneyField(_("amount"), currency_field="request.currency")
     # The payment recorded for this invoice once the request was paid (exactly once).
     payment = models.OneToOneField(
-        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="promptpay_line"
+        Payment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="promptpay_line",
+        verbose_name=_("payment"),
     )
     # What became account credit instead (the invoice was settled or voided meanwhile).
     credited = PositiveBigMoneyField(_("credited"), default=0, currency_field="request.currency")
 
     class Meta:
+        verbose_name = _("invoice paid by PromptPay")
+        verbose_name_plural = _("invoices paid by PromptPay")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["request", "invoice"], name="promptpay_invoice_once"),

@@ -1,9 +1,17 @@
 """The project's own app configurations."""
 
 from django.contrib.admin.apps import AdminConfig
+from django.contrib.auth.signals import user_logged_in
 
 
 class GymAdminConfig(AdminConfig):
-    """Django's admin with ``config.admin.site.GymAdminSite`` as the default site."""
+    """Django's admin with ``config.admin.site.GymAdminSite`` as the default site; staff
+    sign in to their own language."""
 
     default_site = "config.admin.site.GymAdminSite"
+
+    def ready(self) -> None:
+        super().ready()
+        from config.middleware import remember_staff_language  # needs the app registry
+
+        user_logged_in.connect(remember_staff_language, dispatch_uid="staff_language")

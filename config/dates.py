@@ -13,6 +13,7 @@ Templates use the filters in ``config.templatetags.gym_dates`` (``{% load gym_da
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.conf import settings
 from django.utils import dateformat, timezone, translation
@@ -93,3 +94,14 @@ def format_datetime(
         value = timezone.localtime(value)
     separator = " " if _language().split("-")[0] == "th" else ", "
     return f"{format_date(value, style)}{separator}{format_time(value, seconds=seconds)}"
+
+
+_YEAR = re.compile(r"(?<!\d)(19|20|21)\d{2}(?!\d)")
+
+
+def with_local_years(text: str) -> str:
+    """``text`` (a title Django wrote, such as "ธันวาคม 2026") with each Western year
+    written as the reader counts it ("ธันวาคม 2569" in Thai)."""
+    if not uses_buddhist_year():
+        return text
+    return _YEAR.sub(lambda match: str(display_year(int(match.group(0)))), text)

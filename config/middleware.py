@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+
+from members.selectors import staff_language
 
 from . import clock
 
@@ -29,3 +32,39 @@ class GymTimeZoneMiddleware:
             return self.get_response(request)
         with timezone.override(clock.gym_tz()):
             return self.get_response(request)
+
+
+# Where a staff member's chosen language is kept for the session ("" = never chose).
+STAFF_LANGUAGE_SESSION_KEY = "staff_language"
+
+
+def remember_staff_language(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    """On sign-in (``user_logged_in``), put a staff member's chosen language in their new
+    session, so no request after it asks the database."""
+    if getattr(user, "is_staff", False) and hasattr(request, "session"):
+        request.session[STAFF_LANGUAGE_SESSION_KEY] = staff_language(user.pk)
+
+
+class StaffLanguageMiddleware:
+    """Staff work in the language they chose (``members.StaffSettings``), on any computer.
+
+    Runs after authentication.  The choice is put in the session at sign-in
+    (:func:`remember_staff_language`; a session from before that is read once here);
+    until a staff member chooses, the browser's language (cookie or ``Accept-Language``,
+    as ``LocaleMiddleware`` read it) stands.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_staff:
+            language = request.session.get(STAFF_LANGUAGE_SESSION_KEY)
+            if language is None:
+                language = staff_language(user.pk)
+                request.session[STAFF_LANGUAGE_SESSION_KEY] = language
+            if language and language != translation.get_language():
+                translation.activate(language)
+                request.LANGUAGE_CODE = language
+        return self.get_response(request)

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.fields import PositiveMoneyField
 from billing.models import Invoice, Membership, PaymentAttempt, PaymentMethod, Plan
+from config.dates import format_date, format_datetime
 from members.models import Member, MemberNote
 
 
@@ -52,7 +53,7 @@ class DeclineRule(models.Model):
     code = models.CharField(_("code"), max_length=60)
     category = models.CharField(_("category"), max_length=20, choices=DeclineCategory.choices)
     note = models.CharField(_("note"), max_length=200, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
         verbose_name = _("decline rule")
@@ -63,7 +64,7 @@ class DeclineRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.code} → {self.category}"
+        return f"{self.get_kind_display()} {self.code} → {self.get_category_display()}"
 
 
 class RetryMode(models.TextChoices):
@@ -191,7 +192,9 @@ class LadderStep(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} (day {self.days_since_failure})"
+        return str(
+            _("%(name)s (day %(day)s)") % {"name": self.name, "day": self.days_since_failure}
+        )
 
     @property
     def channels(self) -> list[str]:
@@ -271,57 +274,92 @@ class DunningCase(models.Model):
         Invoice, on_delete=models.PROTECT, related_name="dunning_case", verbose_name=_("invoice")
     )
     membership = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("membership"),
     )
     plan = models.ForeignKey(
-        Plan, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Plan,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("plan"),
     )
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
     status = models.CharField(
         _("status"), max_length=12, choices=CaseStatus.choices, default=CaseStatus.OPEN
     )
     stage = models.CharField(_("stage"), max_length=80, blank=True)
-    stage_position = models.PositiveSmallIntegerField(null=True, blank=True)
+    stage_position = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("stage number")
+    )
     amount_due = PositiveMoneyField(_("amount at risk"), default=0)
     opened_at = models.DateTimeField(_("first failure"))
     opened_on = models.DateField(_("day 0"))
-    paused_days = models.PositiveSmallIntegerField(default=0)
-    paused_on = models.DateField(null=True, blank=True)
+    paused_days = models.PositiveSmallIntegerField(default=0, verbose_name=_("days paused"))
+    paused_on = models.DateField(null=True, blank=True, verbose_name=_("paused on"))
     paused_until = models.DateField(_("promised date"), null=True, blank=True)
-    pause_reason = models.CharField(max_length=200, blank=True)
+    pause_reason = models.CharField(max_length=200, blank=True, verbose_name=_("pause reason"))
     last_attempt = models.ForeignKey(
-        PaymentAttempt, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        PaymentAttempt,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("last payment attempt"),
     )
     last_decline_code = models.CharField(_("last decline"), max_length=60, blank=True)
     last_decline_category = models.CharField(
         _("decline category"), max_length=20, choices=DeclineCategory.choices, blank=True
     )
     # The card the member must replace (hard) or fix (customer_action) before a retry.
-    blocked_fingerprint = models.CharField(max_length=80, blank=True)
-    block_reason = models.CharField(max_length=20, blank=True)
-    retries_made = models.PositiveSmallIntegerField(default=0)
+    blocked_fingerprint = models.CharField(
+        max_length=80, blank=True, verbose_name=_("blocked card")
+    )
+    block_reason = models.CharField(
+        max_length=20, blank=True, verbose_name=_("why the card is blocked")
+    )
+    retries_made = models.PositiveSmallIntegerField(default=0, verbose_name=_("retries made"))
     next_action_at = models.DateTimeField(_("next action at"), null=True, blank=True)
     next_action = models.CharField(_("next action"), max_length=120, blank=True)
     # When the ladder was last evaluated: steps due before then whose conditions did not
     # hold are not looked at again until something about the case changes.
-    ladder_checked_at = models.DateTimeField(null=True, blank=True)
+    ladder_checked_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("ladder checked")
+    )
     late_fee_invoice = models.OneToOneField(
-        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("late fee invoice"),
     )
     alert_note = models.ForeignKey(
-        MemberNote, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        MemberNote,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("alert note"),
     )
-    collections_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    close_reason = models.CharField(max_length=40, blank=True)
+    collections_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("sent to collections")
+    )
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed"))
+    close_reason = models.CharField(max_length=40, blank=True, verbose_name=_("closed because"))
     recovered_route = models.CharField(
         _("recovered by"), max_length=20, choices=RecoveryRoute.choices, blank=True
     )
     recovered_channel = models.CharField(_("after message"), max_length=10, blank=True)
     recovered_amount = PositiveMoneyField(_("recovered"), default=0)
-    time_to_recover = models.DurationField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    time_to_recover = models.DurationField(null=True, blank=True, verbose_name=_("time to recover"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
         verbose_name = _("dunning case")
@@ -371,25 +409,42 @@ class RetryReason(models.TextChoices):
 class ScheduledRetry(models.Model):
     """A planned charge of one invoice of a case.  Billing writes the attempt itself."""
 
-    case = models.ForeignKey(DunningCase, on_delete=models.CASCADE, related_name="retries")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(
+        DunningCase, on_delete=models.CASCADE, related_name="retries", verbose_name=_("case")
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="+", verbose_name=_("invoice")
+    )
     # The card to charge when the retry is for a card the member just added or updated;
     # empty: the membership's card, else the member's default.
     payment_method = models.ForeignKey(
-        PaymentMethod, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        PaymentMethod,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("card"),
     )
     due_at = models.DateTimeField(_("due at"))
-    reason = models.CharField(max_length=16, choices=RetryReason.choices)
-    category = models.CharField(max_length=20, blank=True)
+    reason = models.CharField(max_length=16, choices=RetryReason.choices, verbose_name=_("reason"))
+    category = models.CharField(max_length=20, blank=True, verbose_name=_("decline category"))
     status = models.CharField(
-        max_length=10, choices=RetryStatus.choices, default=RetryStatus.PENDING
+        max_length=10,
+        choices=RetryStatus.choices,
+        default=RetryStatus.PENDING,
+        verbose_name=_("status"),
     )
     attempt = models.OneToOneField(
-        PaymentAttempt, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        PaymentAttempt,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("payment attempt"),
     )
-    skip_reason = models.CharField(max_length=60, blank=True)
-    created_at = models.DateTimeField()
-    done_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=60, blank=True, verbose_name=_("skipped because"))
+    created_at = models.DateTimeField(verbose_name=_("created"))
+    done_at = models.DateTimeField(null=True, blank=True, verbose_name=_("done"))
 
     class Meta:
         verbose_name = _("scheduled retry")
@@ -404,19 +459,25 @@ class ScheduledRetry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.invoice} at {self.due_at:%Y-%m-%d %H:%M} ({self.status})"
+        return f"{self.invoice} · {format_datetime(self.due_at)} ({self.get_status_display()})"
 
 
 class StepExecution(models.Model):
     """A ladder step fired for a case: once, whatever runs at once."""
 
-    case = models.ForeignKey(DunningCase, on_delete=models.CASCADE, related_name="executions")
-    step = models.ForeignKey(LadderStep, on_delete=models.PROTECT, related_name="+")
-    executed_at = models.DateTimeField()
-    ladder_day = models.IntegerField()
-    outcome = models.JSONField(default=dict, blank=True)
+    case = models.ForeignKey(
+        DunningCase, on_delete=models.CASCADE, related_name="executions", verbose_name=_("case")
+    )
+    step = models.ForeignKey(
+        LadderStep, on_delete=models.PROTECT, related_name="+", verbose_name=_("step")
+    )
+    executed_at = models.DateTimeField(verbose_name=_("taken"))
+    ladder_day = models.IntegerField(verbose_name=_("ladder day"))
+    outcome = models.JSONField(default=dict, blank=True, verbose_name=_("outcome"))
 
     class Meta:
+        verbose_name = _("ladder step taken")
+        verbose_name_plural = _("ladder steps taken")
         constraints = [
             models.UniqueConstraint(fields=["case", "step"], name="one_execution_per_case_step")
         ]
@@ -445,30 +506,44 @@ class MessageStatus(models.TextChoices):
 class DunningMessage(models.Model):
     """A message to a member about a case: its intent, the exact text sent, and its fate."""
 
-    case = models.ForeignKey(DunningCase, on_delete=models.CASCADE, related_name="messages")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    case = models.ForeignKey(
+        DunningCase, on_delete=models.CASCADE, related_name="messages", verbose_name=_("case")
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
+    )
     step = models.ForeignKey(
-        LadderStep, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        LadderStep,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("step"),
     )
-    template = models.SlugField(max_length=60)
-    channel = models.CharField(max_length=5, choices=Channel.choices)
-    language = models.CharField(max_length=5)
+    template = models.SlugField(max_length=60, verbose_name=_("message"))
+    channel = models.CharField(max_length=5, choices=Channel.choices, verbose_name=_("channel"))
+    language = models.CharField(max_length=5, verbose_name=_("language"))
     status = models.CharField(
-        max_length=10, choices=MessageStatus.choices, default=MessageStatus.PENDING
+        max_length=10,
+        choices=MessageStatus.choices,
+        default=MessageStatus.PENDING,
+        verbose_name=_("status"),
     )
-    scheduled_for = models.DateTimeField()
-    skip_reason = models.CharField(max_length=40, blank=True)
-    recipient = models.CharField(max_length=254, blank=True)
-    subject = models.CharField(max_length=200, blank=True)
-    body = models.TextField(blank=True)
-    provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
-    error = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    opened_at = models.DateTimeField(null=True, blank=True)
-    clicked_at = models.DateTimeField(null=True, blank=True)
-    bounced_at = models.DateTimeField(null=True, blank=True)
+    scheduled_for = models.DateTimeField(verbose_name=_("scheduled for"))
+    skip_reason = models.CharField(max_length=40, blank=True, verbose_name=_("skipped because"))
+    recipient = models.CharField(max_length=254, blank=True, verbose_name=_("recipient"))
+    subject = models.CharField(max_length=200, blank=True, verbose_name=_("subject"))
+    body = models.TextField(blank=True, verbose_name=_("text"))
+    provider_message_id = models.CharField(
+        max_length=200, blank=True, db_index=True, verbose_name=_("provider's message ID")
+    )
+    error = models.CharField(max_length=300, blank=True, verbose_name=_("error"))
+    created_at = models.DateTimeField(verbose_name=_("created"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered"))
+    opened_at = models.DateTimeField(null=True, blank=True, verbose_name=_("opened"))
+    clicked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("clicked"))
+    bounced_at = models.DateTimeField(null=True, blank=True, verbose_name=_("bounced"))
 
     class Meta:
         verbose_name = _("dunning message")
@@ -495,7 +570,7 @@ class DunningMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.template} by {self.channel} ({self.status})"
+        return f"{self.template} · {self.get_channel_display()} ({self.get_status_display()})"
 
 
 class EventKind(models.TextChoices):
@@ -538,25 +613,54 @@ class EventKind(models.TextChoices):
 class DunningEvent(models.Model):
     """The member's dunning timeline: every message, retry and staff action, with its time."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="dunning_events")
-    case = models.ForeignKey(
-        DunningCase, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="dunning_events", verbose_name=_("member")
     )
-    kind = models.CharField(max_length=24, choices=EventKind.choices)
-    at = models.DateTimeField()
+    case = models.ForeignKey(
+        DunningCase,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("case"),
+    )
+    kind = models.CharField(
+        max_length=24, choices=EventKind.choices, verbose_name=_("what happened")
+    )
+    at = models.DateTimeField(verbose_name=_("when"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
     )
     message = models.ForeignKey(
-        DunningMessage, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        DunningMessage,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("message"),
     )
     attempt = models.ForeignKey(
-        PaymentAttempt, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        PaymentAttempt,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("payment attempt"),
     )
     retry = models.ForeignKey(
-        ScheduledRetry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ScheduledRetry,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("retry"),
     )
-    detail = models.JSONField(default=dict, blank=True)
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
 
     class Meta:
         verbose_name = _("dunning event")
@@ -568,7 +672,7 @@ class DunningEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"
+        return f"{format_datetime(self.at)} {self.get_kind_display()}"
 
 
 class PlanStatus(models.TextChoices):
@@ -585,19 +689,32 @@ class PaymentPlan(models.Model):
     amount due and nothing less.
     """
 
-    case = models.OneToOneField(DunningCase, on_delete=models.CASCADE, related_name="payment_plan")
-    status = models.CharField(max_length=10, choices=PlanStatus.choices, default=PlanStatus.ACTIVE)
+    case = models.OneToOneField(
+        DunningCase, on_delete=models.CASCADE, related_name="payment_plan", verbose_name=_("case")
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=PlanStatus.choices,
+        default=PlanStatus.ACTIVE,
+        verbose_name=_("status"),
+    )
     installments_count = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(2), MaxValueValidator(4)]
+        validators=[MinValueValidator(2), MaxValueValidator(4)], verbose_name=_("installments")
     )
     interval_days = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(31)]
+        validators=[MinValueValidator(1), MaxValueValidator(31)],
+        verbose_name=_("days between installments"),
     )
     total = PositiveMoneyField(_("total"), currency_field="case.currency")
-    credit_note_number = models.CharField(max_length=30)
-    created_at = models.DateTimeField()
+    credit_note_number = models.CharField(max_length=30, verbose_name=_("credit note"))
+    created_at = models.DateTimeField(verbose_name=_("created"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("offered by"),
     )
 
     class Meta:
@@ -611,25 +728,42 @@ class PaymentPlan(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.installments_count} installments for {self.case.invoice}"
+        return str(
+            _("%(count)s installments for %(invoice)s")
+            % {"count": self.installments_count, "invoice": self.case.invoice}
+        )
 
 
 class PaymentPlanInstallment(models.Model):
-    plan = models.ForeignKey(PaymentPlan, on_delete=models.CASCADE, related_name="installments")
-    number = models.PositiveSmallIntegerField()
-    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="+")
-    due_on = models.DateField()
-    charge_scheduled_at = models.DateTimeField(null=True, blank=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
+    plan = models.ForeignKey(
+        PaymentPlan,
+        on_delete=models.CASCADE,
+        related_name="installments",
+        verbose_name=_("payment plan"),
+    )
+    number = models.PositiveSmallIntegerField(verbose_name=_("number"))
+    invoice = models.OneToOneField(
+        Invoice, on_delete=models.PROTECT, related_name="+", verbose_name=_("invoice")
+    )
+    due_on = models.DateField(verbose_name=_("due on"))
+    charge_scheduled_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("charge scheduled")
+    )
+    paid_at = models.DateTimeField(null=True, blank=True, verbose_name=_("paid"))
 
     class Meta:
+        verbose_name = _("installment")
+        verbose_name_plural = _("installments")
         ordering = ["plan", "number"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "number"], name="installment_number_per_plan")
         ]
 
     def __str__(self) -> str:
-        return f"{self.number}: {self.invoice} due {self.due_on}"
+        return str(
+            _("%(number)s: %(invoice)s due %(date)s")
+            % {"number": self.number, "invoice": self.invoice, "date": format_date(self.due_on)}
+        )
 
 
 class PayLinkStatus(models.TextChoices):
@@ -652,16 +786,18 @@ class PayLinkMessage(models.Model):
         Invoice, on_delete=models.PROTECT, related_name="+", verbose_name=_("invoice")
     )
     channel = models.CharField(_("channel"), max_length=5, choices=Channel.choices)
-    language = models.CharField(max_length=5)
+    language = models.CharField(max_length=5, verbose_name=_("language"))
     status = models.CharField(
         _("status"), max_length=10, choices=PayLinkStatus.choices, default=PayLinkStatus.PENDING
     )
-    request_key = models.CharField(max_length=64, unique=True)
+    request_key = models.CharField(max_length=64, unique=True, verbose_name=_("request key"))
     recipient = models.CharField(_("sent to"), max_length=254, blank=True)
-    subject = models.CharField(max_length=200, blank=True)
-    body = models.TextField(blank=True)
-    provider_message_id = models.CharField(max_length=200, blank=True)
-    error = models.CharField(max_length=300, blank=True)
+    subject = models.CharField(max_length=200, blank=True, verbose_name=_("subject"))
+    body = models.TextField(blank=True, verbose_name=_("text"))
+    provider_message_id = models.CharField(
+        max_length=200, blank=True, verbose_name=_("provider's message ID")
+    )
+    error = models.CharField(max_length=300, blank=True, verbose_name=_("error"))
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -670,7 +806,7 @@ class PayLinkMessage(models.Model):
         related_name="+",
         verbose_name=_("sent by"),
     )
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(verbose_name=_("created"))
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:
@@ -679,4 +815,4 @@ class PayLinkMessage(models.Model):
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self.invoice} by {self.channel} ({self.status})"
+        return f"{self.invoice} · {self.get_channel_display()} ({self.get_status_display()})"

@@ -208,8 +208,9 @@ class MemberAdmin(ProfilePagesMixin, admin.ModelAdmin):
             return "—"
         household = obj.household
         assert household is not None
+        payer = _("%(name)s (payer)")
         names = ", ".join(
-            f"{m.full_name}{' (payer)' if m.pk == household.payer_id else ''}"
+            str(payer % {"name": m.full_name}) if m.pk == household.payer_id else m.full_name
             for m in household.members.all()
         )
         return names

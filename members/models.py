@@ -23,8 +23,12 @@ from .phones import normalize_phone
 class Sequence(models.Model):
     """A named counter.  Allocation inside a transaction keeps numbers gap-free."""
 
-    name = models.CharField(max_length=64, primary_key=True)
-    last_value = models.BigIntegerField(default=0)
+    name = models.CharField(max_length=64, primary_key=True, verbose_name=_("name"))
+    last_value = models.BigIntegerField(default=0, verbose_name=_("last number"))
+
+    class Meta:
+        verbose_name = _("number sequence")
+        verbose_name_plural = _("number sequences")
 
     def __str__(self) -> str:
         return f"{self.name}={self.last_value}"
@@ -68,7 +72,7 @@ class Household(models.Model):
         related_name="paying_household",
         verbose_name=_("payer"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
         verbose_name = _("household")
@@ -129,7 +133,9 @@ class Member(models.Model):
     transactional_sms = models.BooleanField(_("billing and service SMS"), default=True)
     marketing_email = models.BooleanField(_("marketing emails"), default=False)
     marketing_sms = models.BooleanField(_("marketing SMS"), default=False)
-    marketing_consent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    marketing_consent_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("marketing consent changed")
+    )
 
     household = models.ForeignKey(
         Household,
@@ -167,7 +173,7 @@ class Member(models.Model):
         _("how they found us"), max_length=20, choices=LeadSource.choices, blank=True
     )
     created_at = models.DateTimeField(_("joined"), auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
         verbose_name = _("member")
@@ -287,16 +293,22 @@ class Member(models.Model):
 class MemberNote(models.Model):
     """A staff note.  An alert shows at check-in and at the desk until it is resolved."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notes")
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="notes", verbose_name=_("member")
+    )
     body = models.TextField(_("note"), max_length=2000)
     is_alert = models.BooleanField(
         _("alert"), default=False, help_text=_("Show at check-in, e.g. 'see staff'.")
     )
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("written by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("written"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved"))
 
     class Meta:
         verbose_name = _("staff note")
@@ -352,12 +364,17 @@ class AgreementVersion(models.Model):
 class AgreementSignature(models.Model):
     """Evidence that a member accepted one exact version: who, when, from where."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="signatures")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="signatures", verbose_name=_("member")
+    )
     version = models.ForeignKey(
-        AgreementVersion, on_delete=models.PROTECT, related_name="signatures"
+        AgreementVersion,
+        on_delete=models.PROTECT,
+        related_name="signatures",
+        verbose_name=_("version"),
     )
     signer_name = models.CharField(_("signed by"), max_length=160)
-    signed_by_guardian = models.BooleanField(default=False)
+    signed_by_guardian = models.BooleanField(default=False, verbose_name=_("signed by a guardian"))
     signed_at = models.DateTimeField(_("signed at"))
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.CharField(_("device"), max_length=400, blank=True)
@@ -393,3 +410,28 @@ class GymProfile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class StaffSettings(models.Model):
+    """A staff member's own settings at the front desk: the language they work in.
+
+    Applied on every request they make (``config.middleware.StaffLanguageMiddleware``),
+    so the admin speaks their language on any computer they sign in on."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff_settings",
+        verbose_name=_("staff member"),
+    )
+    language = models.CharField(
+        _("language"), max_length=8, choices=Language.choices, blank=True, default=""
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("staff settings")
+        verbose_name_plural = _("staff settings")
+
+    def __str__(self) -> str:
+        return str(self.user)

@@ -7,7 +7,7 @@ import datetime as dt
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from . import hooks
-from .models import Member, MemberNote
+from .models import Member, MemberNote, StaffSettings
 from .phones import try_normalize_phone
 
 # How well a member matched a search (``search_rank``): smaller ranks list first.
@@ -120,3 +120,11 @@ def members_with_birthday(day: dt.date, limit: int = 20) -> list[Member]:
 
 def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def staff_language(user_id: int) -> str:
+    """The language a staff member chose to work in ("" if they never chose)."""
+    return (
+        StaffSettings.objects.filter(user_id=user_id).values_list("language", flat=True).first()
+        or ""
+    )

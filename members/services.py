@@ -17,9 +17,11 @@ from .models import (
     AgreementSignature,
     AgreementVersion,
     Household,
+    Language,
     Member,
     MemberNote,
     Sequence,
+    StaffSettings,
 )
 
 MEMBER_NUMBER_SEQUENCE = "member_number"
@@ -215,3 +217,13 @@ def alert_resolve(note: MemberNote) -> MemberNote:
         note.resolved_at = clock.now()
         note.save(update_fields=["resolved_at"])
     return note
+
+
+def staff_language_set(user: Any, language: str) -> StaffSettings:
+    """Remember the language ``user`` works in (English or Thai)."""
+    if language not in Language.values:
+        raise ValidationError(_("Choose English or Thai."), code="invalid_language")
+    chosen, _created = StaffSettings.objects.update_or_create(
+        user=user, defaults={"language": language}
+    )
+    return chosen

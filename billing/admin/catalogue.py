@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
@@ -10,6 +9,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from ..models import AddOn, Coupon, Pack, Plan, PlanEntitlement
+from ..money import format_rate
 
 # Catalogue terms existing members are billed on: a new price means a new plan.
 from ..services.catalogue import PLAN_TERMS_FIXED_ONCE_SOLD
@@ -68,7 +68,9 @@ class PlanAdmin(admin.ModelAdmin):
     @admin.display(description=_("billed every"))
     def billing_interval(self, obj: Plan) -> str:
         unit = obj.get_interval_display()
-        return f"{obj.interval_count} {unit}s" if obj.interval_count > 1 else str(unit)
+        if obj.interval_count == 1:
+            return str(unit)
+        return str(_("%(count)s × %(unit)s") % {"count": obj.interval_count, "unit": unit})
 
     @admin.display(description=_("price"), ordering="price")
     def price_display(self, obj: Plan) -> str:
@@ -80,8 +82,9 @@ class PlanAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("tax"))
     def tax_display(self, obj: Plan) -> str:
-        rate = f"{Decimal(obj.tax_rate_bp) / 100:g}%"
-        return f"{rate} {'incl.' if obj.prices_include_tax else 'excl.'}"
+        if obj.prices_include_tax:
+            return str(_("%(rate)s included") % {"rate": format_rate(obj.tax_rate_bp)})
+        return str(_("%(rate)s on top") % {"rate": format_rate(obj.tax_rate_bp)})
 
     def get_readonly_fields(self, request: HttpRequest, obj: Plan | None = None) -> Any:
         if obj is not None and obj.memberships.exists():
@@ -131,7 +134,7 @@ class CouponAdmin(admin.ModelAdmin):
     @admin.display(description=_("discount"))
     def discount_display(self, obj: Coupon) -> str:
         if obj.percent_off_bp is not None:
-            return f"{Decimal(obj.percent_off_bp) / 100:g}% off"
+            return str(_("%(discount)s off") % {"discount": format_rate(obj.percent_off_bp)})
         if obj.amount_off is not None:
-            return f"{money(obj.amount_off, obj.currency)} off"
+            return str(_("%(discount)s off") % {"discount": money(obj.amount_off, obj.currency)})
         return "—"

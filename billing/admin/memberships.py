@@ -58,10 +58,22 @@ MEMBERSHIP_COLOURS: dict[str, str] = {
 
 class MembershipEventInline(ReadOnlyInline):
     model = MembershipEvent
-    fields = ("created_at", "kind", "from_status", "to_status", "detail", "actor")
+    fields = ("created_at", "what_happened", "status_before", "status_after", "detail", "actor")
     parent_view_permission = "billing.view_membership"
     verbose_name = _("event")
     verbose_name_plural = _("audit trail")
+
+    @admin.display(description=_("what happened"))
+    def what_happened(self, event: MembershipEvent) -> str:
+        return event.kind_label
+
+    @admin.display(description=_("from status"))
+    def status_before(self, event: MembershipEvent) -> str:
+        return event.status_label(event.from_status)
+
+    @admin.display(description=_("to status"))
+    def status_after(self, event: MembershipEvent) -> str:
+        return event.status_label(event.to_status)
 
 
 class MembershipFreezeInline(ReadOnlyInline):

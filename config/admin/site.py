@@ -6,8 +6,10 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models.base import ModelBase
+from django.urls import URLPattern, URLResolver, path
 from django.utils.translation import gettext_lazy as _
 
+from .language import switch_language
 from .readable import EMPTY, readable_admin
 
 
@@ -23,6 +25,10 @@ class GymAdminSite(admin.AdminSite):
     # later.  Set this to the portal's address once it does.
     site_url = None
     empty_value_display = EMPTY
+
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        # Open to the sign-in page too: the switch only sets a preference.
+        return [path("language/", switch_language, name="language"), *super().get_urls()]
 
     def register(
         self,

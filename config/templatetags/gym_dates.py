@@ -28,3 +28,9 @@ def local_datetime(value: dt.datetime | None, style: str = "short") -> str:
 def local_time(value: dt.datetime | dt.time | None) -> str:
     """``{{ event.at|local_time }}`` → "17:28"."""
     return dates.format_time(value) if value else ""
+
+
+@register.filter
+def local_years(text: str) -> str:
+    """Years in text Django wrote (the admin's date links), as the reader counts them."""
+    return dates.with_local_years(str(text))

@@ -196,7 +196,7 @@ def test_membership_page_is_read_only_with_its_actions_and_audit_trail(desk, act
     for action in ["freeze", "cancel", "change-plan", "apply-coupon"]:
         assert f"/admin/billing/membership/{active.pk}/{action}/" in html
     assert "grant-free-time" not in html  # the desk may not give time away
-    assert "signed_up" in html  # the audit trail
+    assert "Signed up" in html  # the audit trail, in words
 
 
 def test_posting_the_membership_form_changes_nothing(desk, active):

@@ -283,8 +283,9 @@ class Text:
 
 class Reader(HTMLParser):
     """The text a person reads on a page: text nodes, buttons' values, titles and
-    placeholders, each with the classes of the elements around it.  Script, style and
-    anything marked as in another language (``lang`` unlike the page's) are left out."""
+    placeholders, each with the classes of the elements around it.  Script, style, and
+    anything marked as in another language (``lang`` unlike the page's) or as not to be
+    translated (``translate="no"``) are left out."""
 
     def __init__(self, language: str) -> None:
         super().__init__(convert_charrefs=True)
@@ -302,7 +303,8 @@ class Reader(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {name: value or "" for name, value in attrs}
         other_language = bool(values.get("lang")) and not values["lang"].startswith(self.language)
-        skip = tag in _SKIPPED or other_language or "hidden" in values
+        untranslatable = values.get("translate") == "no"  # data, such as a name's initials
+        skip = tag in _SKIPPED or other_language or untranslatable or "hidden" in values
         if tag == "input":
             self.inputs.append(values)
         if not (skip or self._skipping()):
@@ -429,17 +431,20 @@ def normalise(text: str) -> str:
     return " ".join(text.split()).strip(" :").casefold()
 
 
-def data_words() -> set[str]:
-    """Every Latin word stored in the database (names, codes, descriptions, JSON): a page
-    may show data in any language.  Fields with choices are left out: a page shows their
-    labels, which are ours to translate."""
+def stored_text() -> tuple[set[str], set[str]]:
+    """``(words, values)``: every Latin word, and every whole value (normalised), stored
+    in the database as text (names, codes, descriptions, JSON): a page may show data in
+    any language.  Fields with choices are left out: a page shows their labels, which are
+    ours to translate."""
     from django.apps import apps
 
     words: set[str] = set()
+    values: set[str] = set()
 
     def take(value: Any) -> None:
         if isinstance(value, str):
             words.update(w.casefold() for w in LATIN_WORD.findall(value))
+            values.add(normalise(value))
         elif isinstance(value, dict):
             for key, item in value.items():
                 take(key)
@@ -459,7 +464,7 @@ def data_words() -> set[str]:
             for row in model._default_manager.values_list(*text_fields):
                 for value in row:
                     take(value)
-    return words
+    return words, values
 
 
 LATIN_WORD = re.compile(r"(?<![\w@./-])[A-Za-z][A-Za-z']*[A-Za-z](?![\w@/-])")

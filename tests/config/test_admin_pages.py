@@ -1,4 +1,4 @@
-"""Every admin page of our apps reads as money.
+"""Every admin page of our apps reads as money and as Thai.
 
 The pages are every screen the admin site registers for our apps (its list, its add page,
 change pages of objects with and without inline rows, and the custom pages the screen
@@ -9,12 +9,16 @@ lists pages: a new app's screens are walked as soon as they are registered.
   the rows a page shows is looked for as a bare number, and the field's own cells, read-only
   values and inputs must read as money (``฿800.00``, ``800.00`` to type).
 - Rates: a rate never shows its basis points; its cells read ``7%``, its inputs ``7``.
+- Thai: every string of our catalogues that the English page shows is translated on the
+  Thai page, and the Thai page shows no English word that is not data (names, codes and
+  descriptions stored in the database) or kept on purpose in a Thai translation.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,15 +32,19 @@ from members import roles
 from tests.browser.seeds import seed_migrated_data
 from tests.config import admin_pages as pages_
 from tests.config.admin_pages import (
+    LATIN_WORD,
     MONEY,
     NUMBER,
     RATE,
     Page,
     money_fields,
+    normalise,
+    our_msgids,
     our_screens,
     rate_fields,
     read,
 )
+from tests.config.test_i18n import parse_po
 
 # The test database is set up only for tests that ask for it; the module's fixture uses
 # it too, so every test here asks.
@@ -48,6 +56,7 @@ class Walk:
     pages: list[Page]
     empty_models: list[str]
     data_words: set[str]
+    data_values: set[str]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +73,7 @@ def walk(django_db_setup: None, django_db_blocker: Any) -> Any:
         empty = [
             model._meta.label for model, _ in our_screens() if not model._default_manager.exists()
         ]
-        result = Walk(pages_.render_every_page(owner), empty, pages_.data_words())
+        result = Walk(pages_.render_every_page(owner), empty, *pages_.stored_text())
         transaction.set_rollback(True)
     translation.activate(settings.LANGUAGE_CODE)
     return result
@@ -180,3 +189,67 @@ def test_rates_are_percentages_never_basis_points(walk: Walk) -> None:
             problems += _cell_problems(page, language, reader, "rate", RATE)
             problems += _input_problems(page, language, reader, rate_names)
     assert problems == [], "\n".join(sorted(set(problems)))
+
+
+def _kept_latin_words() -> set[str]:
+    """English words that Thai translations keep on purpose (ours and Django's): brand and
+    channel names such as SMS or PromptPay."""
+    catalogues = list(Path(settings.BASE_DIR).glob("*/locale/th/LC_MESSAGES/django.po"))
+    words: set[str] = set()
+    for po in catalogues:
+        if not po.exists():
+            continue
+        for entry in parse_po(po):
+            for text in entry.msgstr.values():
+                if entry.msgid:
+                    words.update(w.casefold() for w in LATIN_WORD.findall(text))
+    return words
+
+
+def test_thai_pages_have_no_english_of_ours(walk: Walk) -> None:
+    msgids = our_msgids()
+    allowed = walk.data_words | _kept_latin_words()
+    found: dict[str, list[str]] = {}  # what is wrong -> the pages it is on
+    for page in walk.pages:
+        english = {normalise(t.text) for t in read(page.html["en"], "en").texts}
+        thai_texts = read(page.html["th"], "th").texts
+        thai = {normalise(t.text) for t in thai_texts}
+        for untranslated in (english & msgids & thai) - walk.data_values:
+            found.setdefault(f"not translated: {untranslated!r}", []).append(page.url)
+        for text in thai_texts:
+            stray = [w for w in LATIN_WORD.findall(text.text) if w.casefold() not in allowed]
+            if stray:
+                found.setdefault(f"English {stray} in {text.text!r}", []).append(page.url)
+    report = [
+        f"{what} on {urls[0]}"
+        + (f" and {len(set(urls)) - 1} more pages" if len(set(urls)) > 1 else "")
+        for what, urls in sorted(found.items())
+    ]
+    assert report == [], f"{len(report)} problems on the Thai pages:\n" + "\n".join(report)
+
+
+def test_every_label_of_our_models_is_translatable() -> None:
+    """What the Thai walk cannot see on a page it checks here: every field, model and
+    choice of our apps carries a translatable label (a field without one is labelled with
+    its English attribute name, "โดย status")."""
+    from django.apps import apps
+    from django.utils.functional import Promise
+
+    missing = []
+    for model in apps.get_models():
+        if not pages_.ours(model):
+            continue
+        for name in ("verbose_name", "verbose_name_plural"):
+            if not isinstance(model._meta.original_attrs.get(name), Promise):
+                missing.append(f"{model._meta.label}.Meta.{name}")
+        for field in model._meta.get_fields():
+            if getattr(field, "auto_created", False) or not hasattr(field, "_verbose_name"):
+                continue
+            if not isinstance(field._verbose_name, Promise):
+                missing.append(f"{model._meta.label}.{field.name}")
+            missing += [
+                f"{model._meta.label}.{field.name} choice {value!r}"
+                for value, label in getattr(field, "flatchoices", ())
+                if not isinstance(label, Promise)
+            ]
+    assert missing == []

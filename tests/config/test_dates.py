@@ -60,3 +60,12 @@ def test_the_template_filters_write_the_same():
         assert template.render({"day": MOMENT.date(), "moment": MOMENT, "missing": None}) == (
             "7 ธันวาคม 2569|7 ธ.ค. 2569 17:28|17:28|"
         )
+
+
+def test_years_in_text_django_wrote_are_the_readers():
+    """The admin's date links ("ธันวาคม 2026", "2026") carry the Buddhist year in Thai."""
+    with translation.override("th"):
+        assert dates.with_local_years("ธันวาคม 2026") == "ธันวาคม 2569"
+        assert dates.with_local_years("12026 or 2026-12") == "12026 or 2569-12"
+    with translation.override("en"):
+        assert dates.with_local_years("December 2026") == "December 2026"

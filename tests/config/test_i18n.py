@@ -213,8 +213,11 @@ def test_api_field_errors_are_in_thai(api_as):
 
 # --- Every translatable string in a template has its Thai --------------------------------
 
+# The msgid of each call templatize writes: the first string of gettext and ngettext
+# (singular), the second of pgettext and npgettext (after the context).
 _TEMPLATIZED = re.compile(
-    r"\b(?:gettext|pgettext|ngettext|npgettext)\((?:u?'(?:[^'\\]|\\.)*',\s*)?u?'((?:[^'\\]|\\.)*)'"
+    r"\b(?:(?:gettext|ngettext)\(|(?:pgettext|npgettext)\(u?'(?:[^'\\]|\\.)*',\s*)"
+    r"u?'((?:[^'\\]|\\.)*)'"
 )
 
 
