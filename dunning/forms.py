@@ -42,7 +42,12 @@ class PayForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("action") == PAY_NEW and not data.get("card_token"):
+        # One error for the card box: a refused card number already says what to do.
+        if (
+            data.get("action") == PAY_NEW
+            and not data.get("card_token")
+            and not self.has_error("card_token")
+        ):
             self.add_error("card_token", _("Enter the new card first."))
         if data.get("action") == AUTHENTICATED and not data.get("attempt"):
             self.add_error("attempt", _("Which payment was confirmed?"))

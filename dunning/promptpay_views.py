@@ -4,7 +4,7 @@ Thin: ``dunning.services.pay_promptpay`` scopes billing's PromptPay to the link'
 member.  Every address answers a clear status with a stable code: a tampered link 400,
 an expired one 410, a request id that is not the member's (or not a number at all) 404;
 never a server error.  Like the pay page, these pages speak the member's language, are
-never cached and send no referrer.
+never cached and share the pay page's referrer policy (``same-origin``).
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ from config import clock
 from .links import LinkExpired, LinkInvalid
 from .services import pay_promptpay, portal
 from .services.messages import gym_profile
-from .views import NO_REFERRER, _link_error
+from .views import REFERRER_POLICY, _link_error
 
 REPORT_PAID, WITHDRAW = "report_paid", "withdraw"
 NOT_FOUND = "promptpay_request_not_found"
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    response["Referrer-Policy"] = NO_REFERRER
+    response["Referrer-Policy"] = REFERRER_POLICY
     return response
 
 

@@ -9,6 +9,7 @@ app_name = "dunning"
 urlpatterns = [
     path("<str:token>/", views.pay_page, name="pay"),
     path("<str:token>/card-setup/", views.card_setup, name="card_setup"),
+    path("<str:token>/receipt/<str:invoice_id>/", views.receipt, name="receipt"),
     path(
         "<str:token>/promptpay/<str:request_id>/",
         promptpay_views.promptpay_page,

@@ -2,7 +2,10 @@
 
 A tampered link answers 400 and an expired one 410, each with a friendly page that says
 how else to pay; neither ever becomes a server error.  The page speaks the member's
-language, is never cached, and sends no referrer (the link is a credential).
+language and is never cached.  Its referrer policy is ``same-origin``: the link is a
+credential, so no other site ever sees it, while the page's own forms still carry their
+origin, which Django's CSRF check needs (``no-referrer`` made browsers post with
+``Origin: null``, and every payment was refused).
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
+from billing.models import Invoice
 from billing.money import format_amount
+from config import clock
 
 from .forms import APPROVE, AUTHENTICATED, PAY_NEW, PAY_PROMPTPAY, REFUSE, PayForm
 from .links import LinkExpired, LinkInvalid
@@ -25,7 +30,7 @@ from .models import DeclineCategory
 from .services import pay_promptpay, portal
 from .services.messages import gym_profile
 
-NO_REFERRER = "no-referrer"
+REFERRER_POLICY = "same-origin"
 # Why the page could not show a PromptPay QR (billing's stable reasons).
 PROMPTPAY_REFUSALS = frozenset({"promptpay_unavailable"})
 
@@ -108,6 +113,24 @@ def _page_context(page: portal.PayPage) -> dict[str, Any]:
     }
 
 
+def _paid_now(
+    token: str, page: portal.PayPage, outcome: portal.PayOutcome
+) -> dict[str, Any] | None:
+    """What the member just paid, and a receipt for each invoice it paid."""
+    if not outcome.paid:
+        return None
+    numbers = dict(
+        Invoice.objects.filter(pk__in=[pk for pk, _ in outcome.paid]).values_list("pk", "number")
+    )
+    return {
+        "amount": format_amount(outcome.paid_amount, page.currency),
+        "receipts": [
+            {"number": numbers.get(pk, ""), "url": reverse("dunning:receipt", args=[token, pk])}
+            for pk, _ in outcome.paid
+        ],
+    }
+
+
 def _link_error(request: HttpRequest, *, expired: bool) -> HttpResponse:
     language = translation.get_language_from_request(request)
     with translation.override(language):
@@ -117,7 +140,7 @@ def _link_error(request: HttpRequest, *, expired: bool) -> HttpResponse:
             {"gym": gym_profile(), "expired": expired},
             status=410 if expired else 400,
         )
-    response["Referrer-Policy"] = NO_REFERRER
+    response["Referrer-Policy"] = REFERRER_POLICY
     return response
 
 
@@ -133,6 +156,7 @@ def pay_page(request: HttpRequest, token: str) -> HttpResponse:
     status = 200
     outcome_class, outcome_text = "", ""
     confirm: portal.PayOutcome | None = None
+    paid: dict[str, Any] | None = None
     with translation.override(page.member.language):
         if request.method == "POST":
             form = PayForm(request.POST)
@@ -144,7 +168,7 @@ def pay_page(request: HttpRequest, token: str) -> HttpResponse:
                         # See the QR on its own page (a reload never asks for another).
                         url = reverse("dunning:promptpay", args=[token, started.request.pk])
                         redirect = HttpResponseRedirect(url, status=303)
-                        redirect["Referrer-Policy"] = NO_REFERRER
+                        redirect["Referrer-Policy"] = REFERRER_POLICY
                         return redirect
                     outcome = portal.PayOutcome(_promptpay_refusal(started.result))
                 elif data["action"] == AUTHENTICATED:
@@ -161,6 +185,7 @@ def pay_page(request: HttpRequest, token: str) -> HttpResponse:
                 outcome_class, outcome_text = _outcome_text(outcome)
                 if outcome.result == "authenticate":
                     confirm = outcome
+                paid = _paid_now(token, page, outcome)
                 page = portal.page_for(token)
                 form = PayForm()
             else:
@@ -177,11 +202,12 @@ def pay_page(request: HttpRequest, token: str) -> HttpResponse:
             "outcome_class": outcome_class,
             "outcome_text": outcome_text,
             "confirm": confirm,
+            "paid": paid,
             "language": page.member.language,
         }
         response = render(request, "dunning/pay.html", context, status=status)
         response["Content-Language"] = page.member.language
-    response["Referrer-Policy"] = NO_REFERRER
+    response["Referrer-Policy"] = REFERRER_POLICY
     return response
 
 
@@ -200,5 +226,30 @@ def card_setup(request: HttpRequest, token: str) -> JsonResponse:
     if setup is None:
         return JsonResponse({"code": "card_form_unavailable"}, status=503)
     response = JsonResponse({"client_secret": setup.client_secret})
-    response["Referrer-Policy"] = NO_REFERRER
+    response["Referrer-Policy"] = REFERRER_POLICY
+    return response
+
+
+@never_cache
+@require_GET
+def receipt(request: HttpRequest, token: str, invoice_id: str) -> HttpResponse:
+    """A receipt for an invoice the link's member paid (behind the same signed, expiring
+    link as the page): the gym, the invoice's lines and tax, and each payment received."""
+    try:
+        page = portal.page_for(token)
+    except LinkExpired:
+        return _link_error(request, expired=True)
+    except LinkInvalid:
+        return _link_error(request, expired=False)
+    shown = portal.receipt_for(page, invoice_id)
+    with translation.override(page.member.language), timezone.override(clock.gym_tz()):
+        context = {
+            "gym": gym_profile(),
+            "member": page.member,
+            "receipt": shown,
+            "pay_url": reverse("dunning:pay", args=[token]),
+        }
+        response = render(request, "dunning/receipt.html", context, status=200 if shown else 404)
+        response["Content-Language"] = page.member.language
+    response["Referrer-Policy"] = REFERRER_POLICY
     return response

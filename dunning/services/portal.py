@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -27,9 +27,12 @@ from billing.models import (
     AttemptStatus,
     AttemptTrigger,
     Invoice,
+    InvoiceLine,
     InvoiceStatus,
+    Payment,
     PaymentAttempt,
     PaymentMethod,
+    PaymentMethodStatus,
 )
 from billing.services.customers import gateway_customer_for
 from billing.services.payments import (
@@ -37,6 +40,8 @@ from billing.services.payments import (
     default_payment_method,
     invoice_charge,
     payment_method_attach,
+    payment_method_detach,
+    payment_method_set_default,
 )
 from config import clock
 from members.models import Member
@@ -156,38 +161,87 @@ class PayOutcome:
     ``new_card_needed``, ``nothing_due``, ``contact_us``, ``in_progress``, or
     ``authenticate``: the bank asks the cardholder to confirm the charge ``attempt_id``
     (in the browser with ``action_secret`` where the gateway gives one, else on the
-    sandbox bank's own page)."""
+    sandbox bank's own page).  ``paid`` lists ``(invoice id, amount)`` for every invoice
+    paid on the page this time, whatever the result (a later invoice may still decline).
+    """
 
     result: str
     category: str = ""
     attempt_id: int | None = None
     action_secret: str = ""
     on_bank_page: bool = False  # the sandbox: its own bank page asks the cardholder
+    paid: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def paid_amount(self) -> int:
+        return sum(amount for _, amount in self.paid)
+
+    def after(self, earlier: tuple[tuple[int, int], ...]) -> PayOutcome:
+        """This outcome, with invoices paid before it in the same visit listed first."""
+        return replace(self, paid=earlier + self.paid)
 
 
 def member_pay(page: PayPage, *, card_token: str = "") -> PayOutcome:
-    """Store the new card (if given) and charge what is owed, on-session, in order."""
+    """Charge what is owed, on-session, in order: with the card on file, or with a new
+    card (``card_token``).
+
+    A new card is stored beside the card on file and becomes the default only once it
+    has paid: a declined new card is removed again and never replaces the card on file.
+    One waiting for the bank's confirmation stays beside it until the bank answers.
+    """
     if not page.owed:
         return PayOutcome("nothing_due" if not page.held else "contact_us")
-    with member_paying_online():
-        if card_token:
-            try:
-                page.method = payment_method_attach(
-                    page.member, gateway=default_gateway_name(), token=card_token.strip()
-                )
-            except (GatewayError, PaymentNotAllowed, ValidationError):
-                return PayOutcome("invalid_card")
-        elif page.needs_new_card:
-            return PayOutcome("new_card_needed")
+    new_card: PaymentMethod | None = None
+    if card_token:
+        try:
+            new_card, is_new = _card_stored_beside(page.member, card_token.strip())
+        except (GatewayError, PaymentNotAllowed, ValidationError):
+            return PayOutcome("invalid_card")
+        page.method = new_card
+    elif page.needs_new_card:
+        return PayOutcome("new_card_needed")
     if page.method is None:
         return PayOutcome("new_card_needed")
+    outcome = _charge_owed(page, page.method)
+    if new_card is not None:
+        _new_card_settled(new_card, outcome, removable=is_new)
+    return outcome
+
+
+def _card_stored_beside(member: Member, token: str) -> tuple[PaymentMethod, bool]:
+    """Store ``token``'s card without making it the default (unless there is none):
+    ``(card, stored just now)``."""
+    before = set(
+        PaymentMethod.objects.filter(member=member, status=PaymentMethodStatus.ACTIVE).values_list(
+            "pk", flat=True
+        )
+    )
+    with member_paying_online():
+        card = payment_method_attach(
+            member, gateway=default_gateway_name(), token=token, make_default=False
+        )
+    return card, card.pk not in before
+
+
+def _new_card_settled(card: PaymentMethod, outcome: PayOutcome, *, removable: bool) -> None:
+    """A new card that paid becomes the default; one the bank refused, stored just now,
+    is removed; one waiting for the bank's confirmation waits."""
+    with member_paying_online():
+        if outcome.paid:
+            payment_method_set_default(card)
+        elif outcome.result in ("declined", "invalid_card") and removable:
+            payment_method_detach(card)
+
+
+def _charge_owed(page: PayPage, method: PaymentMethod) -> PayOutcome:
+    paid: list[tuple[int, int]] = []
     for invoice in page.owed:
         try:
-            attempt = invoice_charge(invoice, trigger=AttemptTrigger.CUSTOMER, method=page.method)
+            attempt = invoice_charge(invoice, trigger=AttemptTrigger.CUSTOMER, method=method)
         except PaymentNotAllowed as exc:
             if exc.reason == "nothing_due":
                 continue
-            return PayOutcome("in_progress")
+            return PayOutcome("in_progress", paid=tuple(paid))
         if attempt.status != AttemptStatus.SUCCEEDED:
             if page.case is not None:
                 event_add(
@@ -199,12 +253,13 @@ def member_pay(page: PayPage, *, card_token: str = "") -> PayOutcome:
                     status=attempt.status,
                 )
             if attempt.status == AttemptStatus.UNKNOWN:
-                return PayOutcome("in_progress")
+                return PayOutcome("in_progress", paid=tuple(paid))
             if attempt.status == AttemptStatus.REQUIRES_ACTION:
-                return _authentication_asked(attempt)
-            return PayOutcome("declined", attempt.decline_category)
+                return _authentication_asked(attempt).after(tuple(paid))
+            return PayOutcome("declined", attempt.decline_category, paid=tuple(paid))
         _paid_noted(page, attempt, invoice)
-    return PayOutcome("paid")
+        paid.append((invoice.pk, attempt.amount))
+    return PayOutcome("paid", paid=tuple(paid))
 
 
 def _paid_noted(page: PayPage, attempt: PaymentAttempt, invoice: Invoice, **detail: Any) -> None:
@@ -246,7 +301,9 @@ def member_authenticated(
 
     Only a charge the member made on this page's invoices, still waiting, is looked at;
     anything else is ``in_progress`` (nothing to do here).  ``approve`` is the member's
-    answer on the sandbox bank's page; a real gateway's page has already answered.
+    answer on the sandbox bank's page; a real gateway's page has already answered.  A new
+    card (one that is not the default) becomes the default once the bank confirms it,
+    and is removed if the bank refuses.
     """
     attempt = (
         PaymentAttempt.objects.filter(
@@ -255,7 +312,7 @@ def member_authenticated(
             trigger=AttemptTrigger.CUSTOMER,
             status=AttemptStatus.REQUIRES_ACTION,
         )
-        .select_related("invoice")
+        .select_related("invoice", "payment_method")
         .first()
     )
     if attempt is None:
@@ -267,14 +324,47 @@ def member_authenticated(
         except GatewayError:
             return PayOutcome("in_progress")
     status = attempt_authenticated(attempt)
+    card = attempt.payment_method
+    pending_card = card if card is not None and not card.is_default else None
     if status == AttemptStatus.FAILED:
         attempt.refresh_from_db()
-        return PayOutcome("declined", attempt.decline_category)
+        outcome = PayOutcome("declined", attempt.decline_category)
+        if pending_card is not None:
+            _new_card_settled(pending_card, outcome, removable=True)
+        return outcome
     if status != AttemptStatus.SUCCEEDED:
         return PayOutcome("in_progress")  # the gateway's webhook will bring the answer
     _paid_noted(page, attempt, attempt.invoice, authenticated=True)
+    confirmed = ((attempt.invoice_id, attempt.amount),)
+    if pending_card is not None:
+        _new_card_settled(pending_card, PayOutcome("paid", paid=confirmed), removable=False)
     rest = page_for(token)
-    return member_pay(rest) if rest.owed else PayOutcome("paid")
+    return member_pay(rest).after(confirmed) if rest.owed else PayOutcome("paid", paid=confirmed)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """An invoice the member paid (some or all of), with its lines and payments."""
+
+    invoice: Invoice
+    lines: list[InvoiceLine]
+    payments: list[Payment]
+
+
+def receipt_for(page: PayPage, invoice_id: str) -> Receipt | None:
+    """The receipt for one of the link's member's invoices, or ``None`` if it is not
+    theirs (or not a number) or nothing has been received for it yet."""
+    if not invoice_id.isdigit() or len(invoice_id) > 18:
+        return None
+    invoice = Invoice.objects.filter(pk=int(invoice_id), member_id=page.member.pk).first()
+    if invoice is None:
+        return None
+    payments = list(
+        invoice.payments.select_related("attempt__payment_method").order_by("received_at", "pk")
+    )
+    if not payments:
+        return None
+    return Receipt(invoice, list(invoice.lines.all()), payments)
 
 
 def card_form_key() -> str:

@@ -1,10 +1,6 @@
 """A member pays what they owe by PromptPay on the hosted pay page, on a phone, in the
-sandbox bank: in English and in Thai.
-
-Until the pay page's CSRF defect in Chromium is fixed (its ``no-referrer`` policy makes
-Chromium send ``Origin: null`` with the form, which Django refuses; another change fixes
-it), the test stops at that refusal as an expected failure, and only there.  With the
-defect fixed it runs to the end, as it does with the policy set to ``same-origin``.
+sandbox bank: in English and in Thai.  (The page's form posts from Chromium since its
+referrer policy became ``same-origin``; under ``no-referrer`` Django refused it.)
 """
 
 from __future__ import annotations
@@ -50,10 +46,7 @@ def test_pay_by_promptpay_in_the_sandbox_bank(phone: Page, lang: str, owed_link:
     phone.goto(path)
     expect(phone.locator("html")).to_have_attribute("lang", lang)
 
-    with phone.expect_response(lambda r: r.request.method == "POST") as posted:
-        phone.get_by_role("button", name=PAY_BY_PROMPTPAY[lang]).click()
-    if posted.value.status == 403 and "CSRF" in phone.content():
-        pytest.xfail("the pay page's form is refused by CSRF in Chromium (Origin: null)")
+    phone.get_by_role("button", name=PAY_BY_PROMPTPAY[lang]).click()
     qr = phone.locator("svg.qr-code")
     expect(qr).to_be_visible()
     expect(phone.locator("#promptpay-amount")).to_have_text("฿800.00")

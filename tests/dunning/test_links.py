@@ -88,7 +88,7 @@ def test_a_tampered_link_shows_a_friendly_400_page(gym):
     assert response.status_code == 400
     text = response.content.decode()
     assert "This link does not work" in text and gym.phone in text
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 @pytest.mark.django_db

@@ -52,7 +52,7 @@ def _start_promptpay(client: Client, link: str) -> str:
     """Press "Pay by PromptPay" on the pay page; the QR page's path."""
     started = client.post(link, {"action": "pay_promptpay"})
     assert started.status_code == 303, started.content
-    assert started["Referrer-Policy"] == "no-referrer"
+    assert started["Referrer-Policy"] == "same-origin"
     return started["Location"]
 
 
