@@ -12,7 +12,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing.places import (  # noqa: F401  (re-exported: see the docstring)
@@ -22,6 +21,7 @@ from billing.places import (  # noqa: F401  (re-exported: see the docstring)
     default_time_zone,
     validate_time_zone,
 )
+from config.dates import format_datetime
 
 from .reasons import reason_message
 
@@ -325,9 +325,8 @@ class AccessEvent(models.Model):
 
     def __str__(self) -> str:
         # Admin titles and links show it: in the active time zone and language.
-        when = timezone.localtime(self.occurred_at)
         why = reason_message(self.reason, None)
-        return f"{when:%Y-%m-%d %H:%M} {self.get_decision_display()}: {why}"
+        return f"{format_datetime(self.occurred_at)} {self.get_decision_display()}: {why}"
 
     @property
     def granted(self) -> bool:

@@ -25,6 +25,7 @@ DATE_STYLES = {
     "long": "j F Y",  # 7 December 2026 / 7 ธันวาคม 2569
     "short": "j M Y",  # 7 Dec 2026 / 7 ธ.ค. 2569
     "day_month": "j F",  # 7 December / 7 ธันวาคม
+    "day_month_short": "j M",  # 7 Dec / 7 ธ.ค.
     "month_year": "F Y",  # December 2026 / ธันวาคม 2569
 }
 TIME_FORMAT = "H:i"

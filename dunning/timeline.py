@@ -14,12 +14,12 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from billing.money import format_amount
 from config import clock
+from config.dates import format_date
 
 from .models import (
     Channel,
@@ -82,13 +82,13 @@ def local_time(at: dt.datetime | None) -> str:
     if at is None:
         return "—"
     local = timezone.localtime(at, clock.gym_tz())
-    return f"{date_format(local.date(), 'j M Y')} {local:%H:%M}"
+    return f"{format_date(local.date(), 'short')} {local:%H:%M}"
 
 
 def local_date(at: dt.datetime | None) -> str:
     if at is None:
         return "—"
-    return date_format(timezone.localtime(at, clock.gym_tz()).date(), "j M Y")
+    return format_date(timezone.localtime(at, clock.gym_tz()).date(), "short")
 
 
 def next_action_label(case: DunningCase) -> str:
@@ -259,7 +259,7 @@ def _instant(value: Any) -> dt.datetime | None:
 
 def _day(value: Any) -> str:
     try:
-        return date_format(dt.date.fromisoformat(str(value)[:10]), "j M Y")
+        return format_date(dt.date.fromisoformat(str(value)[:10]), "short")
     except ValueError:
         return str(value)
 

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 from django.contrib.admin.utils import quote
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 
 from billing.admin.member_page import take_payment_url
 from billing.summaries import members_owing
+from config.dates import format_date
 from members.selectors import members_alerts
 
 from ..models import AccessEvent, Decision
@@ -103,7 +103,7 @@ def feed_rows(events: Sequence[AccessEvent], user: Any, back: str = "") -> list[
                 at=local,
                 time=local.strftime("%H:%M:%S"),
                 day=local.strftime("%Y-%m-%d"),
-                date=date_format(local.date(), "j M Y"),
+                date=format_date(local.date(), "short"),
                 granted=not denied,
                 reason=event.reason,
                 label=reason_label(event.reason),

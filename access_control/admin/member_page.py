@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from config import clock
+from config.dates import format_date
 from members.hooks import ACTIONS, DANGER, PRIMARY, RECORDS, MemberFact, MemberTool, TodayRow
 from members.hooks import TodaySection as Section
 
@@ -65,7 +65,7 @@ def member_page_facts(request: HttpRequest, member: Any) -> list[MemberFact]:
     elif (today - local.date()).days == 1:
         when = _("Yesterday, %(time)s") % {"time": local.strftime("%H:%M")}
     else:
-        when = date_format(local.date(), "j M Y")
+        when = format_date(local.date(), "short")
     log = reverse("admin:access_control_accessevent_changelist")
     return [
         MemberFact(

@@ -31,12 +31,12 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from config import clock
+from config.dates import format_date
 from config.errors import DomainError
 from members.models import Member
 from members.profile import safe_next, status_badge
@@ -254,7 +254,7 @@ class TakePaymentPages(DeskPagesBase):
                     "invoice": invoice,
                     "due": format_amount(invoice.amount_due, invoice.currency),
                     "total": format_amount(invoice.total, invoice.currency),
-                    "due_on": date_format(invoice.due_on, "j M Y") if invoice.due_on else "—",
+                    "due_on": format_date(invoice.due_on, "short") if invoice.due_on else "—",
                     "overdue": bool(invoice.due_on and invoice.due_on < today),
                     "for_other": invoice.member_id != member.pk,
                 }

@@ -11,9 +11,9 @@ from django.contrib.admin.utils import quote
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import translation
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from config.dates import format_date
 from members.hooks import ACTIONS, DANGER, GOOD, PRIMARY, RECORDS, WARN, MemberFact, MemberTool
 
 from ..models import MembershipStatus, PlanKind
@@ -68,12 +68,12 @@ def _plan_fact(standing: MemberStanding) -> MemberFact:
         return MemberFact(_("Plan"), _("No membership"), order=10)
     detail = membership.get_status_display()
     if membership.status == MembershipStatus.FROZEN and membership.frozen_until:
-        detail = _("Frozen until %(day)s") % {"day": date_format(membership.frozen_until, "j M Y")}
+        detail = _("Frozen until %(day)s") % {"day": format_date(membership.frozen_until, "short")}
     elif membership.cancel_at and membership.status not in (
         MembershipStatus.CANCELLED,
         MembershipStatus.ENDED,
     ):
-        detail = _("Ends on %(day)s") % {"day": date_format(membership.cancel_at, "j M Y")}
+        detail = _("Ends on %(day)s") % {"day": format_date(membership.cancel_at, "short")}
     if membership.payer_id != membership.member_id:
         detail += " · " + _("paid by %(payer)s") % {"payer": membership.payer.full_name}
     return MemberFact(
@@ -97,7 +97,7 @@ def _next_payment_fact(standing: MemberStanding) -> MemberFact:
     return MemberFact(
         _("Next payment"),
         format_amount(charge.amount, charge.currency),
-        detail=date_format(charge.on, "j M Y"),
+        detail=format_date(charge.on, "short"),
         order=20,
     )
 

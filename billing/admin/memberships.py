@@ -9,9 +9,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+
+from config.dates import format_date
 
 from ..models import (
     LIVE_STATUSES,
@@ -382,7 +383,7 @@ class MembershipAdmin(
             assert item.ended_on is not None
             return str(_("%(addon)s ends on %(date)s.")) % {
                 "addon": addon,
-                "date": date_format(item.ended_on, "DATE_FORMAT"),
+                "date": format_date(item.ended_on),
             }
 
         return self._service_form_view(

@@ -22,11 +22,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.utils import translation
-from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from config import clock
+from config.dates import format_date
 from config.errors import DomainError
 from members.models import Member
 from members.profile import status_badge
@@ -405,12 +405,12 @@ class SignUpPages:
             "next_charge": (
                 {
                     "amount": format_amount(quote.next_charge.amount, quote.next_charge.currency),
-                    "on": date_format(quote.next_charge.on, "j M Y"),
+                    "on": format_date(quote.next_charge.on, "short"),
                 }
                 if quote.next_charge
                 else None
             ),
-            "trial_ends_on": date_format(quote.trial_ends_on, "j M Y")
+            "trial_ends_on": format_date(quote.trial_ends_on, "short")
             if quote.trial_ends_on
             else "",
             "agreements": agreements,
@@ -426,4 +426,4 @@ def _period(start: Any, end: Any) -> str:
     if not start or not end:
         return ""
     last = end - dt.timedelta(days=1)
-    return f"{date_format(start, 'j M Y')} – {date_format(last, 'j M Y')}"
+    return f"{format_date(start, 'short')} – {format_date(last, 'short')}"

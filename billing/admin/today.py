@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 from django.contrib.admin.utils import quote
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from config import clock
+from config.dates import format_date
 from members.hooks import DANGER, WARN, TodayRow, TodaySection
 
 from ..money import format_amount
@@ -112,7 +112,7 @@ def _this_week(today: dt.date) -> TodaySection:
             text=membership.member.full_name,
             url=_profile(membership.member),
             detail=_("last day %(day)s")
-            % {"day": date_format(membership.cancel_at - dt.timedelta(days=1), "j M")},
+            % {"day": format_date(membership.cancel_at - dt.timedelta(days=1), "day_month_short")},
         )
         for membership in ending
         if membership.cancel_at
@@ -120,7 +120,8 @@ def _this_week(today: dt.date) -> TodaySection:
         TodayRow(
             text=membership.member.full_name,
             url=_profile(membership.member),
-            detail=_("frozen until %(day)s") % {"day": date_format(membership.frozen_until, "j M")},
+            detail=_("frozen until %(day)s")
+            % {"day": format_date(membership.frozen_until, "day_month_short")},
         )
         for membership in thawing
         if membership.frozen_until

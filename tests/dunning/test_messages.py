@@ -104,7 +104,7 @@ def test_thai_members_get_thai_messages(failing_member, time_machine):
     fail_renewal(time_machine)
     (email,) = mail.outbox
     assert "ไม่สำเร็จ" in email.subject
-    assert "15 เมษายน 2026" in email.body  # the suspension date, in Thai
+    assert "15 เมษายน 2569" in email.body  # the suspension date, in Thai: the Buddhist year
     assert "https://gym.example/pay/" in email.body
     assert "เราจะไม่ขอหมายเลขบัตร" in email.body  # the security note
     (sms,) = locmem.outbox
