@@ -7,13 +7,21 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
-from ..models import AddOn, Coupon, Pack, Plan, PlanEntitlement
+from ..models import AddOn, Coupon, Interval, Pack, Plan, PlanEntitlement
 from ..money import format_rate
 
 # Catalogue terms existing members are billed on: a new price means a new plan.
 from ..services.catalogue import PLAN_TERMS_FIXED_ONCE_SOLD
 from .base import money
+
+# "2 weeks", "3 months": a plan billed every few periods.
+INTERVALS: dict[str, Any] = {
+    Interval.WEEK: ngettext_lazy("%(count)s week", "%(count)s weeks", "count"),
+    Interval.MONTH: ngettext_lazy("%(count)s month", "%(count)s months", "count"),
+    Interval.YEAR: ngettext_lazy("%(count)s year", "%(count)s years", "count"),
+}
 
 
 class PlanEntitlementInline(admin.TabularInline):
@@ -67,10 +75,12 @@ class PlanAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("billed every"))
     def billing_interval(self, obj: Plan) -> str:
-        unit = obj.get_interval_display()
         if obj.interval_count == 1:
-            return str(unit)
-        return str(_("%(count)s × %(unit)s") % {"count": obj.interval_count, "unit": unit})
+            return str(obj.get_interval_display())
+        every = INTERVALS.get(obj.interval)
+        if every is None:  # an interval this screen does not know: say it plainly
+            return f"{obj.interval_count} {obj.get_interval_display()}"
+        return str(every % {"count": obj.interval_count})
 
     @admin.display(description=_("price"), ordering="price")
     def price_display(self, obj: Plan) -> str:

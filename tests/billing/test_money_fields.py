@@ -227,3 +227,14 @@ def test_a_read_only_amount_shows_as_money_in_its_own_currency(make_staff):
     assert "฿1,234.56" in page
     assert "123456" not in page
     assert "7%" in page
+
+
+@pytest.mark.django_db
+def test_the_plan_list_reads_in_words_in_each_language(make_staff):
+    PlanFactory(interval="week", interval_count=2, price=79_000, tax_rate_bp=700)
+    owner = Client()
+    owner.force_login(make_staff(roles.OWNER))
+    english = owner.get("/admin/billing/plan/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "2 weeks" in english and "฿790.00" in english and "7% included" in english
+    thai = owner.get("/admin/billing/plan/", HTTP_ACCEPT_LANGUAGE="th").content.decode()
+    assert "2 สัปดาห์" in thai and "รวมภาษี 7% แล้ว" in thai
