@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from csp.middleware import CSPMiddleware
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -68,3 +70,20 @@ class StaffLanguageMiddleware:
                 translation.activate(language)
                 request.LANGUAGE_CODE = language
         return self.get_response(request)
+
+
+class MemberPagesCSPMiddleware(CSPMiddleware):
+    """django-csp's Content Security Policy, sent on the pages members open
+    (``CSP_MEMBER_PAGE_PREFIXES``: the pay page, the sandbox bank).
+
+    Their scripts and styles carry the request's nonce; nothing else runs.  The admin and
+    the API docs keep Django's own headers (frame denial, no sniffing, HSTS, referrer).
+    """
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        prefixes = tuple(settings.CSP_MEMBER_PAGE_PREFIXES)
+        if not request.path_info.startswith(prefixes):
+            return response
+        return super().process_response(request, response)

@@ -8,6 +8,7 @@ executed eagerly, DEBUG on.  Production and the test suite set ``DATABASE_URL``
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "anymail",
+    "csp",
     "members",
     "billing",
     "access_control",
@@ -48,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.MemberPagesCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "config.middleware.GymTimeZoneMiddleware",
@@ -318,6 +321,10 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = DUNNING_ENUM_NAME_OVERRIDES
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Our own pages' forms post to our own origin: "same-origin" keeps the Referer Django's
+# CSRF check reads on HTTPS, and tells no other site which page (or pay link) sent a visitor.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True
@@ -325,9 +332,29 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
-    SECURE_REFERRER_POLICY = "same-origin"
 # /healthz is polled by load balancers over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Content Security Policy (django-csp) on the pages members open: the pay page and the
+# sandbox bank.  Inline scripts and styles carry the request's nonce; the card form is
+# Stripe's own (its script, frames and API) only when Stripe is the gateway.
+CSP_MEMBER_PAGE_PREFIXES = ["/pay/", "/sandbox-bank/"]
+_stripe_sources = ["https://js.stripe.com"] if PAYMENT_GATEWAY == "stripe" else []
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE, *_stripe_sources],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF, *(["https://api.stripe.com"] if _stripe_sources else [])],
+        "frame-src": [*_stripe_sources, *(["https://hooks.stripe.com"] if _stripe_sources else [])]
+        or [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

@@ -162,11 +162,19 @@ def open_page(
 ) -> Iterator[Callable[..., Page]]:
     """``open_page(lang, viewport=..., **context options)``: a page in a fresh context."""
     opened: list[tuple[BrowserContext, OutsideRequests]] = []
+    refused: list[str] = []  # what the Content Security Policy blocked
 
     def open_(lang: str = "en", **options: Any) -> Page:
         context, outside = _open_context(browser, server, lang, **options)
         opened.append((context, outside))
-        return context.new_page()
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
+        return page
 
     yield open_
     failed = any(
@@ -179,6 +187,7 @@ def open_page(
         context.close()
     reached_out = [url for _context, outside in opened for url in outside]
     assert not reached_out, f"the page reached past the server (no CDN allowed): {reached_out}"
+    assert not refused, f"the page's own content broke its Content Security Policy: {refused}"
 
 
 @pytest.fixture
