@@ -19,6 +19,7 @@ from django.db.models import (
     F,
     JSONField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -31,6 +32,7 @@ from .models import (
     LIVE_STATUSES,
     Invoice,
     InvoiceStatus,
+    LedgerEntry,
     Membership,
     MembershipEvent,
     MembershipStatus,
@@ -512,3 +514,29 @@ def promptpay_requests_awaiting_staff() -> QuerySet[PromptPayRequest]:
         status__in=[PromptPayStatus.PENDING, PromptPayStatus.EXPIRED],
         member_reported_at__isnull=False,
     ).select_related("member")
+
+
+def account_charges_blocked(member_id: int) -> bool:
+    """Whether the dunning ladder blocks charges to this member's account now: a live
+    membership of theirs, or one they pay for, has ``account_charges_blocked`` set."""
+    return Membership.objects.filter(
+        Q(member_id=member_id) | Q(payer_id=member_id),
+        status__in=LIVE_STATUSES,
+        account_charges_blocked=True,
+    ).exists()
+
+
+def account_statement(member_id: int, currency: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The member account's entries, oldest first, each with the balance after it
+    (positive: the member owes; negative: credit)."""
+    entries = list(
+        LedgerEntry.objects.filter(member_id=member_id, currency=currency).order_by(
+            "created_at", "id"
+        )
+    )
+    balance = 0
+    rows = []
+    for entry in entries:
+        balance += entry.amount
+        rows.append({"entry": entry, "balance": balance})
+    return rows[-limit:]

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "billing",
     "access_control",
     "dunning",
+    "pos",
 ]
 
 MIDDLEWARE = [
@@ -207,6 +208,12 @@ TIME_ZONE = "UTC"
 GYM_TIME_ZONE = env.str("GYM_TIME_ZONE", default="Asia/Bangkok")
 GYM_CURRENCY = env.str("GYM_CURRENCY", default="THB")
 GYM_PHONE_REGION = env.str("GYM_PHONE_REGION", default="TH")
+# The till: discounts above this share of a sale (basis points; 1000 = 10%) need a manager;
+# general items carry this VAT rate; the seller's branch on tax invoices ("สำนักงานใหญ่" for
+# the head office, or a 5-digit branch number).
+POS_DISCOUNT_MANAGER_PERCENT_BP = env.int("POS_DISCOUNT_MANAGER_PERCENT_BP", default=1000)
+POS_GENERAL_TAX_RATE_BP = env.int("POS_GENERAL_TAX_RATE_BP", default=700)
+POS_SELLER_BRANCH = env.str("POS_SELLER_BRANCH", default="สำนักงานใหญ่")
 # Dates written in Thai show the Buddhist year (2569 for 2026), in the admin, the emails,
 # the SMS and the member's pages alike (config.dates).  Off: the Western year everywhere.
 THAI_BUDDHIST_YEAR = env.bool("THAI_BUDDHIST_YEAR", default=True)

@@ -57,3 +57,21 @@ def pack_visit_take(purchase_id: int) -> bool:
             remaining=F("remaining") - 1
         )
     )
+
+
+def pack_grant(member: Member, pack: Pack, *, valid_from: dt.date | None = None) -> PackPurchase:
+    """Give ``member`` a pack paid elsewhere (a till's sale, whose receipt is the tax
+    document): valid from today, with no invoice of its own."""
+    start = valid_from or clock.today()
+    return PackPurchase.objects.create(
+        member=member,
+        pack=pack,
+        remaining=pack.quantity,
+        valid_from=start,
+        expires_on=start + dt.timedelta(days=pack.valid_days),
+    )
+
+
+def pack_revoke(purchase_id: int) -> None:
+    """A refunded pack: nothing left on it, so the gate no longer admits on it."""
+    PackPurchase.objects.filter(pk=purchase_id).update(remaining=0)

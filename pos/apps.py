@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PosConfig(AppConfig):
+    name = "pos"
+    verbose_name = _("Point of sale")
+
+    def ready(self) -> None:
+        from billing import hooks as billing_hooks
+
+        from .services import sales
+
+        # A PromptPay tender completes its sale when the bank says it is paid.
+        if sales.promptpay_paid not in billing_hooks.promptpay_paid:
+            billing_hooks.promptpay_paid.append(sales.promptpay_paid)
