@@ -322,7 +322,16 @@ DUNNING_ENUM_NAME_OVERRIDES = {
     "DunningMessageStatusEnum": "dunning.models.MessageStatus",
     "DunningPlanStatusEnum": "dunning.models.PlanStatus",
 }
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = DUNNING_ENUM_NAME_OVERRIDES
+POS_ENUM_NAME_OVERRIDES = {
+    "PosLineKindEnum": "pos.models.LineKind",
+    "PosSoldLineKindEnum": "pos.api.serializers.SOLD_LINE_KINDS",
+    "PosTenderKindEnum": "pos.models.TenderKind",
+    "PosSaleKindEnum": "pos.models.SaleKind",
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **DUNNING_ENUM_NAME_OVERRIDES,
+    **POS_ENUM_NAME_OVERRIDES,
+}
 
 # --- Security -------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -19,6 +19,7 @@ api_v1 = [
     path("billing/", include("billing.api.urls")),
     path("access/", include("access_control.api.urls")),
     path("dunning/", include("dunning.api.urls")),
+    path("pos/", include("pos.api.urls")),
 ]
 
 urlpatterns = [

@@ -8,9 +8,14 @@ class PosConfig(AppConfig):
 
     def ready(self) -> None:
         from billing import hooks as billing_hooks
+        from members import hooks as member_hooks
 
+        from . import desk
         from .services import sales
 
         # A PromptPay tender completes its sale when the bank says it is paid.
         if sales.promptpay_paid not in billing_hooks.promptpay_paid:
             billing_hooks.promptpay_paid.append(sales.promptpay_paid)
+        # The member page's "Sell" and "Take payment" at the till; the open tills today.
+        member_hooks.register(member_hooks.member_page_tools, desk.member_page_tools)
+        member_hooks.register(member_hooks.today_sections, desk.today_sections)

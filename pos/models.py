@@ -131,7 +131,7 @@ class StockMovement(models.Model):
         Location, on_delete=models.PROTECT, related_name="+", verbose_name=_("location")
     )
     kind = models.CharField(_("kind"), max_length=10, choices=MovementKind.choices)
-    quantity = models.IntegerField(_("change"))
+    quantity = models.IntegerField(_("quantity change"))
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     sale_line = models.ForeignKey(
         "SaleLine",
