@@ -119,7 +119,8 @@ def test_pay_owing_by_promptpay_in_the_sandbox(
     desk.goto(f"/admin/members/member/{membership.member.pk}/change/")
     desk.locator("#member-actions a[href*='tillsession/sell']").first.click()
     desk.locator("#owing-promptpay").click()
-    expect(desk).to_have_url(re.compile(r".*/admin/billing/promptpayrequest/\d+/"))
+    # The QR is asked of the (sandbox) gateway first: allow a loaded machine some time.
+    expect(desk).to_have_url(re.compile(r".*/admin/billing/promptpayrequest/\d+/"), timeout=30_000)
     request = PromptPayRequest.objects.get()
     desk.goto(f"/sandbox-bank/promptpay/{request.gateway_reference}/")
     desk.locator("#bank-pay").click()
