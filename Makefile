@@ -52,7 +52,7 @@ pytest: install-dev
 
 ## messages: rebuild the Thai translations after changing strings
 messages: install-dev
-	for app in config members billing access_control dunning pos; do (cd $$app && ../$(PY) ../manage.py makemessages -l th --no-obsolete); done
+	for app in config members billing access_control classes dunning pos; do (cd $$app && ../$(PY) ../manage.py makemessages -l th --no-obsolete); done
 	$(PY) manage.py compilemessages -l th --ignore=.venv
 
 ## run-prod: web (gunicorn), a Celery worker and Celery beat together (Procfile)

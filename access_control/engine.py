@@ -79,6 +79,7 @@ class ZoneSnapshot:
     anti_passback_minutes: int
     location_id: int
     time_zone: str
+    class_check_in: bool = False  # grants here are reported (access_control.hooks)
 
     @property
     def tz(self) -> ZoneInfo:

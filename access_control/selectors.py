@@ -64,6 +64,7 @@ def zone_snapshot(zone: ZoneModel) -> ZoneSnapshot:
         anti_passback_minutes=zone.anti_passback_minutes,
         location_id=zone.location_id,
         time_zone=zone.location.time_zone,
+        class_check_in=zone.class_check_in,
     )
 
 

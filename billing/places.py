@@ -91,6 +91,11 @@ class Zone(models.Model):
         _("anti-passback"), max_length=8, choices=AntiPassback.choices, default=AntiPassback.NONE
     )
     anti_passback_minutes = models.PositiveSmallIntegerField(_("anti-passback minutes"), default=5)
+    class_check_in = models.BooleanField(
+        _("class check-in"),
+        default=False,
+        help_text=_("A grant here marks members booked into a class in this zone attended."),
+    )
 
     class Meta:
         verbose_name = _("zone")

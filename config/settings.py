@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "members",
     "billing",
     "access_control",
+    "classes",
     "dunning",
     "pos",
 ]
@@ -380,3 +381,27 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Classes ----------------------------------------------------------------------------
+# Overlapping bookings by one member: refused unless switched on.
+CLASSES_ALLOW_OVERLAP = env.bool("CLASSES_ALLOW_OVERLAP", default=False)
+# Late-cancel and no-show fees wait this long for staff to waive them, then are posted.
+CLASSES_FEE_WAIVE_HOURS = env.int("CLASSES_FEE_WAIVE_HOURS", default=24)
+# A gate grant marks a booked member attended from this long before the start to the end.
+CLASSES_CHECK_IN_MINUTES_BEFORE = env.int("CLASSES_CHECK_IN_MINUTES_BEFORE", default=30)
+# Attendance closes (booked members not checked in become no-shows) this long after the end.
+CLASSES_ATTENDANCE_CLOSES_MINUTES = env.int("CLASSES_ATTENDANCE_CLOSES_MINUTES", default=60)
+# This many no-shows within the days below suspend booking for CLASSES_STRIKE_SUSPEND_DAYS.
+# 0: never.
+CLASSES_NO_SHOW_STRIKES = env.int("CLASSES_NO_SHOW_STRIKES", default=3)
+CLASSES_STRIKE_WINDOW_DAYS = env.int("CLASSES_STRIKE_WINDOW_DAYS", default=30)
+CLASSES_STRIKE_SUSPEND_DAYS = env.int("CLASSES_STRIKE_SUSPEND_DAYS", default=7)
+# Reminders go this many hours before class, never within the quiet hours.
+CLASSES_REMINDER_HOURS = env.int("CLASSES_REMINDER_HOURS", default=12)
+CLASSES_QUIET_HOURS_START = env.str("CLASSES_QUIET_HOURS_START", default="21:00")
+CLASSES_QUIET_HOURS_END = env.str("CLASSES_QUIET_HOURS_END", default="08:00")
+# Sessions are generated from weekly schedules this many weeks ahead.
+CLASSES_WEEKS_AHEAD = env.int("CLASSES_WEEKS_AHEAD", default=4)
+# SMS go through the same configured backend as every other SMS of the gym.
+CLASSES_SMS_BACKEND = env.str("CLASSES_SMS_BACKEND", default=DUNNING_SMS_BACKEND)
+CLASSES_PUBLIC_BASE_URL = env.str("CLASSES_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")

@@ -40,6 +40,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("pay/", include("dunning.urls")),
+    path("classes/", include("classes.urls")),
     # The sandbox gateway's banking app (404 with any other gateway): demo and tests.
     path("sandbox-bank/", include("billing.sandbox_bank")),
 ]

@@ -22,7 +22,7 @@ from config.db import insert_row
 from config.errors import InvalidInput
 from members.models import Member
 
-from .. import presence
+from .. import hooks, presence
 from ..credentials import presented_candidates
 from ..engine import AccessDecision, GateFacts, MemberSnapshot, decide
 from ..errors import OverrideNotAllowed
@@ -254,6 +254,8 @@ def access_check(
     if device.seen_due and decision.charge_pack is None:
         device_seen(device, now)  # the third statement; a pack deduction takes precedence
     assert event.pk is not None
+    if decision.granted and not replayed and member and way == Direction.IN:
+        _report(device.zone.class_check_in, member.id, device.zone.id, now, event.pk)
     return _result(
         decision.granted, decision.reason, decision.warnings, member, event.pk, replayed=replayed
     )
@@ -279,7 +281,16 @@ def manual_check_in(
     )
     decision, _ = _record(event, decide(facts), facts)  # no device event id: no replay
     assert event.pk is not None
+    if decision.granted and direction == Direction.IN:
+        _report(snapshot.class_check_in, member.pk, snapshot.id, now, event.pk)
     return _result(decision.granted, decision.reason, decision.warnings, facts.member, event.pk)
+
+
+def _report(wanted: bool, member_id: int, zone_id: int, at: Any, event_id: int) -> None:
+    """Tell higher apps of a grant in a zone that asks for it (classes' attendance); a
+    zone that does not costs the gate nothing."""
+    if wanted:
+        hooks.granted(hooks.Grant(member_id=member_id, zone_id=zone_id, at=at, event_id=event_id))
 
 
 def _staff(user: Any) -> Any:

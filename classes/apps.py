@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ClassesConfig(AppConfig):
+    name = "classes"
+    verbose_name = _("Classes")
+
+    def ready(self) -> None:
+        from access_control import hooks as gate_hooks
+        from members import hooks
+
+        from . import today
+        from .services.attendance import attendance_from_grant
+
+        # A grant at a device in a class's room or zone marks the booked member attended.
+        gate_hooks.register(gate_hooks.access_granted, attendance_from_grant)
+        # "Today at the gym": the day's classes and how full they are.
+        hooks.register(hooks.today_sections, today.today_sections)

@@ -1,0 +1,446 @@
+"""Booking, the waitlist, cancellations and the gym's own changes.
+
+Locks, always in this order: the session's row, then the membership's (plan credits),
+then packs and bookings.  Every change to a session's places happens under its row
+lock, so its capacity is never exceeded and two members never share a spot, however
+many requests arrive at once.  Before the late-cancel cutoff a freed place goes to the
+first waitlisted member who can take it, in the same transaction; after it, the place
+is offered in turn, each offer for a limited time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Max, Q
+
+from config import clock
+from members.models import Member
+
+from ..errors import BookingNotChanged, BookingRefused
+from ..models import (
+    HOLDS_PLACE,
+    Booking,
+    BookingEvent,
+    BookingSource,
+    BookingStatus,
+    ClassSession,
+    FeeKind,
+    SessionStatus,
+)
+from . import outbox, paying, rules
+from .fees import fee_create
+
+
+def _locked_session(session_id: int) -> ClassSession:
+    try:
+        return (
+            ClassSession.objects.select_for_update(of=("self",))
+            .select_related("class_type", "room__location")
+            .get(pk=session_id)
+        )
+    except ClassSession.DoesNotExist:
+        raise BookingRefused(reason="session_cancelled") from None
+
+
+def _offers_out(session: ClassSession, now: dt.datetime) -> int:
+    return Booking.objects.filter(
+        session_id=session.pk, status=BookingStatus.WAITLISTED, offer_expires_at__gt=now
+    ).count()
+
+
+def _spot_for(session: ClassSession, wanted: int | None) -> int | None:
+    spots = session.room.spots
+    if not spots:
+        return None
+    taken = set(
+        Booking.objects.filter(
+            session_id=session.pk, status__in=HOLDS_PLACE, spot__isnull=False
+        ).values_list("spot", flat=True)
+    )
+    if wanted is not None:
+        if not 1 <= wanted <= spots:
+            raise BookingRefused(reason="no_such_spot", spot=wanted)
+        if wanted in taken:
+            raise BookingRefused(reason="spot_taken")
+        return wanted
+    return next((n for n in range(1, spots + 1) if n not in taken), None)
+
+
+def _take_place(
+    booking: Booking, session: ClassSession, member: Member, now: dt.datetime, **standing: Any
+) -> None:
+    """Pay for and give ``booking`` a place (the session is locked and has room)."""
+    membership, plan_ids = standing["membership"], standing["plan_ids"]
+    plan_applies = rules.check_entitled(membership, plan_ids)
+    paid = paying.pay(member, session, membership, plan_applies=plan_applies, today=clock.today())
+    paying.apply(booking, paid)
+    booking.spot = _spot_for(session, standing.get("spot"))
+    booking.status, booking.booked_at = BookingStatus.BOOKED, now
+    booking.waitlist_position = None
+    booking.offer_expires_at = None
+    session.booked_count += 1
+    ClassSession.objects.filter(pk=session.pk).update(booked_count=session.booked_count)
+
+
+def _standing(member: Member, session: ClassSession, now: dt.datetime) -> dict[str, Any]:
+    membership = rules.membership_for(member)
+    rules.check_standing(member, session, now, membership)
+    plan_ids = rules.plans_including(session.class_type)
+    rules.check_entitled(membership, plan_ids)
+    return {"membership": membership, "plan_ids": plan_ids}
+
+
+def book(
+    member: Member,
+    session_id: int,
+    *,
+    source: str = BookingSource.MEMBER,
+    actor: Any = None,
+    override_reason: str = "",
+    override: bool = False,
+    spot: int | None = None,
+    waitlist: bool = True,
+) -> Booking:
+    """Book ``member`` into the session, or put them on its waitlist when it is full.
+
+    ``override``: staff book outside the window, and must say why (logged).
+    """
+    override_reason = (override_reason or "").strip()
+    if override and not override_reason:
+        raise BookingRefused(reason="reason_required")
+    now = clock.now()
+    with transaction.atomic():
+        session = _locked_session(session_id)
+        rules.check_session_open(session, now, override=override)
+        standing = _standing(member, session, now)
+        held = session.booked_count + _offers_out(session, now)
+        has_room = held < session.capacity
+        rules.check_no_clash(member, session, holds_place=has_room)
+        booking = Booking(
+            session=session,
+            member=member,
+            source=source,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            override_reason=override_reason[:300],
+            created_at=now,
+        )
+        if has_room:
+            _take_place(booking, session, member, now, spot=spot, **standing)
+            booking.save()
+            paying.drop_in_charge(booking, session)
+        else:
+            if not waitlist:
+                raise BookingRefused(reason="full")
+            queue = Booking.objects.filter(session_id=session.pk, status=BookingStatus.WAITLISTED)
+            last = queue.aggregate(n=Max("waitlist_position"), c=Count("pk"))
+            if last["c"] >= session.class_type.waitlist_limit:
+                raise BookingRefused(reason="full")
+            booking.status = BookingStatus.WAITLISTED
+            booking.waitlist_position = (last["n"] or 0) + 1
+            booking.save()
+        if override:
+            BookingEvent.objects.create(
+                booking=booking,
+                kind="window_override",
+                reason=override_reason,
+                actor=booking.created_by,
+            )
+    return booking
+
+
+def _locked_booking(booking_id: int) -> tuple[ClassSession, Booking]:
+    session_id = Booking.objects.filter(pk=booking_id).values_list("session_id", flat=True).first()
+    if session_id is None:
+        raise BookingNotChanged(reason="not_booked")
+    session = _locked_session(session_id)
+    booking = (
+        Booking.objects.select_for_update(of=("self",)).select_related("member").get(pk=booking_id)
+    )
+    booking.session = session
+    return session, booking
+
+
+def _release(session: ClassSession, booking: Booking) -> None:
+    if booking.status in HOLDS_PLACE:
+        session.booked_count = max(session.booked_count - 1, 0)
+        ClassSession.objects.filter(pk=session.pk).update(booked_count=session.booked_count)
+
+
+def cancel(booking_id: int, *, actor: Any = None, member: Member | None = None) -> Booking:
+    """Cancel a booking or leave the waitlist.  ``member``: only their own booking.
+
+    Before the cutoff the credit comes back and the place goes to the waitlist at once;
+    after it, the booking is late-cancelled (credit and/or fee as the class type says)
+    and the place is offered in turn.
+    """
+    now = clock.now()
+    with transaction.atomic():
+        session, booking = _locked_booking(booking_id)
+        if member is not None and booking.member_id != member.pk:
+            raise BookingNotChanged(reason="not_booked")
+        if booking.status == BookingStatus.WAITLISTED:
+            held_offer = booking.offer_expires_at is not None and booking.offer_expires_at > now
+            booking.status, booking.cancelled_at = BookingStatus.CANCELLED, now
+            booking.cancel_reason, booking.offer_expires_at = "left_waitlist", None
+            booking.save(
+                update_fields=["status", "cancelled_at", "cancel_reason", "offer_expires_at"]
+            )
+            if held_offer:
+                offer_next(session, now)
+            return booking
+        if booking.status != BookingStatus.BOOKED:
+            raise BookingNotChanged(reason="not_booked")
+        _release(session, booking)
+        kind = session.class_type
+        late = now >= rules.window(session).cutoff
+        if late:
+            booking.status = BookingStatus.LATE_CANCELLED
+            if not kind.late_cancel_forfeits_credit:
+                paying.give_back(booking)
+        else:
+            booking.status = BookingStatus.CANCELLED
+            paying.give_back(booking)
+        booking.cancelled_at, booking.cancel_reason = now, "member" if member else "staff"
+        booking.save(update_fields=["status", "cancelled_at", "cancel_reason", "credit_returned"])
+        if late:
+            fee_create(booking, FeeKind.LATE_CANCEL, now)
+        refill(session, now)
+    return booking
+
+
+def _eligible_take(booking: Booking, session: ClassSession, now: dt.datetime) -> bool:
+    """Try to give waitlisted ``booking`` the place; ``False`` if the member can't take it."""
+    try:
+        with transaction.atomic():  # a savepoint: a refusal leaves nothing behind
+            standing = _standing(booking.member, session, now)
+            rules.check_no_clash(booking.member, session, holds_place=True, booking_id=booking.pk)
+            _take_place(booking, session, booking.member, now, **standing)
+            booking.source = BookingSource.WAITLIST
+            booking.save()
+            paying.drop_in_charge(booking, session)
+            _leave_overlapping_waitlists(booking, session, now)
+    except BookingRefused:
+        session.refresh_from_db(fields=["booked_count"])
+        return False
+    return True
+
+
+def _leave_overlapping_waitlists(booking: Booking, session: ClassSession, now: dt.datetime) -> None:
+    """A member promoted into a class leaves the waitlists of classes at the same time."""
+    Booking.objects.filter(
+        ~Q(session_id=session.pk),
+        member_id=booking.member_id,
+        status=BookingStatus.WAITLISTED,
+        session__starts_at__lt=session.ends_at,
+        session__ends_at__gt=session.starts_at,
+    ).update(
+        status=BookingStatus.CANCELLED,
+        cancelled_at=now,
+        cancel_reason="promoted_elsewhere",
+        offer_expires_at=None,
+    )
+
+
+def _queue(session: ClassSession, now: dt.datetime) -> list[Booking]:
+    return list(
+        Booking.objects.filter(session_id=session.pk, status=BookingStatus.WAITLISTED)
+        .filter(Q(offer_expires_at__isnull=True) | Q(offer_expires_at__lte=now))
+        .select_related("member")
+        .select_for_update(of=("self",))
+        .order_by("waitlist_position", "pk")
+    )
+
+
+def promote(session: ClassSession, now: dt.datetime) -> list[Booking]:
+    """Fill free places from the waitlist, in order, skipping members who can't take one.
+
+    Runs under the session's lock, in the caller's transaction.
+    """
+    free = session.capacity - session.booked_count - _offers_out(session, now)
+    promoted: list[Booking] = []
+    if free <= 0:
+        return promoted
+    for booking in _queue(session, now):
+        if free <= 0:
+            break
+        booking.session = session
+        if _eligible_take(booking, session, now):
+            promoted.append(booking)
+            free -= 1
+            BookingEvent.objects.create(booking=booking, kind="promoted")
+            outbox.plan(booking, "promoted")
+    return promoted
+
+
+def offer_next(session: ClassSession, now: dt.datetime) -> Booking | None:
+    """After the cutoff: offer a free place to the next waitlisted member who may take it,
+    for the class type's minutes (never past the start)."""
+    if session.status != SessionStatus.SCHEDULED or now >= session.starts_at:
+        return None
+    free = session.capacity - session.booked_count - _offers_out(session, now)
+    if free <= 0:
+        return None
+    for booking in _queue(session, now):
+        try:
+            with transaction.atomic():
+                standing = _standing(booking.member, session, now)
+                del standing
+                rules.check_no_clash(
+                    booking.member, session, holds_place=True, booking_id=booking.pk
+                )
+        except BookingRefused:
+            continue
+        minutes = dt.timedelta(minutes=session.class_type.offer_minutes)
+        booking.offer_expires_at = min(now + minutes, session.starts_at)
+        booking.save(update_fields=["offer_expires_at"])
+        booking.session = session
+        BookingEvent.objects.create(booking=booking, kind="offered")
+        outbox.plan(
+            booking,
+            "offered",
+            key=f"offered:{booking.pk}:{int(now.timestamp())}",
+            extra={"until": booking.offer_expires_at},
+        )
+        return booking
+    return None
+
+
+def refill(session: ClassSession, now: dt.datetime) -> None:
+    """A place came free: promote before the cutoff, offer after it."""
+    if session.status != SessionStatus.SCHEDULED or now >= session.starts_at:
+        return
+    if now < rules.window(session).cutoff:
+        promote(session, now)
+    else:
+        offer_next(session, now)
+
+
+def accept_offer(booking_id: int, *, member: Member | None = None) -> Booking:
+    now = clock.now()
+    with transaction.atomic():
+        session, booking = _locked_booking(booking_id)
+        if member is not None and booking.member_id != member.pk:
+            raise BookingNotChanged(reason="no_offer")
+        if booking.status != BookingStatus.WAITLISTED or booking.offer_expires_at is None:
+            raise BookingNotChanged(reason="no_offer")
+        if booking.offer_expires_at <= now:
+            raise BookingNotChanged(reason="offer_expired")
+        # The offer holds the place: free it for this member, then take it.
+        booking.offer_expires_at = None
+        standing = _standing(booking.member, session, now)
+        rules.check_no_clash(booking.member, session, holds_place=True, booking_id=booking.pk)
+        if session.booked_count >= session.capacity:
+            raise BookingNotChanged(reason="session_full")
+        _take_place(booking, session, booking.member, now, **standing)
+        booking.save()
+        paying.drop_in_charge(booking, session)
+        _leave_overlapping_waitlists(booking, session, now)
+        BookingEvent.objects.create(booking=booking, kind="offer_accepted")
+    return booking
+
+
+def offers_expire() -> int:
+    """Beat: offers not accepted in time go to the next member in line."""
+    now = clock.now()
+    expired = 0
+    session_ids = set(
+        Booking.objects.filter(
+            status=BookingStatus.WAITLISTED, offer_expires_at__lte=now
+        ).values_list("session_id", flat=True)
+    )
+    for session_id in sorted(session_ids):
+        with transaction.atomic():
+            session = _locked_session(session_id)
+            expired += Booking.objects.filter(
+                session_id=session_id, status=BookingStatus.WAITLISTED, offer_expires_at__lte=now
+            ).update(
+                status=BookingStatus.CANCELLED,
+                cancelled_at=now,
+                cancel_reason="offer_expired",
+                offer_expires_at=None,
+            )
+            offer_next(session, now)
+    return expired
+
+
+def move_off_waitlist(booking_id: int, *, actor: Any, reason: str) -> Booking:
+    """Staff give a waitlisted member a free place ahead of the queue (logged)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise BookingNotChanged(reason="reason_required")
+    now = clock.now()
+    with transaction.atomic():
+        session, booking = _locked_booking(booking_id)
+        if booking.status != BookingStatus.WAITLISTED:
+            raise BookingNotChanged(reason="not_waitlisted")
+        if session.booked_count + _offers_out(session, now) >= session.capacity:
+            raise BookingNotChanged(reason="session_full")
+        standing = _standing(booking.member, session, now)
+        rules.check_no_clash(booking.member, session, holds_place=True, booking_id=booking.pk)
+        _take_place(booking, session, booking.member, now, **standing)
+        booking.source = BookingSource.STAFF
+        booking.save()
+        paying.drop_in_charge(booking, session)
+        _leave_overlapping_waitlists(booking, session, now)
+        BookingEvent.objects.create(
+            booking=booking, kind="moved_off_waitlist", reason=reason[:300], actor=actor
+        )
+        outbox.plan(booking, "promoted")
+    return booking
+
+
+def _release_all(session: ClassSession, now: dt.datetime, kind: str, reason: str) -> int:
+    bookings = list(
+        Booking.objects.filter(
+            session_id=session.pk, status__in=[BookingStatus.BOOKED, BookingStatus.WAITLISTED]
+        )
+        .select_related("member")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
+    for booking in bookings:
+        booking.session = session
+        if booking.status == BookingStatus.BOOKED:
+            paying.give_back(booking)
+        booking.status, booking.cancelled_at, booking.cancel_reason = (
+            BookingStatus.CANCELLED,
+            now,
+            reason,
+        )
+        booking.offer_expires_at = None
+        outbox.plan(booking, kind, key=f"{kind}:{booking.pk}:{int(now.timestamp())}")
+    Booking.objects.bulk_update(
+        bookings, ["status", "cancelled_at", "cancel_reason", "credit_returned", "offer_expires_at"]
+    )
+    session.booked_count = 0
+    return len(bookings)
+
+
+def session_cancel(session_id: int, *, actor: Any = None) -> int:
+    """The gym cancels a session: everyone booked or waiting is told, credits come back,
+    no fee.  Returns how many bookings were released."""
+    now = clock.now()
+    with transaction.atomic():
+        session = _locked_session(session_id)
+        if session.status == SessionStatus.CANCELLED:
+            return 0
+        released = _release_all(session, now, "session_cancelled", "gym_cancelled")
+        session.status = SessionStatus.CANCELLED
+        session.save(update_fields=["status", "booked_count"])
+    return released
+
+
+def session_move(session_id: int, starts_at: dt.datetime, *, actor: Any = None) -> int:
+    """The gym changes a session's time: its bookings are released with their credits
+    and every member is told the new time (they book again if it suits them)."""
+    now = clock.now()
+    with transaction.atomic():
+        session = _locked_session(session_id)
+        length = session.ends_at - session.starts_at
+        session.starts_at, session.ends_at = starts_at, starts_at + length
+        released = _release_all(session, now, "session_moved", "gym_moved")
+        session.save(update_fields=["starts_at", "ends_at", "booked_count"])
+    return released
