@@ -45,6 +45,7 @@ class ZoneAdmin(admin.ModelAdmin):
         ("location", "code", "name"),
         "capacity",
         ("anti_passback", "anti_passback_minutes"),
+        "class_check_in",
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Zone]:
