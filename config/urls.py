@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("members.api.urls")),
     path("billing/", include("billing.api.urls")),
     path("access/", include("access_control.api.urls")),
+    path("classes/", include("classes.api.urls")),
     path("dunning/", include("dunning.api.urls")),
     path("pos/", include("pos.api.urls")),
 ]
