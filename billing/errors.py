@@ -47,6 +47,10 @@ class PaymentNotAllowed(DomainError):
             "There is no card on file: take the payment at the desk, or add a card first."
         ),
         "nothing_due": _("Nothing is due on this invoice any more."),
+        "card_payment_in_progress": _(
+            "A card payment of %(amount)s is in progress, started %(seconds)s s ago. "
+            "Wait for its outcome before taking money another way."
+        ),
         "attempt_in_flight": _(
             "A card charge for this invoice is still in progress; wait for its outcome."
         ),

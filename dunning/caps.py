@@ -12,6 +12,17 @@ which count only reattempts, so the limits can never be exceeded.
 
 :func:`cap_free_at` is pure; :func:`credential_check` reads the database and must run
 inside the transaction that writes the attempt, which it serialises per credential.
+
+What makes the caps hold across batches, workers and concurrent runs:
+
+- every decision to charge a card takes a transaction-level advisory lock on the card's
+  fingerprint (:func:`credentials_lock`, all of a batch's cards in one statement, in key
+  order) and holds it until the attempts it writes are committed, so the next decision
+  on that card sees them (committed, or claimed by a transaction that just committed);
+- the history read under that lock has no upper bound in time: attempts written after
+  the run's ``now`` (earlier batches, another run) are counted as well.
+
+See ``docs/locking.md`` for where this lock sits in the revenue loop's lock order.
 """
 
 from __future__ import annotations
@@ -60,10 +71,13 @@ def cap_free_at(
 
     Otherwise the rule that binds longest and the first instant another attempt fits.
     A window is ``(t - period, t]``: an attempt exactly one period ago no longer counts.
+    Attempts stamped after ``now`` count too: a run keeps one ``now`` for all its batches,
+    while the attempts that its earlier batches (or a concurrent run) wrote carry the
+    instant they were written, and the new attempt will carry a later one still.
     """
     worst: tuple[str, dt.datetime] | None = None
     for rule in rules:
-        recent = sorted(t for t in history if now - rule.period < t <= now)
+        recent = sorted(t for t in history if now - rule.period < t)
         if len(recent) < rule.limit:
             continue
         free_at = recent[len(recent) - rule.limit] + rule.period
@@ -130,13 +144,14 @@ def credential_dead(fingerprint: str) -> bool:
 def credentials_history(
     fingerprints: Iterable[str], now: dt.datetime
 ) -> dict[str, list[dt.datetime]]:
-    """Every attempt on each card in the longest cap period up to ``now``."""
+    """Every attempt on each card from the longest cap period before ``now`` on, including
+    those written after ``now`` (by earlier batches of the same run, or another run)."""
     history: dict[str, list[dt.datetime]] = defaultdict(list)
     wanted = {fp for fp in fingerprints if fp}
     if not wanted:
         return history
     for fingerprint, at in PaymentAttempt.objects.filter(
-        card_fingerprint__in=wanted, created_at__gt=now - LONGEST_PERIOD, created_at__lte=now
+        card_fingerprint__in=wanted, created_at__gt=now - LONGEST_PERIOD
     ).values_list("card_fingerprint", "created_at"):
         history[fingerprint].append(at)
     return history

@@ -7,6 +7,7 @@ are the same functions the one-at-a-time services use.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
@@ -72,6 +73,65 @@ def _account_balances(member_ids: set[int]) -> dict[tuple[int, str], int]:
     return {(r["member_id"], r["currency"]): r["balance"] for r in rows if r["balance"]}
 
 
+def _bill_one_period(
+    membership: Membership,
+    addons: dict[int, list[MembershipAddOn]],
+    balances: dict[tuple[int, str], int],
+    events: list[MembershipEvent],
+    *,
+    first: bool,
+) -> tuple[Membership, list[InvoiceLine], int] | None:
+    """The lines of the period starting at ``membership.next_billing_date``, and move the
+    membership to the next period; ``None`` if the membership ends there instead."""
+    start = membership.next_billing_date
+    assert start is not None
+    if membership.cancel_at and start >= membership.cancel_at:
+        membership.status = MembershipStatus.CANCELLED
+        membership.ended_on = membership.cancel_at
+        membership.next_billing_date = None
+        events.append(
+            MembershipEvent(
+                membership=membership,
+                kind="cancelled_at_period_end",
+                to_status=MembershipStatus.CANCELLED,
+            )
+        )
+        return None
+    if first and membership.pending_plan is not None:
+        events.append(
+            MembershipEvent(
+                membership=membership,
+                kind="plan_changed",
+                detail={"from": membership.plan.code, "to": membership.pending_plan.code},
+            )
+        )
+        membership.plan = membership.pending_plan
+        membership.pending_plan = None
+    plan = membership.plan
+    end = advance(start, plan.interval, plan.interval_count, membership.anchor_day)
+    assert end > start, "a billing period must move forward"
+    specs = cycle_line_specs(membership, plan, addons[membership.pk], (start, end))
+    lines = [build_line(spec) for spec in specs]
+    applied = 0
+    balance = balances.get((membership.payer_id, membership.currency), 0)
+    if balance:
+        room = max(totals(lines)[2], 0)
+        applied = balance if balance > 0 else -min(-balance, room)
+        if applied:
+            description = "Account charges" if applied > 0 else "Account credit applied"
+            lines.append(build_line(LineSpec("account", description, applied, 0, inclusive=True)))
+            balances[(membership.payer_id, membership.currency)] = balance - applied
+    if membership.coupon_id and membership.coupon_periods_left:
+        membership.coupon_periods_left -= 1
+    # Each invoice keeps its own period: the membership object moves on, so the copy
+    # billed for this period keeps the dates it had.
+    billed = copy.copy(membership)
+    billed.current_period_start, billed.current_period_end = start, end
+    membership.current_period_start, membership.current_period_end = start, end
+    membership.next_billing_date = end
+    return billed, lines, applied
+
+
 def bill_due_batch(membership_ids: Sequence[int], today: dt.date) -> BatchResult:
     """Issue the next invoice for each due membership in the batch and write charge intents.
 
@@ -112,51 +172,19 @@ def bill_due_batch(membership_ids: Sequence[int], today: dt.date) -> BatchResult
         ended: list[Membership] = []
         events: list[MembershipEvent] = []
         for membership in memberships:
-            start = membership.next_billing_date
-            assert start is not None
-            if membership.cancel_at and start >= membership.cancel_at:
-                membership.status = MembershipStatus.CANCELLED
-                membership.ended_on = membership.cancel_at
-                membership.next_billing_date = None
-                ended.append(membership)
-                events.append(
-                    MembershipEvent(
-                        membership=membership,
-                        kind="cancelled_at_period_end",
-                        to_status=MembershipStatus.CANCELLED,
-                    )
-                )
-                continue
-            if membership.pending_plan is not None:
-                events.append(
-                    MembershipEvent(
-                        membership=membership,
-                        kind="plan_changed",
-                        detail={"from": membership.plan.code, "to": membership.pending_plan.code},
-                    )
-                )
-                membership.plan = membership.pending_plan
-                membership.pending_plan = None
-            plan = membership.plan
-            end = advance(start, plan.interval, plan.interval_count, membership.anchor_day)
-            specs = cycle_line_specs(membership, plan, addons[membership.pk], (start, end))
-            lines = [build_line(spec) for spec in specs]
-            applied = 0
-            balance = balances.get((membership.payer_id, membership.currency), 0)
-            if balance:
-                room = max(totals(lines)[2], 0)
-                applied = balance if balance > 0 else -min(-balance, room)
-                if applied:
-                    description = "Account charges" if applied > 0 else "Account credit applied"
-                    lines.append(
-                        build_line(LineSpec("account", description, applied, 0, inclusive=True))
-                    )
-                    balances[(membership.payer_id, membership.currency)] = balance - applied
-            if membership.coupon_id and membership.coupon_periods_left:
-                membership.coupon_periods_left -= 1
-            membership.current_period_start, membership.current_period_end = start, end
-            membership.next_billing_date = end
-            to_bill.append((membership, lines, applied))
+            # Catch-up: every period that started on or before ``today`` gets its own
+            # invoice now (docs/billing-catch-up.md), oldest first, so one run leaves
+            # nothing due and a second run on the same date finds nothing to do.
+            first = True
+            while membership.next_billing_date is not None and (
+                membership.next_billing_date <= today
+            ):
+                billed = _bill_one_period(membership, addons, balances, events, first=first)
+                first = False
+                if billed is None:
+                    ended.append(membership)
+                    break
+                to_bill.append(billed)
 
         numbers = iter(allocate_numbers(invoice_series(today), len(to_bill))) if to_bill else None
         tax_id = seller_tax_id() if to_bill else ""
@@ -231,9 +259,9 @@ def bill_due_batch(membership_ids: Sequence[int], today: dt.date) -> BatchResult
         InvoiceLine.objects.bulk_create(all_lines)
         LedgerEntry.objects.bulk_create(ledger)
         PaymentAttempt.objects.bulk_create(attempts)
-        billed = [m for m, _, _ in to_bill]
+        touched = {m.pk for m, _, _ in to_bill} | {m.pk for m in ended}
         bulk_update_rows(
-            billed + ended,
+            [m for m in memberships if m.pk in touched],
             [
                 "plan",
                 "pending_plan",

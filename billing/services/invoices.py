@@ -17,6 +17,7 @@ from members.services import sequence_allocate
 from .. import hooks
 from ..errors import InvoiceImmutable, PaymentNotAllowed
 from ..models import (
+    AttemptStatus,
     BillingReason,
     CreditNote,
     Invoice,
@@ -281,10 +282,42 @@ def payment_record(
 def payment_record_manual(
     invoice: Invoice, *, amount: int, source: str, reference: str = "", user: Any = None
 ) -> Payment:
-    """The front desk takes cash, PromptPay or a transfer for an invoice."""
+    """The front desk takes cash, PromptPay or a transfer for an invoice.
+
+    Refused while a card charge for the invoice is in flight (``card_payment_in_progress``,
+    with its amount and age): the money would be collected twice.  The check runs with
+    the invoice locked, the lock every card charge takes before it writes its attempt,
+    so a charge cannot start between the check and the payment either.
+    """
     if source not in {PaymentSource.CASH, PaymentSource.PROMPTPAY, PaymentSource.BANK_TRANSFER}:
         raise PaymentNotAllowed(reason="source_not_manual")
-    return payment_record(invoice, amount=amount, source=source, reference=reference, user=user)
+    with transaction.atomic():
+        Invoice.objects.select_for_update().filter(pk=invoice.pk).first()
+        card_payment_in_flight_refuse(invoice.pk)
+        return payment_record(invoice, amount=amount, source=source, reference=reference, user=user)
+
+
+# An attempt still ``pending`` or ``unknown`` (billing.services.payments.UNSETTLED).
+IN_FLIGHT_STATUSES = (AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
+
+
+def card_payment_in_flight_refuse(invoice_id: int) -> None:
+    """Raise ``card_payment_in_progress`` if a card charge for the invoice is in flight."""
+    attempt = (
+        PaymentAttempt.objects.filter(invoice_id=invoice_id, status__in=IN_FLIGHT_STATUSES)
+        .order_by("created_at")
+        .first()
+    )
+    if attempt is None:
+        return
+    from ..money import format_amount
+
+    seconds = max(int((clock.now() - attempt.created_at).total_seconds()), 0)
+    raise PaymentNotAllowed(
+        reason="card_payment_in_progress",
+        amount=format_amount(attempt.amount, attempt.currency),
+        seconds=seconds,
+    )
 
 
 def credit_note_issue(
