@@ -46,6 +46,7 @@ from .models import (
     RetryPolicy,
 )
 from .services import staff
+from .services.messages import message_decide
 from .timeline import next_action_label, timeline_entries, upcoming_entries
 
 ACT_PERMISSION = "dunning.act_on_dunning"
@@ -600,10 +601,49 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(DunningMessage)
 class DunningMessageAdmin(ReadOnlyAdmin):
-    list_display = ("scheduled_for", "member", "template", "channel", "status", "skip_reason")
-    list_filter = ("status", "channel", "template")
+    """Messages, with the two decisions staff make about one whose send was interrupted
+    and whose provider cannot be asked (status "Interrupted: resend or treat as sent?")."""
+
+    list_display = (
+        "scheduled_for",
+        "member",
+        "template",
+        "channel",
+        "status",
+        "decision",
+        "skip_reason",
+    )
+    list_filter = ("status", "decision", "channel", "template")
     list_select_related = ("member",)
     search_fields = ("recipient", "provider_message_id")
+    actions = ("resend_selected", "treat_selected_as_sent")
+
+    def has_act_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm(ACT_PERMISSION))
+
+    @admin.action(description=_("Interrupted: send again"), permissions=["act"])
+    def resend_selected(self, request: HttpRequest, queryset: QuerySet[DunningMessage]) -> None:
+        self._decide(request, queryset, resend=True)
+
+    @admin.action(description=_("Interrupted: treat as sent"), permissions=["act"])
+    def treat_selected_as_sent(
+        self, request: HttpRequest, queryset: QuerySet[DunningMessage]
+    ) -> None:
+        self._decide(request, queryset, resend=False)
+
+    def _decide(
+        self, request: HttpRequest, queryset: QuerySet[DunningMessage], *, resend: bool
+    ) -> None:
+        done = 0
+        for message in queryset:
+            try:
+                message_decide(message.pk, resend=resend, user=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{message}: {describe_error(exc)}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, _("Decided for %(count)s messages.") % {"count": done})
 
 
 @admin.register(DunningEvent)

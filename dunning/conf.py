@@ -68,3 +68,10 @@ def max_promise_days() -> int:
 def hook_errors_raise() -> bool:
     """Tests set this so a broken dunning hook fails loudly; billing is never broken by it."""
     return bool(getattr(settings, "DUNNING_HOOK_ERRORS_RAISE", False))
+
+
+def send_decision_delay() -> dt.timedelta:
+    """How long a message whose send was interrupted waits before its provider is asked
+    whether it arrived (``DUNNING_SEND_DECISION_DELAY_SECONDS``; 10 minutes): longer
+    than any send takes, so a send still under way is never taken for a lost one."""
+    return dt.timedelta(seconds=int(getattr(settings, "DUNNING_SEND_DECISION_DELAY_SECONDS", 600)))

@@ -20,6 +20,9 @@ class DunningActionRefused(DomainError):
         "invoice_not_members": _("This invoice is not open on this member's account."),
         "unknown_channel": _("Choose email or SMS."),
         "invalid_request": _("This page has expired; open it again."),
+        "message_not_unsure": _(
+            "This message is not waiting for a decision (it was sent, or decided already)."
+        ),
     }
 
 

@@ -50,11 +50,30 @@ def on_payments_failed(attempts: list[PaymentAttempt]) -> None:
     cases_record_failures(attempts)
 
 
-@_never_breaks_billing
 def on_invoices_paid(invoices: list[Invoice]) -> None:
+    """Close the paid invoices' cases.  Never lost: a deadlock is retried at once
+    (``retried_on_conflict``); any other failure hands the invoices to the
+    ``recover_invoices`` task, which Celery retries until the cases close (and the run
+    closes any case whose invoice is paid, as a last resort)."""
+    from .services.messages import retried_on_conflict
     from .services.recovery import invoices_recovered
 
-    invoices_recovered(invoices)
+    try:
+        retried_on_conflict(lambda: invoices_recovered(invoices))
+    except Exception:
+        if conf.hook_errors_raise():
+            raise
+        logger.exception("Dunning's payment hook failed; handed to a retrying task")
+        _recover_later([invoice.pk for invoice in invoices])
+
+
+def _recover_later(invoice_ids: list[int]) -> None:
+    try:
+        from .tasks import recover_invoices
+
+        recover_invoices.apply_async((invoice_ids,), countdown=5)
+    except Exception:  # the broker is down: the run's safety net closes the cases
+        logger.exception("Could not queue the recovery of invoices %s", invoice_ids[:20])
 
 
 @_never_breaks_billing

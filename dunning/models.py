@@ -493,6 +493,10 @@ class Channel(models.TextChoices):
 
 class MessageStatus(models.TextChoices):
     PENDING = "pending", _("Scheduled")
+    # Claimed by a sender and being handed to the provider (committed before the send).
+    SENDING = "sending", _("Sending")
+    # The send was interrupted and the provider cannot be asked: staff decide.
+    UNSURE = "unsure", _("Interrupted: resend or treat as sent?")
     SENT = "sent", _("Sent")
     DELIVERED = "delivered", _("Delivered")
     OPENED = "opened", _("Opened")
@@ -501,6 +505,15 @@ class MessageStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
     SKIPPED = "skipped", _("Not sent")
     CANCELLED = "cancelled", _("Cancelled")
+
+
+class MessageDecision(models.TextChoices):
+    """What became of a message whose send was interrupted."""
+
+    PROVIDER_HAS_IT = "provider_has_it", _("Sent: the provider confirmed it")
+    PROVIDER_NEVER_GOT_IT = "provider_missing", _("Resent: the provider never got it")
+    RESEND = "resend", _("Resent, as staff decided")
+    TREAT_AS_SENT = "treat_as_sent", _("Treated as sent, as staff decided")
 
 
 class DunningMessage(models.Model):
@@ -539,6 +552,15 @@ class DunningMessage(models.Model):
     )
     error = models.CharField(max_length=300, blank=True, verbose_name=_("error"))
     created_at = models.DateTimeField(verbose_name=_("created"))
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("handed to the provider")
+    )
+    decision = models.CharField(
+        max_length=20,
+        blank=True,
+        choices=MessageDecision.choices,
+        verbose_name=_("decision after an interrupted send"),
+    )
     sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent"))
     delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered"))
     opened_at = models.DateTimeField(null=True, blank=True, verbose_name=_("opened"))
@@ -566,7 +588,12 @@ class DunningMessage(models.Model):
                 fields=["scheduled_for"],
                 condition=Q(status="pending"),
                 name="dunning_message_pending",
-            )
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                condition=Q(status="sending"),
+                name="dunning_message_sending",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -588,6 +615,8 @@ class EventKind(models.TextChoices):
     MESSAGE_SKIPPED = "message_skipped", _("Message not sent")
     MESSAGE_FAILED = "message_failed", _("Message failed")
     MESSAGE_TRACKED = "message_tracked", _("Message status")
+    MESSAGE_INTERRUPTED = "message_interrupted", _("Message send interrupted")
+    MESSAGE_DECIDED = "message_decided", _("Interrupted message decided")
     LINK_OPENED = "link_opened", _("Payment link opened")
     MEMBER_PAID = "member_paid", _("Member paid online")
     MEMBER_PAYMENT_FAILED = "member_payment_failed", _("Member's online payment failed")

@@ -31,3 +31,23 @@ def advance_cases(case_ids: list[int]) -> int:
 def deliver_messages(case_ids: list[int]) -> int:
     """Send the cases' due messages now (a thank-you after recovery)."""
     return messages_deliver(case_ids=case_ids)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=None,
+)
+def recover_invoices(invoice_ids: list[int]) -> int:
+    """A payment's hook that failed, again: close the paid invoices' cases (retried until
+    it succeeds; see ``dunning.hooks.on_invoices_paid``)."""
+    from billing.models import Invoice
+
+    from .services.messages import retried_on_conflict
+    from .services.recovery import invoices_recovered
+
+    invoices = list(Invoice.objects.filter(pk__in=invoice_ids))
+    retried_on_conflict(lambda: invoices_recovered(invoices))
+    return len(invoices)

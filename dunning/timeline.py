@@ -29,6 +29,7 @@ from .models import (
     DunningMessage,
     EventKind,
     LadderStep,
+    MessageDecision,
     MessageStatus,
     RecoveryRoute,
     RetryReason,
@@ -202,6 +203,23 @@ def _sentence(case: DunningCase, event: DunningEvent) -> tuple[str, str]:
             "channel": _channel(d.get("channel")),
             "why": _skip(d.get("reason")) if d.get("reason") else _("the provider refused it"),
         }, "warn"
+    if kind == EventKind.MESSAGE_INTERRUPTED:
+        return _(
+            "Sending the %(template)s by %(channel)s was interrupted and the provider cannot "
+            "be asked: resend it or treat it as sent (Dunning messages)."
+        ) % {
+            "template": _template(d.get("template")),
+            "channel": _channel(d.get("channel")),
+        }, "warn"
+    if kind == EventKind.MESSAGE_DECIDED:
+        decision = str(d.get("decision", ""))
+        if decision in MessageDecision.values:
+            decision = str(MessageDecision(decision).label)
+        return _("The interrupted %(template)s by %(channel)s: %(decision)s.") % {
+            "template": _template(d.get("template")),
+            "channel": _channel(d.get("channel")),
+            "decision": decision,
+        }, ""
     if kind == EventKind.MESSAGE_TRACKED:
         return _("The member's email: %(event)s.") % {"event": str(d.get("event", ""))}, ""
     if kind == EventKind.LINK_OPENED:

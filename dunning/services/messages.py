@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from email.utils import make_msgid
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import transaction
+from django.db import OperationalError, transaction
+from django.db import connection as db_connection
 from django.db.models import Q
 from django.db.models.functions import Coalesce, Least
 from django.template import Context
@@ -33,9 +35,11 @@ from billing.money import format_amount
 from billing.promptpay import conf as promptpay_conf
 from config import clock
 from config.db import bulk_insert_rows, bulk_update_rows
+from config.outbox import REFERENCE_HEADER, provider_lookup
 from members.models import GymProfile, Member
 
 from .. import conf, links
+from ..errors import DunningActionRefused
 from ..models import (
     WAIT_FOR_MEMBER,
     CaseStatus,
@@ -45,6 +49,7 @@ from ..models import (
     DunningMessage,
     EventKind,
     LadderStep,
+    MessageDecision,
     MessageStatus,
 )
 from ..selectors import installments_by_case, ladders_for
@@ -54,6 +59,7 @@ from .events import event_build
 from .schedule import cases_reschedule, step_date
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LANGUAGES = ("en", "th")
 # Messages that still go out after the case has closed (they are about the closing).
@@ -272,6 +278,11 @@ def message_render(message: DunningMessage, context: dict[str, Any]) -> tuple[st
 # --- Delivery ----------------------------------------------------------------------------
 
 
+def message_reference(message: DunningMessage) -> str:
+    """Our reference of a message at its provider (an email header, an SMS reference)."""
+    return f"dunning-{message.pk}"
+
+
 def _send_email(
     message: DunningMessage, subject: str, body: str, connection: BaseEmailBackend | None = None
 ) -> str:
@@ -282,7 +293,7 @@ def _send_email(
         body,
         settings.DEFAULT_FROM_EMAIL,
         [message.member.email],
-        headers={"Message-ID": message_id},
+        headers={"Message-ID": message_id, REFERENCE_HEADER: message_reference(message)},
         connection=connection,
     )
     # django-anymail reads these; Django's own backends ignore them.
@@ -298,19 +309,20 @@ def _send_email(
 
 def _send_sms(message: DunningMessage, body: str) -> str:
     result = get_sms_backend().send(
-        SmsMessage(to=message.member.phone, body=body, reference=f"dunning-{message.pk}")
+        SmsMessage(to=message.member.phone, body=body, reference=message_reference(message))
     )
     return result.message_id
 
 
-def _deliver_one(
+def _send_claimed(
     message: DunningMessage,
     now: dt.datetime,
     gym: GymProfile,
     ladder: list[LadderStep],
     connection: BaseEmailBackend | None = None,
 ) -> DunningEvent | None:
-    """Send one locked, due message and record the outcome on it; return its event."""
+    """Send one claimed message (outside any transaction) and note the outcome on it;
+    return its event.  A message the quiet hours hold goes back to ``pending``."""
     case = message.case
     if not case.is_active and message.template not in CLOSING_TEMPLATES:
         message.status, message.skip_reason = MessageStatus.CANCELLED, "case_closed"
@@ -319,7 +331,11 @@ def _deliver_one(
         )
     later = send_time(now)
     if later != now:
-        message.scheduled_for = later
+        message.status, message.scheduled_for, message.claimed_at = (
+            MessageStatus.PENDING,
+            later,
+            None,
+        )
         return None
     refusal = channel_refusal(message.member, message.channel)
     if refusal:
@@ -374,8 +390,13 @@ def messages_deliver(
     """Send every pending message that is due (of ``case_ids`` only, if given).
 
     Returns how many were sent.  Messages found inside quiet hours move to their end.
+    Each message is sent at most once: it is claimed (``sending``) and committed before
+    the provider is called, outside any transaction, and the outcome is recorded after.
+    A claim left behind by an interrupted send is settled first
+    (:func:`messages_settle_interrupted`), never sent again blindly.
     """
     now = now or clock.now()
+    messages_settle_interrupted(case_ids=case_ids, now=now)
     due = DunningMessage.objects.filter(status=MessageStatus.PENDING, scheduled_for__lte=now)
     if case_ids is not None:
         due = due.filter(case_id__any=list(case_ids))
@@ -410,43 +431,112 @@ def _open_connection() -> BaseEmailBackend | None:
     return connection
 
 
-def _deliver_chunk(ids: Sequence[int], now: dt.datetime, gym: GymProfile) -> int:
+_CLAIM_RELATED = (
+    "member",
+    "step",
+    "case__invoice",
+    "case__member",
+    "case__membership",
+    "case__late_fee_invoice",
+)
+
+
+def _claim(ids: Sequence[int], now: dt.datetime) -> list[DunningMessage]:
+    """Step 1: claim the due messages among ``ids`` (``sending``) and commit.
+
+    ``SKIP LOCKED``: a message another sender is claiming is left to it.  Only message
+    rows are locked here, and nothing else is written, so the claim waits for nobody.
+    """
+    claimed_at = clock.now()
     with transaction.atomic():
         messages = list(
             DunningMessage.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__any=ids, status=MessageStatus.PENDING, scheduled_for__lte=now)
-            .select_related(
-                "member",
-                "step",
-                "case__invoice",
-                "case__member",
-                "case__membership",
-                "case__late_fee_invoice",
-            )
+            .filter(pk__any=list(ids), status=MessageStatus.PENDING, scheduled_for__lte=now)
+            .select_related(*_CLAIM_RELATED)
             .order_by("pk")
         )
-        if not messages:
-            return 0
-        ladders = ladders_for({m.case.plan_id for m in messages})
-        events = []
-        held: dict[int, dt.datetime] = {}
-        # One connection to the email provider for the chunk (each message still succeeds
-        # or fails on its own).
-        connection = _open_connection()
+        if messages:
+            DunningMessage.objects.filter(pk__any=[m.pk for m in messages]).update(
+                status=MessageStatus.SENDING, claimed_at=claimed_at
+            )
+    for message in messages:
+        message.status, message.claimed_at = MessageStatus.SENDING, claimed_at
+    return messages
+
+
+def _deliver_chunk(ids: Sequence[int], now: dt.datetime, gym: GymProfile) -> int:
+    messages = _claim(ids, now)
+    if not messages:
+        return 0
+    ladders = ladders_for({m.case.plan_id for m in messages})
+    events = []
+    held: dict[int, dt.datetime] = {}
+    # Step 2, outside any transaction: one connection to the email provider for the
+    # chunk (each message still succeeds or fails on its own).
+    connection = _open_connection()
+    try:
+        for message in messages:
+            event = _send_claimed(message, now, gym, ladders[message.case.plan_id], connection)
+            if event is not None:
+                events.append(event)
+            elif message.status == MessageStatus.PENDING:
+                held[message.case_id] = min(
+                    message.scheduled_for, held.get(message.case_id, message.scheduled_for)
+                )
+    finally:
+        if connection is not None:
+            connection.close()
+    # Step 3: record the outcomes.
+    retried_on_conflict(lambda: _record_outcomes(messages, events, held))
+    return sum(m.status == MessageStatus.SENT for m in messages)
+
+
+def retried_on_conflict(work: Callable[[], T], attempts: int = 5) -> T:
+    """Run ``work`` (a transaction of its own); again if PostgreSQL aborted it for a
+    deadlock or a serialisation failure.  Work that must not be lost (a message's
+    outcome, a payment's hook) is never given up for one of those."""
+    if db_connection.in_atomic_block:
+        return work()  # inside the caller's transaction: only the caller can run it again
+    for attempt in range(1, attempts + 1):
         try:
-            for message in messages:
-                event = _deliver_one(message, now, gym, ladders[message.case.plan_id], connection)
-                if event is not None:
-                    events.append(event)
-                elif message.status == MessageStatus.PENDING:
-                    held[message.case_id] = min(
-                        message.scheduled_for, held.get(message.case_id, message.scheduled_for)
-                    )
-        finally:
-            if connection is not None:
-                connection.close()
-        bulk_update_rows(messages, DELIVERY_FIELDS)
-        bulk_insert_rows(events)
+            return work()
+        except OperationalError as exc:
+            if attempt == attempts or not _is_conflict(exc):
+                raise
+            logger.warning("Retrying after a database conflict: %s", type(exc.__cause__))
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _is_conflict(exc: OperationalError) -> bool:
+    code = getattr(exc.__cause__, "sqlstate", None)
+    return code in ("40P01", "40001")  # deadlock_detected, serialization_failure
+
+
+def cases_lock(case_ids: Iterable[int]) -> None:
+    """Lock these cases in id order (the revenue loop's first lock; docs/locking.md).
+
+    ``FOR NO KEY UPDATE``: it serialises with the run, recovery and staff (who lock a
+    case ``FOR UPDATE``) and covers the foreign-key checks of the events written next.
+    """
+    ids = sorted(set(case_ids))
+    if ids:
+        list(
+            DunningCase.objects.select_for_update(no_key=True)
+            .filter(pk__any=ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
+def _record_outcomes(
+    messages: Sequence[DunningMessage], events: Sequence[DunningEvent], held: dict[int, dt.datetime]
+) -> None:
+    """Write what the sends did: cases first, then their messages (docs/locking.md)."""
+    with transaction.atomic():
+        cases_lock(message.case_id for message in messages)
+        bulk_update_rows(list(messages), [*DELIVERY_FIELDS, "claimed_at"])
+        bulk_insert_rows(list(events))
         # The run looks at each case again at its next pending message (or other action),
         # so a message held by the quiet hours is sent when they end.
         rescheduled = cases_reschedule({message.case_id for message in messages})
@@ -456,7 +546,148 @@ def _deliver_chunk(ids: Sequence[int], now: dt.datetime, gym: GymProfile) -> int
             DunningCase.objects.filter(pk=case_id).update(
                 next_action_at=Least(Coalesce("next_action_at", at), at)
             )
-    return sum(m.status == MessageStatus.SENT for m in messages)
+
+
+# --- Interrupted sends -------------------------------------------------------------------
+
+SETTLE_FIELDS = [
+    "status",
+    "decision",
+    "sent_at",
+    "provider_message_id",
+    "scheduled_for",
+    "claimed_at",
+]
+
+
+def _provider_for(message: DunningMessage, email: BaseEmailBackend | None) -> object:
+    return get_sms_backend() if message.channel == Channel.SMS else email
+
+
+def messages_settle_interrupted(
+    *, case_ids: Sequence[int] | None = None, now: dt.datetime | None = None
+) -> int:
+    """Settle claims left ``sending`` longer than ``DUNNING_SEND_DECISION_DELAY_SECONDS``
+    (the sender died, or could not record the outcome).  The provider is asked whether
+    it has the message: if it has, the message was sent; if it has not, it is sent
+    again (no duplicate is possible); if it cannot be asked, the message waits for
+    staff (``unsure``: resend, or treat as sent) and the case's timeline says so.
+
+    Returns how many were settled.  One query when there is nothing to settle.
+    """
+    now = now or clock.now()
+    stuck = DunningMessage.objects.filter(
+        status=MessageStatus.SENDING, claimed_at__lte=now - conf.send_decision_delay()
+    )
+    if case_ids is not None:
+        stuck = stuck.filter(case_id__any=list(case_ids))
+    found = list(stuck.select_related("case").order_by("pk")[:500])
+    if not found:
+        return 0
+    email = get_connection()
+    answers: dict[int, tuple[bool, str]] = {}
+    for message in found:
+        answers[message.pk] = provider_lookup(
+            _provider_for(message, email), message_reference(message)
+        )
+
+    def record() -> int:
+        settled = 0
+        with transaction.atomic():
+            cases_lock(message.case_id for message in found)
+            locked = list(
+                DunningMessage.objects.select_for_update(of=("self",))
+                .filter(pk__any=[m.pk for m in found], status=MessageStatus.SENDING)
+                .select_related("case")
+                .order_by("pk")
+            )
+            events: list[DunningEvent] = []
+            for message in locked:
+                asked, provider_id = answers[message.pk]
+                words: dict[str, Any] = {"template": message.template, "channel": message.channel}
+                if asked and provider_id:
+                    message.status, message.decision = (
+                        MessageStatus.SENT,
+                        MessageDecision.PROVIDER_HAS_IT,
+                    )
+                    message.sent_at = message.claimed_at
+                    message.provider_message_id = provider_id[:200]
+                elif asked:
+                    message.status, message.decision = (
+                        MessageStatus.PENDING,
+                        MessageDecision.PROVIDER_NEVER_GOT_IT,
+                    )
+                    message.scheduled_for, message.claimed_at = now, None
+                else:
+                    message.status = MessageStatus.UNSURE
+                    events.append(
+                        event_build(
+                            message.case,
+                            EventKind.MESSAGE_INTERRUPTED,
+                            message=message,
+                            at=now,
+                            **words,
+                        )
+                    )
+                    continue
+                events.append(
+                    event_build(
+                        message.case,
+                        EventKind.MESSAGE_DECIDED,
+                        message=message,
+                        at=now,
+                        decision=message.decision,
+                        by="provider",
+                        **words,
+                    )
+                )
+                settled += 1
+            bulk_update_rows(
+                locked,
+                [*SETTLE_FIELDS],
+            )
+            bulk_insert_rows(events)
+            cases_reschedule({message.case_id for message in locked})
+        return settled
+
+    return retried_on_conflict(record)
+
+
+def message_decide(message_id: int, *, resend: bool, user: Any = None) -> DunningMessage:
+    """Staff decide about a message whose interrupted send could not be checked:
+    send it again, or treat it as sent.  Only an ``unsure`` message can be decided."""
+    now = clock.now()
+    with transaction.atomic():
+        case_id = DunningMessage.objects.values_list("case_id", flat=True).get(pk=message_id)
+        cases_lock([case_id])
+        message = (
+            DunningMessage.objects.select_for_update(of=("self",))
+            .select_related("case")
+            .get(pk=message_id)
+        )
+        if message.status != MessageStatus.UNSURE:
+            raise DunningActionRefused(reason="message_not_unsure")
+        if resend:
+            message.status, message.decision = MessageStatus.PENDING, MessageDecision.RESEND
+            message.scheduled_for, message.claimed_at = now, None
+        else:
+            message.status, message.decision = MessageStatus.SENT, MessageDecision.TREAT_AS_SENT
+            message.sent_at = message.claimed_at or now
+        message.save(update_fields=["status", "decision", "scheduled_for", "claimed_at", "sent_at"])
+        event_build(
+            message.case,
+            EventKind.MESSAGE_DECIDED,
+            message=message,
+            at=now,
+            decision=message.decision,
+            template=message.template,
+            channel=message.channel,
+            by=str(getattr(user, "username", "") or "staff"),
+        ).save()
+        cases_reschedule({message.case_id})
+    if resend:
+        transaction.on_commit(lambda: messages_deliver_soon([message.case_id]))
+    return message
 
 
 # --- Provider tracking (anymail) ---------------------------------------------------------

@@ -48,7 +48,7 @@ from ..selectors import amount_at_risk, installments_by_case, ladders_for, owed_
 from . import followups
 from .events import event_build
 from .ladder import LadderOutcome, ladder_evaluate
-from .messages import messages_deliver_soon, messages_save
+from .messages import messages_deliver_soon, messages_save, messages_settle_interrupted
 from .plans import installments_due
 from .recovery import cases_recover
 from .retries import (
@@ -338,6 +338,7 @@ def dunning_run(
     """
     now = now or clock.now()
     report = RunReport(at=now)
+    messages_settle_interrupted(now=now)  # sends a dead sender left behind (one query if none)
     ids = due_case_ids(now)
     report.due = len(ids)
     size = conf.batch_size()

@@ -17,3 +17,11 @@ class LocmemSmsBackend:
         with _lock:
             outbox.append(message)
             return SmsResult(message_id=f"locmem-{next(_ids)}")
+
+    def lookup(self, reference: str) -> str | None:
+        """The provider can be asked: was the message with ``reference`` received?"""
+        with _lock:
+            for number, message in enumerate(outbox, start=1):
+                if message.reference == reference:
+                    return f"locmem-ref-{number}"
+        return None
