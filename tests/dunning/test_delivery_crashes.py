@@ -118,7 +118,7 @@ def test_a_worker_killed_mid_delivery_then_restarted_sends_no_message_twice(
 
     # A worker restarted once the decision delay has passed asks the provider about each.
     restarted = worker(latency_ms=0, decision_delay_s=600, at_minute=15)
-    out, err = restarted.communicate(timeout=120)
+    _out, err = restarted.communicate(timeout=120)
     assert restarted.returncode == 0, err.decode()
 
     after = received_counts(messages)
