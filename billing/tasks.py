@@ -48,6 +48,7 @@ def resend_pending_refunds() -> dict[str, int]:
 
 @shared_task
 def send_receipts(invoice_ids: list[int]) -> int:
+    notifications.notifications_settle_interrupted()  # one query when none was interrupted
     return notifications.receipts_send(invoice_ids)
 
 

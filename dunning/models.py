@@ -797,6 +797,8 @@ class PaymentPlanInstallment(models.Model):
 
 class PayLinkStatus(models.TextChoices):
     PENDING = "pending", _("Being sent")
+    SENDING = "sending", _("Handed to the provider")
+    UNSURE = "unsure", _("Interrupted: resend or treat as sent?")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
 

@@ -169,6 +169,7 @@ class MemberAdmin(ProfilePagesMixin, admin.ModelAdmin):
                 "fields": (
                     ("transactional_email", "transactional_sms"),
                     ("marketing_email", "marketing_sms"),
+                    "overpayment_as_credit",
                 ),
             },
         ),

@@ -131,6 +131,11 @@ class Member(models.Model):
     # Transactional messages (receipts, billing notices) and marketing are separate consents.
     transactional_email = models.BooleanField(_("billing and service emails"), default=True)
     transactional_sms = models.BooleanField(_("billing and service SMS"), default=True)
+    # Money that arrives twice for one invoice is refunded by its own route, unless the
+    # member chose to keep it as account credit.
+    overpayment_as_credit = models.BooleanField(
+        _("keep a payment made twice as account credit"), default=False
+    )
     marketing_email = models.BooleanField(_("marketing emails"), default=False)
     marketing_sms = models.BooleanField(_("marketing SMS"), default=False)
     marketing_consent_at = models.DateTimeField(

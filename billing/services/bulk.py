@@ -47,6 +47,7 @@ from .invoices import (
     LineSpec,
     allocate_numbers,
     build_line,
+    duplicates_refund_later,
     invoice_series,
     invoices_after_paid,
     seller_tax_id,
@@ -309,6 +310,7 @@ def payments_record_bulk(attempts: list[PaymentAttempt]) -> None:
     payments: list[Payment] = []
     credits: list[LedgerEntry] = []
     became_paid: list[Invoice] = []
+    duplicates: list[tuple[Payment, int]] = []
     for attempt in attempts:
         invoice = invoices[attempt.invoice_id]
         payments.append(
@@ -327,6 +329,7 @@ def payments_record_bulk(attempts: list[PaymentAttempt]) -> None:
         applied = min(attempt.amount, due)
         invoice.amount_paid += applied
         if attempt.amount > applied:
+            duplicates.append((payments[-1], attempt.amount - applied))
             credits.append(
                 LedgerEntry(
                     member_id=invoice.member_id,
@@ -346,6 +349,9 @@ def payments_record_bulk(attempts: list[PaymentAttempt]) -> None:
     bulk_insert_rows(payments)
     bulk_insert_rows(credits)
     bulk_update_rows(list(invoices.values()), ["amount_paid", "status", "paid_at"])
+    if duplicates:  # a card charge for an invoice paid meanwhile: money arrived twice
+        found = [(payment.pk, excess) for payment, excess in duplicates]
+        transaction.on_commit(lambda: duplicates_refund_later(found))
     if became_paid:
         transaction.on_commit(lambda: invoices_after_paid(became_paid))
 

@@ -271,12 +271,23 @@ def payment_record(
         locked.amount_paid += applied
         if amount > applied:
             _credit_account(locked, amount - applied)
+            if attempt is not None or due == 0:  # paid twice, not a deliberate overpayment
+                duplicate = (payment.pk, amount - applied)
+                transaction.on_commit(lambda: duplicates_refund_later([duplicate]))
         became_paid = _settle(locked)
         locked.save(update_fields=["amount_paid", "status", "paid_at"])
         if became_paid:
             transaction.on_commit(lambda: invoices_after_paid([locked]))
     invoice.refresh_from_db()
     return payment
+
+
+def duplicates_refund_later(duplicates: Sequence[tuple[int, int]]) -> None:
+    """Money that arrived for an invoice already paid (``(payment id, excess)``): refund it
+    by its own route (see ``refunds.duplicate_payments_refund``), after the commit."""
+    from .refunds import duplicate_payments_refund
+
+    duplicate_payments_refund(duplicates)
 
 
 def payment_record_manual(

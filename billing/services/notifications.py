@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.db import connection
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from config import clock
 from config.db import bulk_update_rows
+from config.outbox import REFERENCE_HEADER, provider_lookup
 from members.models import GymProfile, Member
 
 from ..models import (
@@ -93,6 +94,58 @@ def _claim_keys(notes: Sequence[Notification]) -> dict[str, int]:
         return {key: pk for pk, key in cursor.fetchall()}
 
 
+def notification_reference(note: Notification) -> str:
+    """Our reference of a notification at the email provider."""
+    return f"notification-{note.pk}"
+
+
+# A claimed notification still unsent this long after its claim was interrupted.
+INTERRUPTED_AFTER = dt.timedelta(minutes=10)
+INTERRUPTED_UNSURE = "interrupted: unknown whether sent"
+
+
+def notifications_settle_interrupted() -> dict[str, int]:
+    """Settle notifications whose send was interrupted (claimed, never recorded).
+
+    The provider is asked about each: one it has is recorded as sent; one it never got
+    is released and, for a receipt, sent again (it cannot go out twice); where the
+    provider cannot be asked, the notification keeps an error saying so, for staff
+    (Billing → Notifications).  One query when there is nothing to settle.
+    """
+    cutoff = timezone.now() - INTERRUPTED_AFTER
+    stuck = list(
+        Notification.objects.filter(
+            sent_at__isnull=True, error="", created_at__lte=cutoff
+        ).order_by("pk")[:500]
+    )
+    outcome = {"sent": 0, "resent": 0, "unsure": 0}
+    if not stuck:
+        return outcome
+    backend = get_connection()
+    resend: list[int] = []
+    for note in stuck:
+        asked, provider_id = provider_lookup(backend, notification_reference(note))
+        if asked and provider_id:
+            Notification.objects.filter(pk=note.pk, sent_at__isnull=True).update(
+                sent_at=clock.now()
+            )
+            outcome["sent"] += 1
+        elif asked:
+            # Never reached the provider: release the key so the notice can go again.
+            Notification.objects.filter(pk=note.pk, sent_at__isnull=True, error="").delete()
+            if note.kind == "receipt" and note.key.partition(":")[2].isdigit():
+                resend.append(int(note.key.partition(":")[2]))
+            outcome["resent"] += 1
+        else:
+            Notification.objects.filter(pk=note.pk, sent_at__isnull=True, error="").update(
+                error=INTERRUPTED_UNSURE
+            )
+            outcome["unsure"] += 1
+    if resend:
+        receipts_send(resend)
+    return outcome
+
+
 def notify_many(
     outgoing: Sequence[tuple[Member, str, str, dict[str, Any]]], *, gym: GymProfile | None = None
 ) -> list[Notification]:
@@ -118,7 +171,11 @@ def notify_many(
         note.pk = claimed[key]
         try:
             EmailMessage(
-                note.subject, body, settings.DEFAULT_FROM_EMAIL, [note.member.email]
+                note.subject,
+                body,
+                settings.DEFAULT_FROM_EMAIL,
+                [note.member.email],
+                headers={REFERENCE_HEADER: notification_reference(note)},
             ).send()
             note.sent_at = clock.now()
         except Exception as exc:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ from ..gateways.interface import GatewayError, RefundRequest
 from ..models import (
     OPEN_REFUND_STATUSES,
     Invoice,
+    LedgerEntry,
+    LedgerKind,
     Payment,
     PaymentSource,
     Refund,
@@ -261,3 +264,46 @@ def refund_noted_by_gateway(idempotency_key: str, gateway_reference: str) -> Ref
     if found is None:
         return None
     return refund_settle(found, gateway_reference)
+
+
+DUPLICATE_REASON = "Paid twice: refunded automatically"
+
+
+def duplicate_payments_refund(duplicates: Sequence[tuple[int, int]]) -> list[Refund]:
+    """Money that arrived twice for an invoice (``(payment id, excess)``): refund the
+    excess through the payment's own route (the card back to the card, cash back at the
+    desk, a transfer back to the bank), with its credit note, and take back the account
+    credit the excess had become.  Kept as credit only when the member chose so
+    (``Member.overpayment_as_credit``).  A refund that cannot be made now is logged and
+    shows under Refunds (pending or failed) for staff; it never undoes the payment."""
+    made: list[Refund] = []
+    for payment_id, excess in duplicates:
+        payment = Payment.objects.select_related("invoice__member").get(pk=payment_id)
+        member = payment.invoice.member
+        if excess <= 0 or member.overpayment_as_credit:
+            continue
+        already = _held(Refund.objects.filter(payment=payment, reason=DUPLICATE_REASON))
+        if (
+            already
+            or Refund.objects.filter(
+                payment=payment, reason=DUPLICATE_REASON, status=RefundStatus.SUCCEEDED
+            ).exists()
+        ):
+            continue
+        try:
+            refund = payment_refund(payment, amount=excess, reason=DUPLICATE_REASON)
+        except RefundNotAllowed as exc:
+            logger.error("Duplicate payment %s not refunded: %s", payment_id, exc.reason)
+            continue
+        if refund.status != RefundStatus.FAILED:
+            # The excess was account credit; it is on its way back instead.
+            LedgerEntry.objects.create(
+                member=member,
+                kind=LedgerKind.ACCOUNT_CHARGE,
+                amount=excess,
+                currency=payment.currency,
+                description=f"Paid twice on {payment.invoice.number}: refunded",
+                invoice=payment.invoice,
+            )
+        made.append(refund)
+    return made

@@ -12,11 +12,12 @@ a dunning case, the case's timeline notes it.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
 from django.template import Context
@@ -26,9 +27,10 @@ from django.utils import translation
 from billing.models import Invoice, InvoiceStatus
 from billing.money import format_amount
 from config import clock
+from config.outbox import REFERENCE_HEADER, provider_lookup
 from members.models import Member
 
-from .. import links
+from .. import conf, links
 from ..errors import DunningActionRefused
 from ..models import (
     ACTIVE_CASE_STATUSES,
@@ -40,7 +42,7 @@ from ..models import (
 )
 from ..sms import SmsMessage, get_sms_backend
 from .events import event_add
-from .messages import LANGUAGES, channel_refusal, gym_profile
+from .messages import LANGUAGES, cases_lock, channel_refusal, gym_profile
 
 logger = logging.getLogger(__name__)
 TEMPLATE = "pay_link"
@@ -99,7 +101,8 @@ def pay_link_send(
 
 
 def _deliver(message_id: int) -> None:
-    """Send one pay link that is still to be sent, holding its row lock; record the outcome."""
+    """Send one pay link that is still to be sent, at most once: claim it (``sending``)
+    and commit, send outside any transaction, then record the outcome."""
     with transaction.atomic():
         message = (
             PayLinkMessage.objects.select_for_update(skip_locked=True)
@@ -109,23 +112,31 @@ def _deliver(message_id: int) -> None:
         )
         if message is None:
             return
-        subject, body = _render(message)
-        message.subject, message.body = subject, body
-        message.recipient = (
-            message.member.email if message.channel == Channel.EMAIL else message.member.phone
-        )
-        try:
-            message.provider_message_id = _send(message, subject, body)[:200]
-        except Exception as exc:  # the provider's failure is recorded, never raised at the desk
-            logger.warning("Pay link %s failed: %s", message.pk, type(exc).__name__)
-            message.status = PayLinkStatus.FAILED
-            message.error = f"{type(exc).__name__}: {exc}"[:300]
-        else:
-            message.status, message.sent_at = PayLinkStatus.SENT, clock.now()
-        message.save()
+        PayLinkMessage.objects.filter(pk=message.pk).update(status=PayLinkStatus.SENDING)
+    subject, body = _render(message)
+    message.subject, message.body = subject, body
+    message.recipient = (
+        message.member.email if message.channel == Channel.EMAIL else message.member.phone
+    )
+    try:
+        message.provider_message_id = _send(message, subject, body)[:200]
+    except Exception as exc:  # the provider's failure is recorded, never raised at the desk
+        logger.warning("Pay link %s failed: %s", message.pk, type(exc).__name__)
+        message.status = PayLinkStatus.FAILED
+        message.error = f"{type(exc).__name__}: {exc}"[:300]
+    else:
+        message.status, message.sent_at = PayLinkStatus.SENT, clock.now()
+    _record(message)
+
+
+def _record(message: PayLinkMessage) -> None:
+    with transaction.atomic():
         case = DunningCase.objects.filter(
             invoice_id=message.invoice_id, status__in=ACTIVE_CASE_STATUSES
         ).first()
+        if case is not None:
+            cases_lock([case.pk])  # the case before the message (docs/locking.md)
+        message.save()
         if case is not None and message.status == PayLinkStatus.SENT:
             event_add(
                 case,
@@ -134,6 +145,39 @@ def _deliver(message_id: int) -> None:
                 channel=message.channel,
                 to=message.recipient,
             )
+
+
+def pay_links_settle_interrupted(now: dt.datetime | None = None) -> int:
+    """Pay links left ``sending`` by a sender that died: the provider is asked about
+    each (sent, or sent again), or the link waits for staff (``unsure``)."""
+    now = now or clock.now()
+    stuck = list(
+        PayLinkMessage.objects.filter(
+            status=PayLinkStatus.SENDING, created_at__lte=now - conf.send_decision_delay()
+        ).select_related("member", "invoice")[:200]
+    )
+    email = get_connection() if stuck else None
+    for message in stuck:
+        backend = get_sms_backend() if message.channel == Channel.SMS else email
+        asked, provider_id = provider_lookup(backend, pay_link_reference(message))
+        if asked and provider_id:
+            message.status, message.sent_at = PayLinkStatus.SENT, now
+            message.provider_message_id = provider_id[:200]
+            _record(message)
+        elif asked:
+            PayLinkMessage.objects.filter(pk=message.pk, status=PayLinkStatus.SENDING).update(
+                status=PayLinkStatus.PENDING
+            )
+            _deliver(message.pk)
+        else:
+            PayLinkMessage.objects.filter(pk=message.pk, status=PayLinkStatus.SENDING).update(
+                status=PayLinkStatus.UNSURE
+            )
+    return len(stuck)
+
+
+def pay_link_reference(message: PayLinkMessage) -> str:
+    return f"pay-link-{message.pk}"
 
 
 def _render(message: PayLinkMessage) -> tuple[str, str]:
@@ -160,10 +204,16 @@ def _render(message: PayLinkMessage) -> tuple[str, str]:
 def _send(message: PayLinkMessage, subject: str, body: str) -> str:
     if message.channel == Channel.SMS:
         result = get_sms_backend().send(
-            SmsMessage(to=message.member.phone, body=body, reference=f"pay-link-{message.pk}")
+            SmsMessage(to=message.member.phone, body=body, reference=pay_link_reference(message))
         )
         return str(result.message_id)
-    email = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [message.member.email])
+    email = EmailMessage(
+        subject,
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        [message.member.email],
+        headers={REFERENCE_HEADER: pay_link_reference(message)},
+    )
     email.tags = ["pay-link"]  # type: ignore[attr-defined]
     email.metadata = {"pay_link": str(message.pk)}  # type: ignore[attr-defined]
     email.send()

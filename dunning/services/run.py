@@ -49,6 +49,7 @@ from . import followups
 from .events import event_build
 from .ladder import LadderOutcome, ladder_evaluate
 from .messages import messages_deliver_soon, messages_save, messages_settle_interrupted
+from .paylinks import pay_links_settle_interrupted
 from .plans import installments_due
 from .recovery import cases_recover
 from .retries import (
@@ -338,7 +339,9 @@ def dunning_run(
     """
     now = now or clock.now()
     report = RunReport(at=now)
-    messages_settle_interrupted(now=now)  # sends a dead sender left behind (one query if none)
+    # What a sender that died left behind (one query each when there is nothing).
+    messages_settle_interrupted(now=now)
+    pay_links_settle_interrupted(now)
     ids = due_case_ids(now)
     report.due = len(ids)
     size = conf.batch_size()

@@ -36,6 +36,7 @@ class MemberSerializer(serializers.ModelSerializer):
             "language",
             "transactional_email",
             "transactional_sms",
+            "overpayment_as_credit",
             "marketing_email",
             "marketing_sms",
             "guardian",

@@ -195,3 +195,58 @@ def test_cash_and_a_card_charge_at_the_same_instant_collect_once(monkeypatch):
     assert invoice.status == InvoiceStatus.PAID
     # The loser was refused with a reason, never by collecting twice.
     assert set(outcomes) & {"card_payment_in_progress", "nothing_due", "already_paid"}, outcomes
+
+
+def _paid_twice(invoice: Invoice) -> PaymentAttempt:
+    """A card charge written, then the bank confirms a PromptPay payment for the same
+    invoice before the charge is sent (a route the desk cannot refuse), then the charge
+    goes through: the money arrived twice."""
+    from billing.services.payments import attempt_create, attempts_process
+
+    attempt = attempt_create(invoice, trigger=AttemptTrigger.STAFF)
+    invoice_services.payment_record(
+        Invoice.objects.get(pk=invoice.pk),
+        amount=invoice.amount_due,
+        source=PaymentSource.PROMPTPAY,
+        reference="bank-ref-1",
+    )
+    attempts_process([attempt.pk])
+    attempt.refresh_from_db()
+    assert attempt.status == AttemptStatus.SUCCEEDED
+    return attempt
+
+
+@pytest.mark.django_db(transaction=True)
+def test_money_that_arrives_twice_is_refunded_by_its_own_route_with_a_credit_note():
+    from billing.models import CreditNote, LedgerEntry, Refund, RefundStatus
+
+    invoice = open_invoice_with_good_card()
+    attempt = _paid_twice(invoice)
+    card_payment = Payment.objects.get(invoice=invoice, source=PaymentSource.CARD)
+    refund = Refund.objects.get(payment=card_payment)
+    assert (refund.status, refund.amount) == (RefundStatus.SUCCEEDED, 80_000)
+    assert get_gateway("sandbox").total_refunded(attempt.gateway_reference) == 80_000
+    note = CreditNote.objects.get(refund=refund)
+    assert note.amount == 80_000 and note.invoice_id == invoice.pk
+    # The excess is not kept as account credit: the member's balance is back to zero.
+    balance = sum(
+        LedgerEntry.objects.filter(member=invoice.member).values_list("amount", flat=True)
+    )
+    assert balance == 0
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_member_who_chose_so_keeps_money_paid_twice_as_credit():
+    from billing.models import LedgerEntry, Refund
+
+    invoice = open_invoice_with_good_card()
+    invoice.member.overpayment_as_credit = True
+    invoice.member.save(update_fields=["overpayment_as_credit"])
+    _paid_twice(invoice)
+    assert not Refund.objects.filter(payment__invoice=invoice).exists()
+    balance = sum(
+        LedgerEntry.objects.filter(member=invoice.member).values_list("amount", flat=True)
+    )
+    assert balance == -80_000  # credit for the next invoice

@@ -107,7 +107,9 @@ def test_a_worker_killed_mid_delivery_then_restarted_sends_no_message_twice(
     deadline = time.monotonic() + 60
     while sum(received_counts(messages).values()) < 8:
         assert time.monotonic() < deadline, process.stderr.read() if process.stderr else ""
-        assert process.poll() is None, "the worker finished before it could be killed"
+        if process.poll() is not None:
+            _out, err = process.communicate()
+            pytest.fail(f"the worker finished before it could be killed: {err.decode()[-2000:]}")
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait(10)
