@@ -329,7 +329,8 @@ def payments_record_bulk(attempts: list[PaymentAttempt]) -> None:
         applied = min(attempt.amount, due)
         invoice.amount_paid += applied
         if attempt.amount > applied:
-            duplicates.append((payments[-1], attempt.amount - applied))
+            if invoice.status in COLLECTIBLE:  # paid twice (a void invoice's money is credit)
+                duplicates.append((payments[-1], attempt.amount - applied))
             credits.append(
                 LedgerEntry(
                     member_id=invoice.member_id,

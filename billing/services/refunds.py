@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import F, Sum
 
 from config import clock
+from config.errors import DomainError
 
 from ..errors import RefundNotAllowed
 from ..gateways import get_gateway
@@ -292,7 +293,7 @@ def duplicate_payments_refund(duplicates: Sequence[tuple[int, int]]) -> list[Ref
             continue
         try:
             refund = payment_refund(payment, amount=excess, reason=DUPLICATE_REASON)
-        except RefundNotAllowed as exc:
+        except DomainError as exc:  # e.g. the invoice was credited meanwhile: staff decide
             logger.error("Duplicate payment %s not refunded: %s", payment_id, exc.reason)
             continue
         if refund.status != RefundStatus.FAILED:

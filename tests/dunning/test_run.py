@@ -88,7 +88,9 @@ def test_a_run_touches_only_due_cases(bank, gym, time_machine):
     with CaptureQueriesContext(connection) as queries:
         report = dunning_run()
     assert report.due == 0 and report.advanced == 0
-    assert len(queries) <= 3
+    # The due cases, the other due messages, and the sends a dead sender left behind
+    # (dunning messages, pay links): a handful of queries, none per case.
+    assert len(queries) <= 5
 
 
 def test_queries_per_batch_do_not_grow_with_the_number_of_cases(bank, gym, time_machine):
