@@ -26,6 +26,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from config.inputs import max_amount
+
 from .money import (
     AmountNotReadable,
     currency_symbol,
@@ -95,7 +97,10 @@ class MoneyFormField(forms.Field):
         max_value: int | None = None,
         **kwargs: Any,
     ) -> None:
-        self.min_value, self.max_value = min_value, max_value
+        # Every amount is bounded (config.inputs), whatever the form asked.
+        limit = max_amount()
+        self.min_value = min_value
+        self.max_value = limit if max_value is None else min(max_value, limit)
         kwargs.pop("max_length", None)
         super().__init__(**kwargs)
         self.currency = currency or settings.GYM_CURRENCY
@@ -157,7 +162,10 @@ class RateFormField(forms.Field):
     def __init__(
         self, *, min_value: int | None = 0, max_value: int | None = 10_000, **kwargs: Any
     ) -> None:
-        self.min_value, self.max_value = min_value, max_value
+        # Every amount is bounded (config.inputs), whatever the form asked.
+        limit = max_amount()
+        self.min_value = min_value
+        self.max_value = limit if max_value is None else min(max_value, limit)
         kwargs.pop("max_length", None)
         super().__init__(**kwargs)
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config import clock
 from config.dates import format_date
+from config.inputs import CleanTextModel
 from members.models import Member
 
 from .fields import MoneyField, PositiveBigMoneyField, PositiveMoneyField, RateField
@@ -39,7 +40,7 @@ class PlanKind(models.TextChoices):
     PREPAID = "prepaid", _("Prepaid fixed term")
 
 
-class Plan(models.Model):
+class Plan(CleanTextModel, models.Model):
     """What a member buys.  Price changes make a new plan; issued invoices never change."""
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
@@ -137,7 +138,7 @@ class PlanEntitlement(models.Model):
             raise ValidationError({"weekdays": _("Use digits 1 (Monday) to 7 (Sunday).")})
 
 
-class AddOn(models.Model):
+class AddOn(CleanTextModel, models.Model):
     """Billed with the membership every period: a locker, towels, a PT package."""
 
     code = models.SlugField(max_length=40, unique=True, verbose_name=_("code"))
@@ -161,7 +162,7 @@ class PackKind(models.TextChoices):
     DAY_PASS = "day_pass", _("Day pass")
 
 
-class Pack(models.Model):
+class Pack(CleanTextModel, models.Model):
     """A prepaid bundle with an expiry: visits, classes, or a day pass."""
 
     code = models.SlugField(max_length=40, unique=True, verbose_name=_("code"))
@@ -213,7 +214,7 @@ class CouponDuration(models.TextChoices):
     FOREVER = "forever", _("Forever")
 
 
-class Coupon(models.Model):
+class Coupon(CleanTextModel, models.Model):
     code = models.SlugField(max_length=40, unique=True, verbose_name=_("code"))
     name = models.CharField(max_length=120, verbose_name=_("name"))
     percent_off_bp = RateField(

@@ -7,13 +7,15 @@ from typing import Any
 
 from csp.middleware import CSPMiddleware
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from members.selectors import staff_language
 
 from . import clock
+from .inputs import text_problem
 
 
 class GymTimeZoneMiddleware:
@@ -87,3 +89,33 @@ class MemberPagesCSPMiddleware(CSPMiddleware):
         if not request.path_info.startswith(prefixes):
             return response
         return super().process_response(request, response)
+
+
+class ApiQueryMiddleware:
+    """Under ``/api/``, a query string or path with control or invisible characters is a
+    400 in the API's error shape before any view (or filter, or database) sees it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith("/api/"):
+            fields: dict[str, list[str]] = {}
+            if text_problem(request.path_info) is not None:
+                fields["path"] = [str(text_problem(request.path_info).messages[0])]  # type: ignore[union-attr]
+            for key, values in request.GET.lists():
+                for value in [key, *values]:
+                    problem = text_problem(value)
+                    if problem is not None:
+                        fields.setdefault(
+                            key if text_problem(key) is None else "query",
+                            [str(problem.messages[0])],
+                        )
+            if fields:
+                body = {
+                    "code": "invalid",
+                    "message": str(_("Some fields are not valid.")),
+                    "fields": fields,
+                }
+                return JsonResponse(body, status=400)
+        return self.get_response(request)

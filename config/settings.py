@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "config.middleware.GymTimeZoneMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "config.middleware.ApiQueryMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "config.middleware.StaffLanguageMiddleware",
@@ -248,19 +249,22 @@ ANYMAIL = {
 }
 
 # --- REST API -------------------------------------------------------------------------
+# HTTP Basic with a staff password: on for the demo and tests, off in production unless
+# this says so (integrations use API keys).
+API_BASIC_AUTH = env.bool("API_BASIC_AUTH", default=DEBUG or DEMO_MODE)
 REST_FRAMEWORK = {
     # Basic first: its challenge makes a request without credentials a 401 (with
     # WWW-Authenticate), not a 403; a request without an Authorization header still
     # falls through to the session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.BasicAuthentication",
+        "config.api.authentication.BasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.RolePermissions"],
     "DEFAULT_PARSER_CLASSES": [
         "config.api.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "config.api.parsers.FormParser",
+        "config.api.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -284,6 +288,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation documents its 400/401/403/404 answers (config.api.schema).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.schema.add_error_responses",
+    ],
 }
 
 # --- Dunning ---
@@ -405,3 +414,10 @@ CLASSES_WEEKS_AHEAD = env.int("CLASSES_WEEKS_AHEAD", default=4)
 # SMS go through the same configured backend as every other SMS of the gym.
 CLASSES_SMS_BACKEND = env.str("CLASSES_SMS_BACKEND", default=DUNNING_SMS_BACKEND)
 CLASSES_PUBLIC_BASE_URL = env.str("CLASSES_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
+# --- Input bounds (config.inputs) -----------------------------------------------------
+# The largest amount any form or endpoint accepts, in minor units (฿1,000,000.00).
+INPUT_MAX_AMOUNT = env.int("INPUT_MAX_AMOUNT", default=100_000_000)
+# Business dates typed by staff (a start, a freeze, a cancellation) within this window.
+INPUT_MAX_DAYS_AHEAD = env.int("INPUT_MAX_DAYS_AHEAD", default=366)
+INPUT_MAX_DAYS_BEHIND = env.int("INPUT_MAX_DAYS_BEHIND", default=366)

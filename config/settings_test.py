@@ -12,6 +12,7 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-used-anywhere-else
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("CACHE_KEY_PREFIX", "gym-test")
+os.environ.setdefault("API_BASIC_AUTH", "1")
 
 from .settings import *  # noqa: F403
 

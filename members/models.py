@@ -16,6 +16,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from config import clock
+from config.inputs import CleanTextModel
 
 from .phones import normalize_phone
 
@@ -62,7 +63,7 @@ def age_on(born: dt.date, day: dt.date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
-class Household(models.Model):
+class Household(CleanTextModel, models.Model):
     """A payer and the dependants they are billed for."""
 
     name = models.CharField(_("name"), max_length=120)
@@ -100,7 +101,7 @@ class Household(models.Model):
             )
 
 
-class Member(models.Model):
+class Member(CleanTextModel, models.Model):
     member_number = models.PositiveIntegerField(_("member number"), unique=True, editable=False)
     first_name = models.CharField(_("first name"), max_length=80)
     last_name = models.CharField(_("last name"), max_length=80)
@@ -295,7 +296,7 @@ class Member(models.Model):
             raise ValidationError(errors)
 
 
-class MemberNote(models.Model):
+class MemberNote(CleanTextModel, models.Model):
     """A staff note.  An alert shows at check-in and at the desk until it is resolved."""
 
     member = models.ForeignKey(
@@ -337,7 +338,7 @@ class AgreementKind(models.TextChoices):
     PRIVACY = "privacy", _("Privacy notice (PDPA)")
 
 
-class AgreementVersion(models.Model):
+class AgreementVersion(CleanTextModel, models.Model):
     """A published text members sign.  A new wording is a new version, never an edit."""
 
     kind = models.CharField(_("kind"), max_length=20, choices=AgreementKind.choices)
@@ -396,7 +397,7 @@ class AgreementSignature(models.Model):
         return f"{self.version} — {self.signer_name}"
 
 
-class GymProfile(models.Model):
+class GymProfile(CleanTextModel, models.Model):
     """Who the gym is: shown on invoices, receipts and every message to a member."""
 
     name = models.CharField(_("gym name"), max_length=120)

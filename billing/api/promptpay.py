@@ -30,6 +30,7 @@ from billing.money import format_amount
 from billing.promptpay.display import promptpay_display
 from billing.promptpay.payload import MAX_AMOUNT
 from billing.services import promptpay
+from config.api.parsers import JSON_ONLY
 from members.models import Member
 
 from .serializers import ErrorSerializer, MinorUnitsField, RefusingCardNumbers
@@ -144,6 +145,7 @@ class PromptPayRequestViewSet(
     """PromptPay QR codes: what was asked, and whether it was paid."""
 
     serializer_class = PromptPayRequestSerializer
+    parser_classes = JSON_ONLY  # money moves in JSON only: integers stay integers
     queryset = PromptPayRequest.objects.prefetch_related("lines__invoice").order_by(
         "-created_at", "-pk"
     )

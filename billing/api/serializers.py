@@ -42,6 +42,7 @@ from billing.money import format_amount
 from billing.services import catalogue
 from billing.services.memberships import ADDON_MAX_QUANTITY
 from config.errors import InvalidInput
+from config.inputs import max_amount
 from members.models import Member
 
 CARD_NUMBER_MESSAGE = _("Never send a card number; send the gateway's token for the card.")
@@ -111,6 +112,11 @@ class MinorUnitsField(serializers.IntegerField):
             "Give a whole number of minor units as a JSON integer, e.g. 150000 for ฿1,500.00."
         ),
     }
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Bounded like every amount (config.inputs): the schema shows the maximum.
+        kwargs.setdefault("max_value", max_amount())
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
@@ -203,7 +209,7 @@ class PlanSerializer(RefusingCardNumbers, serializers.ModelSerializer):
 
 class MembershipEventSerializer(serializers.ModelSerializer):
     actor: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
 
     class Meta:
@@ -234,7 +240,7 @@ class MembershipSerializer(serializers.ModelSerializer):
     member_number = serializers.IntegerField(source="member.member_number", read_only=True)
     plan_code = serializers.CharField(source="plan.code", read_only=True)
     coupon: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="code", read_only=True
+        slug_field="code", read_only=True, allow_null=True
     )
     addons = MembershipAddOnSerializer(many=True, read_only=True)
     freezes = MembershipFreezeSerializer(many=True, read_only=True)
@@ -385,7 +391,7 @@ class RefundSerializer(serializers.ModelSerializer):
 
 class PaymentSerializer(serializers.ModelSerializer):
     received_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
+        slug_field="username", read_only=True, allow_null=True
     )
     refunds = RefundSerializer(many=True, read_only=True)
 

@@ -41,6 +41,7 @@ from billing.models import (
     Plan,
 )
 from billing.services import invoices, memberships, payments, refunds, webhooks
+from config.api.parsers import JSON_ONLY
 from config.errors import DomainError
 from members.selectors import member_search
 
@@ -95,6 +96,7 @@ class PlanViewSet(
     """The plans on sale and off sale.  Creating and changing them is the manager's job."""
 
     serializer_class = s.PlanSerializer
+    parser_classes = JSON_ONLY  # money moves in JSON only: integers stay integers
     queryset = Plan.objects.prefetch_related("entitlements").order_by("price", "pk")
     filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
     filterset_fields = ["is_active", "kind", "interval", "currency"]
@@ -140,6 +142,7 @@ class MembershipViewSet(
     """Memberships and their lifecycle.  ``POST`` signs a member up."""
 
     serializer_class = s.MembershipSerializer
+    parser_classes = JSON_ONLY  # money moves in JSON only: integers stay integers
     queryset = (
         Membership.objects.select_related("member", "plan", "coupon")
         .prefetch_related("events__actor", "freezes", "addons__addon")
@@ -306,6 +309,7 @@ class InvoiceViewSet(
     """Invoices are read-only; money moves through the actions below and credit notes."""
 
     serializer_class = s.InvoiceSerializer
+    parser_classes = JSON_ONLY  # money moves in JSON only: integers stay integers
     queryset = (
         Invoice.objects.select_related("member")
         .prefetch_related(
@@ -386,6 +390,7 @@ class PaymentViewSet(
     """Payments received.  Refunding one issues a credit note on its invoice."""
 
     serializer_class = s.PaymentSerializer
+    parser_classes = JSON_ONLY  # money moves in JSON only: integers stay integers
     queryset = (
         Payment.objects.select_related("received_by")
         .prefetch_related("refunds")
@@ -430,6 +435,7 @@ class PaymentMethodViewSet(
     """Stored cards: a gateway token plus display details, never a card number."""
 
     serializer_class = s.PaymentMethodSerializer
+    parser_classes = JSON_ONLY  # money moves in JSON only: integers stay integers
     queryset = PaymentMethod.objects.order_by("-created_at", "-pk")
     filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
     filterset_fields = ["member", "status", "gateway", "is_default"]

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Sum
 
-from config import clock
+from config import clock, inputs
 from members.models import GymProfile, Member
 from members.services import sequence_allocate
 
@@ -242,6 +242,7 @@ def payment_record(
     attempt: PaymentAttempt | None = None,
     reference: str = "",
     user: Any = None,
+    up_to_due: bool = False,
 ) -> Payment:
     """Money arrived for ``invoice`` by any route.  Overpayment goes to account credit.
 
@@ -250,6 +251,8 @@ def payment_record(
     """
     if amount <= 0:
         raise PaymentNotAllowed(reason="amount_not_positive")
+    with inputs.for_field("amount"):
+        inputs.check_amount(amount)
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID):
@@ -257,6 +260,8 @@ def payment_record(
         if locked.status == InvoiceStatus.PAID and attempt is None:
             raise PaymentNotAllowed(reason="already_paid")
         due = locked.amount_due
+        if up_to_due and amount > due:
+            raise PaymentNotAllowed(reason="amount_above_due")
         payment = Payment.objects.create(
             invoice=locked,
             amount=amount,
@@ -293,7 +298,8 @@ def duplicates_refund_later(duplicates: Sequence[tuple[int, int]]) -> None:
 def payment_record_manual(
     invoice: Invoice, *, amount: int, source: str, reference: str = "", user: Any = None
 ) -> Payment:
-    """The front desk takes cash, PromptPay or a transfer for an invoice.
+    """The front desk takes cash, PromptPay or a transfer for an invoice: at most what is
+    owed on it (credit on the account is a deliberate ledger entry, never a typo).
 
     Refused while a card charge for the invoice is in flight (``card_payment_in_progress``,
     with its amount and age): the money would be collected twice.  The check runs with
@@ -305,7 +311,9 @@ def payment_record_manual(
     with transaction.atomic():
         Invoice.objects.select_for_update().filter(pk=invoice.pk).first()
         card_payment_in_flight_refuse(invoice.pk)
-        return payment_record(invoice, amount=amount, source=source, reference=reference, user=user)
+        return payment_record(
+            invoice, amount=amount, source=source, reference=reference, user=user, up_to_due=True
+        )
 
 
 # An attempt still ``pending`` or ``unknown`` (billing.services.payments.UNSETTLED).

@@ -11,11 +11,12 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils.translation import gettext as _
 
-from config import clock
+from config import clock, inputs
 from config.db import bulk_insert_rows, bulk_update_rows
 from config.errors import InvalidInput
 from members.models import Member, MemberStatus
@@ -227,6 +228,8 @@ def membership_sign_up(
     start = start_on or today
     if start < today:
         raise TransitionNotAllowed(reason="start_in_past")
+    with inputs.for_field("start_on"):
+        inputs.check_date(start)
     if not plan.is_active:
         raise TransitionNotAllowed(reason="plan_not_on_sale")
     if Membership.objects.filter(member=member, status__in=LIVE_STATUSES).exists():
@@ -523,6 +526,10 @@ def membership_freeze(
     actor: Any = None,
 ) -> MembershipFreeze:
     """Pause billing and access; the term and the next billing date move by the freeze's length."""
+    with inputs.for_field("starts_on"):
+        inputs.check_date(starts_on)
+    with inputs.for_field("ends_on"):
+        inputs.check_date(ends_on, days_ahead=settings.INPUT_MAX_DAYS_AHEAD * 2)
     membership = _lock(membership)
     _require(membership, "freeze")
     plan = membership.plan

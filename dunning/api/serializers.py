@@ -16,6 +16,7 @@ from ..models import (
     DunningMessage,
     PaymentPlan,
     PaymentPlanInstallment,
+    RecoveryRoute,
     ScheduledRetry,
 )
 
@@ -26,6 +27,10 @@ class DunningCaseSerializer(serializers.ModelSerializer):
     member_name = serializers.CharField(source="member.full_name", read_only=True)
     invoice_number = serializers.CharField(source="invoice.number", read_only=True)
     amount_due_display = serializers.SerializerMethodField()
+    # "" until the case is recovered: the schema says so.
+    recovered_route = serializers.ChoiceField(
+        choices=RecoveryRoute.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = DunningCase

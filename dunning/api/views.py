@@ -24,6 +24,7 @@ from rest_framework.filters import BaseFilterBackend, OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.parsers import JSON_ONLY
 from members.selectors import member_search
 
 from ..models import DunningCase
@@ -75,6 +76,7 @@ class DunningCaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     """Accounts in dunning: stage, amount at risk, last decline and next action."""
 
     serializer_class = s.DunningCaseSerializer
+    parser_classes = JSON_ONLY  # money moves in JSON only: integers stay integers
     queryset = DunningCase.objects.select_related("member", "invoice").order_by(
         "next_action_at", "pk"
     )

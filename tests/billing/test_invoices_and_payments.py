@@ -95,10 +95,15 @@ def test_partial_and_over_payments():
     inv.payment_record_manual(invoice, amount=4_000, source="cash")
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_due) == (InvoiceStatus.OPEN, 6_000)
-    inv.payment_record_manual(invoice, amount=7_000, source="promptpay")
+    # More than is owed is refused at the desk (a typo, not credit), and nothing is saved.
+    with pytest.raises(PaymentNotAllowed) as refused:
+        inv.payment_record_manual(invoice, amount=7_000, source="promptpay")
+    assert refused.value.reason == "amount_above_due"
+    assert invoice.payments.count() == 1
+    inv.payment_record_manual(invoice, amount=6_000, source="promptpay")
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
-    assert inv.account_balance(invoice.member, "THB") == -1_000
+    assert inv.account_balance(invoice.member, "THB") == 0
     with pytest.raises(PaymentNotAllowed):
         inv.payment_record_manual(invoice, amount=1_000, source="cash")
     with pytest.raises(PaymentNotAllowed):

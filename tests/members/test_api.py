@@ -110,10 +110,13 @@ def test_search_by_phone_in_any_format_and_by_number(desk):
         "+66 81 111 2222",
         str(target.member_number),
         "pim",
-        "p\x00im",  # a NUL (PostgreSQL text cannot hold one) is dropped
     ]:
         ids = [m["id"] for m in desk.get(URL, {"q": q}).json()["results"]]
         assert ids == [target.pk], q
+    # A NUL (PostgreSQL text cannot hold one) or any control character: a clear 400.
+    refused = desk.get(URL, {"q": "p\x00im"})
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "invalid" and "q" in refused.json()["fields"]
 
 
 def test_filter_by_language(desk):
