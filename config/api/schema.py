@@ -2,8 +2,8 @@
 
 Every operation documents the answers it can give besides success, each in the API's one
 error shape (``Error``: a stable ``code``, a message, field errors): 400 when it takes a
-body or query parameters, 401 and 403 when it needs credentials, 404 when its path names
-a record.  Added here once, by drf-spectacular's post-processing, rather than on each view.
+body or query parameters, 401 and 403 when it needs credentials, 404 when its path or a
+parameter names a record.  Added here once, by drf-spectacular's post-processing, rather than on each view.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ DESCRIPTIONS = {
     "400": "Invalid input: `invalid` with `fields`, or `parse_error`, `card_number_refused`.",
     "401": "No or bad credentials: `not_authenticated`, `authentication_failed`.",
     "403": "Signed in without the permission: `permission_denied`.",
-    "404": "No such record: `not_found`.",
+    "404": "No such record (in the path, or named by a parameter): `not_found`.",
     "413": "The body is too large: `payload_too_large`.",
 }
 
@@ -55,8 +55,8 @@ def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
                 wanted.append("400")
             if any(requirement for requirement in operation.get("security", [])):
                 wanted += ["401", "403"]
-            if "{" in path:
-                wanted.append("404")
+            if "{" in path or any(p.get("in") == "query" for p in parameters):
+                wanted.append("404")  # the record in the path, or one a parameter names
             if "requestBody" in operation:
                 wanted.append("413")
             for code in wanted:
