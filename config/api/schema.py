@@ -3,7 +3,8 @@
 Every operation documents the answers it can give besides success, each in the API's one
 error shape (``Error``: a stable ``code``, a message, field errors): 400 when it takes a
 body or query parameters, 401 and 403 when it needs credentials, 404 when its path or a
-parameter names a record.  Added here once, by drf-spectacular's post-processing, rather than on each view.
+parameter names a record.  Added here once, by drf-spectacular's post-processing, rather
+than on each view.
 """
 
 from __future__ import annotations
