@@ -203,7 +203,7 @@ def test_control_characters_in_names_are_refused_by_the_api(desk, name):
     assert not Member.objects.exists()
 
 
-@pytest.mark.parametrize("name", ["crlf", "rlo", "zero_width"])
+@pytest.mark.parametrize("name", ["ansi", "rlo", "zero_width"])
 def test_control_characters_in_names_are_refused_in_a_form_body_too(desk, name):
     body = {"first_name": "Pim", "last_name": HOSTILE_NAMES[name], "phone": "0811112222"}
     response = desk.post("/api/v1/members/", body)  # multipart
