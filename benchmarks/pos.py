@@ -43,6 +43,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--products", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database a previous run seeded (no drop, no seed) when it has the data",
+    )
+    parser.add_argument(
         "--database-url",
         default=os.environ.get(
             "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/gym_bench_pos"
@@ -70,9 +75,10 @@ def configure(args: argparse.Namespace) -> None:
     import psycopg
 
     base = args.database_url.rsplit("/", 1)
-    with psycopg.connect(f"{base[0]}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{base[1]}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{base[1]}"')
+    if not args.reuse:
+        with psycopg.connect(f"{base[0]}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{base[1]}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{base[1]}"')
     import django
 
     django.setup()
@@ -231,14 +237,18 @@ def main() -> None:
     from django.db import connection
     from django.db.models import Sum
 
-    from pos.models import Product, Sale
+    from pos.models import Product, Sale, TillSession
     from pos.selectors import stock_levels, till_report
 
     started = time.perf_counter()
-    till, location = seed(args.sales, args.products)
+    seeded = TillSession.objects.select_related("station__location").first()
+    if args.reuse and seeded is not None:
+        till, location = seeded, seeded.station.location
+    else:
+        till, location = seed(args.sales, args.products)
     print(
-        f"seeded {args.sales:,} sales and {args.products:,} products in "
-        f"{time.perf_counter() - started:.1f} s"
+        f"{'reused' if args.reuse and seeded else 'seeded'} {args.sales:,} sales and "
+        f"{args.products:,} products in {time.perf_counter() - started:.1f} s"
     )
 
     def floor_report() -> Any:

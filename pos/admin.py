@@ -45,6 +45,7 @@ from .services import refunds as refund_services
 from .services import stock as stock_services
 from .services import tills as till_services
 from .services.receipts import credit_note_context, receipt_context
+from .services.sales import Buyer, sale_request_full_invoice
 
 
 def money(amount: int | None, currency: str) -> str:
@@ -239,6 +240,22 @@ class TenderInline(admin.TabularInline):
         return False
 
 
+class BuyerForm(forms.Form):
+    name = forms.CharField(label=_("buyer's name"), max_length=200)
+    address = forms.CharField(
+        label=_("buyer's address"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    tax_id = forms.RegexField(
+        label=_("buyer's tax ID"), regex=r"^\d{13}$", required=False, help_text=_("13 digits.")
+    )
+    branch = forms.CharField(
+        label=_("buyer's branch"),
+        max_length=40,
+        required=False,
+        help_text=_("สำนักงานใหญ่ for a head office, or the 5-digit branch number."),
+    )
+
+
 class RefundForm(forms.Form):
     reason = forms.CharField(label=_("reason"), max_length=200)
     destination = forms.ChoiceField(
@@ -263,6 +280,11 @@ class SaleAdmin(ReadOnlyAdmin):
                 name="pos_sale_receipt",
             ),
             path(
+                "<path:object_id>/full-invoice/",
+                self.admin_site.admin_view(self.full_invoice_view),
+                name="pos_sale_full_invoice",
+            ),
+            path(
                 "<path:object_id>/refund/",
                 self.admin_site.admin_view(self.refund_view),
                 name="pos_sale_refund",
@@ -276,6 +298,27 @@ class SaleAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         sale = get_object_or_404(Sale, pk=object_id)
         return TemplateResponse(request, "pos/receipt.html", receipt_context(sale))
+
+    def full_invoice_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The buyer asks for a full tax invoice: their name, address, tax ID and branch."""
+        if not request.user.has_perm("pos.add_sale"):
+            raise PermissionDenied
+        sale = get_object_or_404(Sale, pk=object_id)
+        form = BuyerForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                sale_request_full_invoice(sale, Buyer(**form.cleaned_data))
+            except DomainError as exc:
+                form.add_error(None, describe_error(exc))
+            else:
+                return HttpResponseRedirect(reverse("admin:pos_sale_receipt", args=[sale.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Full tax invoice for %(sale)s") % {"sale": sale},
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/pos/_form_page.html", context)
 
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """A manager refunds the sale, or some of its lines."""

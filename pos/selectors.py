@@ -50,23 +50,34 @@ def till_report(till: TillSession) -> dict[str, Any]:
     ``tenders`` to the satang; ``cash.expected`` is the float plus cash taken, plus cash
     in, less cash out and cash paid back on refunds.
     """
-    completed = Sale.objects.filter(till=till, status=SaleStatus.COMPLETED)
-    totals = completed.aggregate(
-        count=Count("id"),
-        total=Sum("total"),
-        net=Sum("subtotal"),
-        tax=Sum("tax_total"),
-        discounts=Sum("discount_total"),
-        change=Sum("change_given"),
-    )
-    by_kind = {
-        row["kind"]: {"count": row["count"], "total": int(row["total"] or 0)}
-        for row in completed.values("kind").annotate(count=Count("id"), total=Sum("total"))
-    }
-    voided = Sale.objects.filter(till=till, status=SaleStatus.VOIDED).aggregate(
-        count=Count("id"), total=Sum("total")
-    )
-    pending = Sale.objects.filter(till=till, status=SaleStatus.PENDING).count()
+    # One pass over the till's sales, grouped by status and kind.
+    totals = {"count": 0, "total": 0, "net": 0, "tax": 0, "discounts": 0, "change": 0}
+    by_kind: dict[str, dict[str, int]] = {}
+    voided = {"count": 0, "total": 0}
+    pending = 0
+    for row in (
+        Sale.objects.filter(till=till)
+        .values("status", "kind")
+        .annotate(
+            count=Count("id"),
+            total=Sum("total"),
+            net=Sum("subtotal"),
+            tax=Sum("tax_total"),
+            discounts=Sum("discount_total"),
+            change=Sum("change_given"),
+        )
+        .order_by()
+    ):
+        if row["status"] == SaleStatus.VOIDED:
+            voided["count"] += row["count"]
+            voided["total"] += int(row["total"] or 0)
+        elif row["status"] == SaleStatus.PENDING:
+            pending += row["count"]
+        else:
+            found: dict[str, Any] = dict(row)
+            for key in totals:
+                totals[key] += int(found[key] or 0)
+            by_kind[row["kind"]] = {"count": row["count"], "total": int(row["total"] or 0)}
     tenders = {
         row["kind"]: {"count": row["count"], "amount": int(row["amount"] or 0)}
         for row in Tender.objects.filter(
@@ -76,30 +87,35 @@ def till_report(till: TillSession) -> dict[str, Any]:
         .annotate(count=Count("id"), amount=Sum("amount"))
         .order_by("kind")
     }
-    lines = SaleLine.objects.filter(
-        sale__till=till, sale__status=SaleStatus.COMPLETED, sale__kind=SaleKind.SALE
-    )
-    by_rate = [
-        {
-            "rate_bp": row["tax_rate_bp"],
-            "net": int(row["net"] or 0),
-            "tax": int(row["tax"] or 0),
-            "gross": int(row["gross"] or 0),
-        }
-        for row in lines.values("tax_rate_bp")
-        .annotate(net=Sum("net_amount"), tax=Sum("tax_amount"), gross=Sum("amount"))
-        .order_by("tax_rate_bp")
-    ]
-    by_category = [
-        {
-            "category": row["category"],
-            "quantity": int(row["quantity"] or 0),
-            "amount": int(row["amount"] or 0),
-        }
-        for row in lines.values("category")
-        .annotate(quantity=Sum("quantity"), amount=Sum("amount"))
-        .order_by("category")
-    ]
+    # One pass over the lines sold, by tax rate and category; folded both ways here.
+    rates: dict[int, dict[str, int]] = {}
+    categories: dict[str, dict[str, Any]] = {}
+    for line in (
+        SaleLine.objects.filter(
+            sale__till=till, sale__status=SaleStatus.COMPLETED, sale__kind=SaleKind.SALE
+        )
+        .values("tax_rate_bp", "category")
+        .annotate(
+            net=Sum("net_amount"),
+            tax=Sum("tax_amount"),
+            gross=Sum("amount"),
+            quantity=Sum("quantity"),
+        )
+        .order_by()
+    ):
+        rate = rates.setdefault(
+            line["tax_rate_bp"], {"rate_bp": line["tax_rate_bp"], "net": 0, "tax": 0, "gross": 0}
+        )
+        rate["net"] += int(line["net"] or 0)
+        rate["tax"] += int(line["tax"] or 0)
+        rate["gross"] += int(line["gross"] or 0)
+        category = categories.setdefault(
+            line["category"], {"category": line["category"], "quantity": 0, "amount": 0}
+        )
+        category["quantity"] += int(line["quantity"] or 0)
+        category["amount"] += int(line["gross"] or 0)
+    by_rate = [rates[key] for key in sorted(rates)]
+    by_category = [categories[key] for key in sorted(categories)]
     refunds = SaleRefund.objects.filter(till=till)
     refund_totals = refunds.aggregate(
         count=Count("id"), amount=Sum("amount"), tax=Sum("tax_amount")
@@ -122,15 +138,15 @@ def till_report(till: TillSession) -> dict[str, Any]:
         "opened_at": till.opened_at.isoformat() if till.opened_at else None,
         "at": clock.now().isoformat(),
         "sales": {
-            "count": totals["count"] or 0,
-            "total": int(totals["total"] or 0),
-            "net": int(totals["net"] or 0),
-            "tax": int(totals["tax"] or 0),
-            "discounts": int(totals["discounts"] or 0),
+            "count": totals["count"],
+            "total": totals["total"],
+            "net": totals["net"],
+            "tax": totals["tax"],
+            "discounts": totals["discounts"],
             "pending": pending,
             "by_kind": by_kind,
         },
-        "voids": {"count": voided["count"] or 0, "total": int(voided["total"] or 0)},
+        "voids": voided,
         "tenders": tenders,
         "tax_rates": by_rate,
         "categories": by_category,
@@ -143,7 +159,7 @@ def till_report(till: TillSession) -> dict[str, Any]:
         "cash": {
             "opening_float": till.opening_float,
             "taken": cash_taken,
-            "change_given": int(totals["change"] or 0),
+            "change_given": totals["change"],
             "cash_in": cash_in,
             "cash_out": cash_out,
             "refunded": payouts.get("cash", 0),

@@ -17,6 +17,8 @@ from rest_framework.views import APIView
 
 from billing.api.serializers import ErrorSerializer
 from billing.models import Location
+from billing.selectors import account_statement
+from members.models import Member
 
 from ..barcodes import normalise_scan
 from ..models import LineKind, Product, Sale, TillSession
@@ -175,6 +177,40 @@ class TillViewSet(
         if till.z_report:
             return Response({"kind": "Z", **till.z_report})
         return Response({"kind": "X", **till_report(till)})
+
+
+class StatementView(APIView):
+    """A member's account: every entry, oldest first, with the balance after it
+    (positive: owed; negative: credit)."""
+
+    required_permission = "billing.view_ledgerentry"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("currency", str, description="Default THB")],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request, member_id: int) -> Response:
+        if not Member.objects.filter(pk=member_id).exists():
+            raise exceptions.NotFound("No such member.")
+        currency = request.query_params.get("currency", "THB")[:3].upper()
+        rows = account_statement(member_id, currency)
+        return Response(
+            {
+                "member": member_id,
+                "currency": currency,
+                "balance": rows[-1]["balance"] if rows else 0,
+                "entries": [
+                    {
+                        "at": row["entry"].created_at,
+                        "kind": row["entry"].kind,
+                        "description": row["entry"].description,
+                        "amount": row["entry"].amount,
+                        "balance": row["balance"],
+                    }
+                    for row in rows
+                ],
+            }
+        )
 
 
 class SaleViewSet(

@@ -148,6 +148,12 @@
   const owingPromptpay = document.getElementById("owing-promptpay");
   if (owingPromptpay) owingPromptpay.addEventListener("click", () => submit({kind: "owing", tenders: [{kind: "promptpay", amount: owed}]}));
 
+  const deposit = document.getElementById("deposit-cash");
+  if (deposit) deposit.addEventListener("click", () => {
+    const amount = parseMoney(cash.value);
+    if (!amount) { cash.focus(); return; }
+    submit({kind: "deposit", deposit: amount, tenders: [{kind: "cash", amount}]});
+  });
   document.querySelectorAll(".add-product").forEach((button) => button.addEventListener("click", () => { lookup(button.dataset.code); scan.focus(); }));
   document.querySelectorAll(".add-pack").forEach((button) => button.addEventListener("click", () => {
     lines.push({kind: "pack", id: Number(button.dataset.id), name: button.dataset.name, price: Number(button.dataset.price), inclusive: true, rate: 0, quantity: 1});
