@@ -29,7 +29,7 @@ def member_page_tools(request: HttpRequest, member: Any) -> list[MemberTool]:
         return []
     return [
         MemberTool(_("Sell"), sell_url(member), ACTIONS, PRIMARY, 22),
-        MemberTool(_("Take payment at the till"), sell_url(member) + "#owing", ACTIONS, "", 23),
+        MemberTool(_("Pay at the till"), sell_url(member) + "#owing", ACTIONS, "", 23),
     ]
 
 
