@@ -706,10 +706,10 @@ def bare_sql_floor(marks: dict[str, int], case_ids: list[int]) -> Floor:
             floor.inserted[label] = cursor.fetchone()[0]
     updates: dict[str, tuple[str, str, list[Any]]] = {
         "dunning.DunningCase": ("dunning_dunningcase", "id = ANY(%s)", [case_ids]),
-        "dunning.DunningMessage": (
+        "dunning.DunningMessage": (  # planned before, sent now
             "dunning_dunningmessage",
-            "id <= %s AND sent_at IS NOT NULL",
-            [marks["dunning.DunningMessage"]],
+            "id <= %s AND sent_at >= %s",
+            [marks["dunning.DunningMessage"], NOW - dt.timedelta(minutes=1)],
         ),
         "dunning.ScheduledRetry": (
             "dunning_scheduledretry",
