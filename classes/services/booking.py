@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q
 
 from config import clock
@@ -40,6 +40,15 @@ def _locked_session(session_id: int) -> ClassSession:
             ClassSession.objects.select_for_update(of=("self",))
             .select_related("class_type", "room__location")
             .get(pk=session_id)
+        )
+    except ClassSession.DoesNotExist:
+        raise BookingRefused(reason="session_cancelled") from None
+
+
+def _session(session_id: int) -> ClassSession:
+    try:
+        return ClassSession.objects.select_related("class_type", "room__location").get(
+            pk=session_id
         )
     except ClassSession.DoesNotExist:
         raise BookingRefused(reason="session_cancelled") from None
@@ -73,8 +82,8 @@ def _take_place(
     booking: Booking, session: ClassSession, member: Member, now: dt.datetime, **standing: Any
 ) -> None:
     """Pay for and give ``booking`` a place (the session is locked and has room)."""
-    membership, plan_ids = standing["membership"], standing["plan_ids"]
-    plan_applies = rules.check_entitled(membership, plan_ids)
+    membership = standing["membership"]
+    plan_applies = rules.check_entitled(membership)
     paid = paying.pay(member, session, membership, plan_applies=plan_applies, today=clock.today())
     paying.apply(booking, paid)
     booking.spot = _spot_for(session, standing.get("spot"))
@@ -86,11 +95,21 @@ def _take_place(
 
 
 def _standing(member: Member, session: ClassSession, now: dt.datetime) -> dict[str, Any]:
-    membership = rules.membership_for(member)
+    """Status, suspension and entitlement, in one query (refuses with the reason)."""
+    membership = rules.membership_for(member, session.class_type, now)
     rules.check_standing(member, session, now, membership)
-    plan_ids = rules.plans_including(session.class_type)
-    rules.check_entitled(membership, plan_ids)
-    return {"membership": membership, "plan_ids": plan_ids}
+    rules.check_entitled(membership)
+    return {"membership": membership}
+
+
+def _queue_state(session: ClassSession, now: dt.datetime) -> dict[str, int]:
+    """In one query: places held by open offers, the waitlist's length and last place."""
+    row = Booking.objects.filter(session_id=session.pk, status=BookingStatus.WAITLISTED).aggregate(
+        offers=Count("pk", filter=Q(offer_expires_at__gt=now)),
+        waiting=Count("pk"),
+        last=Max("waitlist_position"),
+    )
+    return {"offers": row["offers"] or 0, "waiting": row["waiting"] or 0, "last": row["last"] or 0}
 
 
 def book(
@@ -112,13 +131,50 @@ def book(
     if override and not override_reason:
         raise BookingRefused(reason="reason_required")
     now = clock.now()
+    # What depends only on the member is read before the session's lock is taken, so the
+    # lock is held for as few statements as possible (a rush serialises on it).
+    before = _session(session_id)
+    rules.check_session_open(before, now, override=override)
+    standing = _standing(member, before, now)
+    rules.check_no_clash(member, before, holds_place=False)
+    try:
+        return _book_locked(
+            member,
+            session_id,
+            now,
+            standing,
+            source,
+            actor,
+            override,
+            override_reason,
+            spot,
+            waitlist,
+        )
+    except IntegrityError:  # the same member, twice at once: the second insert loses
+        raise BookingRefused(reason="already_booked") from None
+
+
+def _book_locked(
+    member: Member,
+    session_id: int,
+    now: dt.datetime,
+    standing: dict[str, Any],
+    source: str,
+    actor: Any,
+    override: bool,
+    override_reason: str,
+    spot: int | None,
+    waitlist: bool,
+) -> Booking:
     with transaction.atomic():
         session = _locked_session(session_id)
         rules.check_session_open(session, now, override=override)
-        standing = _standing(member, session, now)
-        held = session.booked_count + _offers_out(session, now)
-        has_room = held < session.capacity
-        rules.check_no_clash(member, session, holds_place=has_room)
+        queue = _queue_state(session, now)
+        has_room = session.booked_count + queue["offers"] < session.capacity
+        if not has_room and (not waitlist or queue["waiting"] >= session.class_type.waitlist_limit):
+            raise BookingRefused(reason="full")
+        if has_room:  # a place: no overlapping place either (one query)
+            rules.check_no_clash(member, session, holds_place=True)
         booking = Booking(
             session=session,
             member=member,
@@ -132,14 +188,8 @@ def book(
             booking.save()
             paying.drop_in_charge(booking, session)
         else:
-            if not waitlist:
-                raise BookingRefused(reason="full")
-            queue = Booking.objects.filter(session_id=session.pk, status=BookingStatus.WAITLISTED)
-            last = queue.aggregate(n=Max("waitlist_position"), c=Count("pk"))
-            if last["c"] >= session.class_type.waitlist_limit:
-                raise BookingRefused(reason="full")
             booking.status = BookingStatus.WAITLISTED
-            booking.waitlist_position = (last["n"] or 0) + 1
+            booking.waitlist_position = queue["last"] + 1
             booking.save()
         if override:
             BookingEvent.objects.create(

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 
 from billing.models import Membership, MembershipStatus
 from config.dates import format_datetime
@@ -72,11 +72,27 @@ REFUSED_STATUSES = {
 }
 
 
-def membership_for(member: Member) -> Membership | None:
-    """The member's newest membership, whatever its status (one query)."""
+def membership_for(member: Member, kind: ClassType, now: dt.datetime) -> Membership | None:
+    """The member's newest membership, whatever its status, in one query, with what the
+    booking rules read beside it: a running booking suspension's end, and whether the
+    class type is limited to some plans and includes this one."""
+    through = ClassType.plans.through
     return (
         Membership.objects.filter(member_id=member.pk)
         .select_related("plan")
+        .annotate(
+            suspended_until=Subquery(
+                BookingSuspension.objects.filter(
+                    member_id=OuterRef("member_id"), starts_at__lte=now, ends_at__gt=now
+                )
+                .order_by("-ends_at")
+                .values("ends_at")[:1]
+            ),
+            type_limited=Exists(through.objects.filter(classtype_id=kind.pk)),
+            plan_included=Exists(
+                through.objects.filter(classtype_id=kind.pk, plan_id=OuterRef("plan_id"))
+            ),
+        )
         .order_by("-started_on", "-pk")
         .first()
     )
@@ -102,28 +118,27 @@ def check_standing(
             raise BookingRefused(reason="membership_frozen")
         if membership.bookings_blocked:  # dunning's "block class bookings" step
             raise BookingRefused(reason="bookings_blocked")
-    suspension = (
-        BookingSuspension.objects.filter(member_id=member.pk, starts_at__lte=now, ends_at__gt=now)
-        .order_by("-ends_at")
-        .first()
-    )
-    if suspension is not None:
-        raise BookingRefused(
-            reason="strikes_suspended", until=_local_text(suspension.ends_at, session)
+        until = getattr(membership, "suspended_until", None)
+    else:
+        until = (
+            BookingSuspension.objects.filter(
+                member_id=member.pk, starts_at__lte=now, ends_at__gt=now
+            )
+            .order_by("-ends_at")
+            .values_list("ends_at", flat=True)
+            .first()
         )
+    if until is not None:
+        raise BookingRefused(reason="strikes_suspended", until=_local_text(until, session))
 
 
-def plans_including(kind: ClassType) -> set[int]:
-    """The plans that include ``kind`` (empty: every plan does)."""
-    through = ClassType.plans.through
-    return set(through.objects.filter(classtype_id=kind.pk).values_list("plan_id", flat=True))
-
-
-def check_entitled(membership: Membership | None, plan_ids: set[int]) -> bool:
+def check_entitled(membership: Membership | None) -> bool:
     """Whether the plan's credits may pay; refuses a plan that excludes the class type."""
     if membership is None:
         return False
-    if plan_ids and membership.plan_id not in plan_ids:
+    if getattr(membership, "type_limited", False) and not getattr(
+        membership, "plan_included", False
+    ):
         raise BookingRefused(reason="not_entitled")
     return True
 
