@@ -51,7 +51,7 @@ TYPES = [
 SCHEDULES = [
     ("yoga", "Studio A", "1357", dt.time(7, 0)),
     ("spin", "Spin room", "246", dt.time(18, 0)),
-    ("hiit", "Studio A", "12345", dt.time(12, 0)),
+    ("hiit", "Studio A", "1234567", dt.time(12, 0)),
     ("muay-thai", "Studio A", "1234567", dt.time(19, 0)),
 ]
 
@@ -132,7 +132,7 @@ def seed(ctx: SeedContext) -> None:
             instructor=coaches[index % 2],
             weekdays=days,
             start_time=start,
-            valid_from=monday,
+            valid_from=monday - dt.timedelta(days=7),
         )
     sessions_generate(first=monday - dt.timedelta(days=7), last=monday + dt.timedelta(days=13))
     ctx.manifest["classes"] = _story(ctx, kinds, today)
