@@ -14,6 +14,7 @@ from classes.models import Booking, ClassFee
 from classes.services import booking as svc
 from config import clock
 from members import roles
+from tests.browser.seeds import seed_migrated_data
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +35,7 @@ def test_today_lists_the_days_classes_with_how_full_they_are(
 
 
 def test_the_demo_week_and_its_story(tmp_path, django_capture_on_commit_callbacks):
+    seed_migrated_data()  # a transactional test before this one may have flushed it
     manifest = tmp_path / "manifest.json"
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", members=30, no_progress=True, json=manifest, stdout=StringIO())
