@@ -42,6 +42,10 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "anymail",
     "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "members",
     "billing",
     "access_control",
@@ -60,9 +64,12 @@ MIDDLEWARE = [
     "config.middleware.ApiQueryMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "config.middleware.StaffLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -197,6 +204,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# django-axes checks every sign-in first (admin form and API Basic auth alike).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Lockouts (django-axes), kept in the real cache (Redis): after AXES_FAILURE_LIMIT wrong
+# passwords, that account is locked, and so, separately, is that address.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.staff_auth.lockout_response"
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)
+AXES_VERBOSE = False
+
+# Two-factor sign-in (django-otp, TOTP with one-time recovery codes).  Managers and owners
+# always need it; the front desk when this is on.
+STAFF_2FA_FRONT_DESK = env.bool("STAFF_2FA_FRONT_DESK", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Gym platform")
+STAFF_RECOVERY_CODES = 10
 
 # --- Internationalisation and the gym's locale ----------------------------------------
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
@@ -258,7 +287,7 @@ REST_FRAMEWORK = {
     # falls through to the session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "config.api.authentication.BasicAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "config.staff_auth.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.RolePermissions"],
     "DEFAULT_PARSER_CLASSES": [

@@ -6,15 +6,17 @@ import csv
 from typing import Any
 from urllib.parse import urlencode
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import display_for_value
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import roles, services, staff_security
 from .models import (
     AgreementSignature,
     AgreementVersion,
@@ -404,3 +406,37 @@ class AgreementSignatureAdmin(admin.ModelAdmin):
 @admin.register(GymProfile)
 class GymProfileAdmin(admin.ModelAdmin):
     list_display = ("name", "tax_id", "phone", "email")
+
+
+# --- Staff accounts: an owner resets a lost second factor -----------------------------
+
+
+class StaffUserAdmin(UserAdmin):
+    """Django's user screens, plus the owner's "Reset the second factor" (a lost phone):
+    the staff member sets up a new one at their next sign-in.  Recorded with who did it."""
+
+    actions = ["reset_second_factor"]
+
+    @admin.action(description=_("Reset the second factor (lost phone)"))
+    def reset_second_factor(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        if not (request.user.is_superuser or request.user.groups.filter(name=roles.OWNER).exists()):
+            self.message_user(
+                request, _("Only an owner can reset a second factor."), messages.ERROR
+            )
+            return
+        for user in queryset:
+            staff_security.second_factor_reset(
+                user, actor=request.user, ip=request.META.get("REMOTE_ADDR") or None
+            )
+        self.message_user(
+            request,
+            _("Reset for %(count)d staff member(s): they set up a new one at their next sign-in.")
+            % {"count": queryset.count()},
+            messages.SUCCESS,
+        )
+
+
+_user_model = get_user_model()
+if admin.site.is_registered(_user_model):
+    admin.site.unregister(_user_model)
+admin.site.register(_user_model, StaffUserAdmin)

@@ -441,3 +441,40 @@ class StaffSettings(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class StaffSecurityKind(models.TextChoices):
+    SECOND_FACTOR_ENROLLED = "second_factor_enrolled", _("second factor set up")
+    SECOND_FACTOR_RESET = "second_factor_reset", _("second factor reset")
+    RECOVERY_CODE_USED = "recovery_code_used", _("recovery code used")
+
+
+class StaffSecurityEvent(models.Model):
+    """What happened to a staff member's sign-in: a second factor set up, reset by an
+    owner, a recovery code spent.  Append-only; kept until the audit trail takes over."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="security_events",
+        verbose_name=_("staff member"),
+    )
+    kind = models.CharField(_("what"), max_length=30, choices=StaffSecurityKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("when"), default=clock.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("staff security event")
+        verbose_name_plural = _("staff security events")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_kind_display()}"

@@ -39,6 +39,35 @@ def _clean_cache() -> None:
     cache.clear()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _signing_in_completes_the_second_factor() -> Any:
+    """``client.force_login(user)`` / ``client.login(...)`` sign a staff member in with
+    both factors done, as a real sign-in ends: managers and owners need the second one
+    (members.staff_security).  tests/security/test_logins.py signs in through the forms
+    instead, to test the factors themselves."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from members import staff_security
+
+    original = Client._login
+
+    def _login(self: Client, user: Any, backend: str | None = None) -> None:
+        original(self, user, backend)
+        if staff_security.needs_second_factor(user):
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+            if device is None:
+                device = TOTPDevice.objects.create(user=user, name="tests", confirmed=True)
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+    Client._login = _login  # type: ignore[method-assign]
+    yield
+    Client._login = original  # type: ignore[method-assign]
+
+
 @pytest.fixture(autouse=True)
 def _default_language() -> Any:
     """Start every test in the default language.

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.db.models.base import ModelBase
-from django.urls import URLPattern, URLResolver, path
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from .. import staff_auth
 from .language import switch_language
 from .readable import EMPTY, readable_admin
 
@@ -27,8 +30,44 @@ class GymAdminSite(admin.AdminSite):
     empty_value_display = EMPTY
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
-        # Open to the sign-in page too: the switch only sets a preference.
-        return [path("language/", switch_language, name="language"), *super().get_urls()]
+        # Open to the sign-in page too: the switch only sets a preference.  The second
+        # factor's pages are open to a user who has signed in with a password only.
+        return [
+            path("language/", switch_language, name="language"),
+            path(
+                "second-factor/",
+                lambda request: staff_auth.verify(request, self),
+                name="second_factor_verify",
+            ),
+            path(
+                "second-factor/setup/",
+                lambda request: staff_auth.setup(request, self),
+                name="second_factor_setup",
+            ),
+            path("second-factor/sign-out/", staff_auth.cancel, name="second_factor_cancel"),
+            *super().get_urls(),
+        ]
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        """Staff, and past the second factor when their role needs one."""
+        return super().has_permission(request) and not staff_auth.second_factor_missing(request)
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """After the password, the second factor: the code, or setting one up first."""
+        if request.user.is_authenticated and staff_auth.second_factor_missing(request):
+            target = request.POST.get("next") or request.GET.get("next") or ""
+            query = f"?{urlencode({'next': target})}" if target else ""
+            return HttpResponseRedirect(reverse("admin:second_factor_verify") + query)
+        response = super().login(request, extra_context)
+        if (
+            request.method == "POST"
+            and request.user.is_authenticated
+            and staff_auth.second_factor_missing(request)
+        ):
+            target = request.POST.get("next") or ""
+            query = f"?{urlencode({'next': target})}" if target else ""
+            return HttpResponseRedirect(reverse("admin:second_factor_verify") + query)
+        return response
 
     def register(
         self,

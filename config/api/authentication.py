@@ -18,6 +18,14 @@ from rest_framework import authentication, exceptions
 from config.inputs import text_problem
 
 
+class LockedOut(exceptions.APIException):
+    """Too many failed sign-ins for this account or from this address (django-axes)."""
+
+    status_code = 429
+    default_detail = _("Too many failed sign-ins. Try again later, or ask an owner to help.")
+    default_code = "locked_out"
+
+
 class BasicAuthentication(authentication.BasicAuthentication):
     def authenticate(self, request: Any) -> Any:
         if not settings.API_BASIC_AUTH:
@@ -37,7 +45,14 @@ class BasicAuthentication(authentication.BasicAuthentication):
             raise exceptions.AuthenticationFailed(
                 _("Invalid username/password."), code="authentication_failed"
             )
-        return super().authenticate_credentials(userid, password, request)
+        # django-axes counts the failure and locks the account and the address: it reads
+        # Django's own request (its middleware set the client's address on it).
+        raw = getattr(request, "_request", request)
+        try:
+            return super().authenticate_credentials(userid, password, raw)
+        finally:
+            if getattr(raw, "axes_locked_out", False):
+                raise LockedOut()
 
 
 class BasicScheme(OpenApiAuthenticationExtension):
