@@ -6,6 +6,7 @@ import csv
 from typing import Any
 from urllib.parse import urlencode
 
+from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin.utils import display_for_value
 from django.contrib.auth import get_user_model
@@ -440,3 +441,21 @@ _user_model = get_user_model()
 if admin.site.is_registered(_user_model):
     admin.site.unregister(_user_model)
 admin.site.register(_user_model, StaffUserAdmin)
+
+# The sign-in libraries' own screens (django-otp's devices, django-axes's logs) stay out
+# of the desk's admin: the reset above is how a second factor is managed, and lockouts
+# live in Redis.
+for _app_label, _model_name in (
+    ("otp_totp", "totpdevice"),
+    ("otp_static", "staticdevice"),
+    ("axes", "accessattempt"),
+    ("axes", "accesslog"),
+    ("axes", "accessfailurelog"),
+    ("axes", "accessattemptexpiration"),
+):
+    try:
+        _model = apps.get_model(_app_label, _model_name)
+    except LookupError:
+        continue
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
