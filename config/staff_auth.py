@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import qrcode
 import qrcode.image.svg
 from django import forms
+from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -27,6 +28,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 from django_otp import match_token, user_has_device
 from django_otp.plugins.otp_static.models import StaticDevice
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication
 
 from members import staff_security
@@ -174,3 +176,14 @@ class SessionAuthentication(authentication.SessionAuthentication):
         if result is not None and second_factor_missing(request._request):
             return None
         return result
+
+
+class SessionScheme(OpenApiAuthenticationExtension):
+    """The schema names our session authentication as drf-spectacular names DRF's."""
+
+    target_class = "config.staff_auth.SessionAuthentication"
+    name = "cookieAuth"
+    priority = -1
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
