@@ -74,10 +74,19 @@ def received(reference: str) -> int:
 
 
 def lookup(reference: str) -> str | None:
-    """The provider's id of the message with ``reference``, or ``None`` if it never came."""
-    stored = cache.get(f"{_prefix()}message:{reference}")
-    if stored is None:
+    """The provider's id of the message with ``reference``, or ``None`` if it never came.
+
+    The count is the provider's one record of receipt (a single atomic ``INCR``), so a
+    sender killed between counting and storing the message's details is still known to
+    have delivered it: the answer agrees with ``received`` whenever the process died.
+    """
+    prefix = _prefix()
+    count = int(cache.get(f"{prefix}count:{reference}", 0))
+    if not count:
         return None
+    stored = cache.get(f"{prefix}message:{reference}")
+    if stored is None:
+        return f"sandbox-{reference}-{count}"
     return str(json.loads(stored)["id"])
 
 
