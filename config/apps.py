@@ -13,5 +13,7 @@ class GymAdminConfig(AdminConfig):
     def ready(self) -> None:
         super().ready()
         from config.middleware import remember_staff_language  # needs the app registry
+        from config.staff_auth import remember_second_factor_need
 
         user_logged_in.connect(remember_staff_language, dispatch_uid="staff_language")
+        user_logged_in.connect(remember_second_factor_need, dispatch_uid="second_factor_need")

@@ -69,6 +69,17 @@ def second_factor_missing(request: HttpRequest) -> bool:
     return bool(known[1])
 
 
+def remember_second_factor_need(
+    sender: Any, request: HttpRequest, user: Any, **kwargs: Any
+) -> None:
+    """On sign-in (``user_logged_in``), note in the new session whether this staff member
+    needs a second factor, so no request after it asks the database (or writes the
+    session) to find out."""
+    session = getattr(request, "session", None)
+    if session is not None and getattr(user, "is_staff", False):
+        session[NEEDED_SESSION_KEY] = (user.pk, staff_security.needs_second_factor(user))
+
+
 def _next(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     return (
