@@ -26,10 +26,11 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from billing.admin.forms import BillingForm
 from billing.money import format_amount
 from config import clock
 from config.dates import format_date, format_time
-from config.errors import DomainError
+from config.errors import DomainError, InvalidInput
 from members.models import Member
 
 from .models import (
@@ -47,7 +48,7 @@ from .models import (
     Schedule,
     SessionStatus,
 )
-from .services import attendance, fees
+from .services import attendance, fees, rules
 from .services import booking as booking_services
 
 
@@ -133,13 +134,30 @@ class ScheduleAdmin(admin.ModelAdmin):
     list_select_related = ("class_type", "room", "instructor")
 
 
-class BookMemberForm(forms.Form):
+class ReasonCleaning(BillingForm):
+    """A staff form with a free-text reason: card numbers refused in every field (and
+    never shown back), the reason cleaned as the services clean it."""
+
+    def clean_reason(self) -> str:
+        try:
+            return rules.clean_reason(self.cleaned_data.get("reason"))
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.fields["reason"]) from None
+
+    def reason_problem(self, missing: str) -> str:
+        """What the desk is told: ``missing`` when no reason was given, else the error."""
+        if self.has_error("reason", "required") or "reason" not in self.errors:
+            return missing
+        return " ".join(str(error) for error in self.errors["reason"])
+
+
+class BookMemberForm(ReasonCleaning):
     member = forms.ModelChoiceField(queryset=Member.objects.all(), label=_("member"))
     override = forms.BooleanField(required=False, label=_("Override the booking window"))
     reason = forms.CharField(required=False, max_length=300, label=_("reason"))
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(ReasonCleaning):
     reason = forms.CharField(max_length=300, label=_("reason"))
 
 
@@ -278,7 +296,12 @@ class ClassSessionAdmin(admin.ModelAdmin):
             elif action == "promote":
                 reason_form = ReasonForm(request.POST)
                 if not reason_form.is_valid():
-                    messages.error(request, gettext("Say why this member skips the waitlist."))
+                    messages.error(
+                        request,
+                        reason_form.reason_problem(
+                            gettext("Say why this member skips the waitlist.")
+                        ),
+                    )
                     return None
                 booking_services.move_off_waitlist(
                     booking_id_int, actor=request.user, reason=reason_form.cleaned_data["reason"]
@@ -344,7 +367,7 @@ class BookingAdmin(admin.ModelAdmin):
         return False
 
 
-class WaiveForm(forms.Form):
+class WaiveForm(ReasonCleaning):
     fee = forms.IntegerField(widget=forms.HiddenInput)
     reason = forms.CharField(max_length=300, label=_("reason for waiving"))
 
@@ -391,7 +414,7 @@ class ClassFeeAdmin(admin.ModelAdmin):
                     except DomainError as exc:
                         messages.error(request, exc.message)
             else:
-                messages.error(request, gettext("Say why the fee is waived."))
+                messages.error(request, form.reason_problem(gettext("Say why the fee is waived.")))
             return HttpResponseRedirect(reverse("admin:classes_classfee_waivers"))
         pending = (
             ClassFee.objects.filter(status=FeeStatus.PENDING)

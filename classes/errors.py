@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from django.utils.translation import gettext_lazy as _
 
-from config.errors import DomainError
+from config.errors import DomainError, InvalidInput
 
 
 class BookingRefused(DomainError):
@@ -51,3 +51,14 @@ class BookingNotChanged(DomainError):
         "fee_decided": _("This fee is already waived or posted."),
         "reason_required": _("Say why."),
     }
+
+
+CARD_NUMBER_IN_TEXT = _("Never write a card number here.")
+
+
+class CardNumberInText(InvalidInput):
+    """A free-text field (a reason for a waiver or an override) held a card number: refused
+    before anything is stored, naming the field, never echoing the value."""
+
+    code = "card_number_refused"
+    default_message: ClassVar[Any] = _("Card numbers are never accepted in text.")

@@ -7,7 +7,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from billing.api.serializers import RefusingCardNumbers
 from billing.money import format_amount
+from config.inputs import clean_text
 from members.models import Member
 
 from ..models import Booking, ClassSession
@@ -100,7 +102,7 @@ class BookingSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BookRequestSerializer(serializers.Serializer):
+class BookRequestSerializer(RefusingCardNumbers):
     session = serializers.PrimaryKeyRelatedField(queryset=ClassSession.objects.all())
     member = serializers.PrimaryKeyRelatedField(queryset=Member.objects.all())
     spot = serializers.IntegerField(required=False, min_value=1, max_value=500)
@@ -111,9 +113,7 @@ class BookRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
     def validate_reason(self, value: str) -> str:
-        if any(ord(ch) < 32 for ch in value):
-            raise serializers.ValidationError("No control characters.")
-        return value
+        return clean_text(value)
 
 
 class AttendanceSerializer(serializers.Serializer):

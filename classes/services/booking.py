@@ -1,19 +1,25 @@
 """Booking, the waitlist, cancellations and the gym's own changes.
 
-Locks, always in this order: the session's row, then the membership's (plan credits),
-then packs and bookings.  Every change to a session's places happens under its row
-lock, so its capacity is never exceeded and two members never share a spot, however
-many requests arrive at once.  Before the late-cancel cutoff a freed place goes to the
-first waitlisted member who can take it, in the same transaction; after it, the place
-is offered in turn, each offer for a limited time.
+Locks, always in this order (docs/locking.md, "Classes"): the session's row, then the
+members' booking locks (advisory, in id order, one statement), then packs and
+bookings.  Every change to a session's places happens under its row lock, so its
+capacity is never exceeded and two members never share a spot, however many requests
+arrive at once; every place a member takes is taken under that member's lock, so one
+member's two requests for overlapping sessions (each under its own session's lock)
+never both get a place, nor share the plan's last credit.
+
+Before the late-cancel cutoff a freed place goes to the first waitlisted member who can
+take it, in the same transaction; after it, the place is offered in turn, each offer
+for a limited time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Q
 
 from config import clock
@@ -43,6 +49,32 @@ def _locked_session(session_id: int) -> ClassSession:
         )
     except ClassSession.DoesNotExist:
         raise BookingRefused(reason="session_cancelled") from None
+
+
+# The classes' per-member advisory locks: (this namespace, the member's id).  The
+# two-key space never meets the one-key locks on cards (dunning.caps).
+MEMBER_LOCK_SPACE = 0x636C6173  # "clas"
+
+
+def lock_members(member_ids: Iterable[int]) -> None:
+    """Take the members' booking locks, in id order, in one statement (held to commit).
+
+    Taken after the session's row and before any booking row: see docs/locking.md."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, k) FROM "
+            "(SELECT mod(unnest(%s::bigint[]), 2147483647)::int AS k ORDER BY 1) s",
+            [MEMBER_LOCK_SPACE, ids],
+        )
+
+
+def _claim_member(member: Member, session: ClassSession, *, booking_id: int | None = None) -> None:
+    """Under ``member``'s lock: no live booking here and no overlapping place elsewhere."""
+    lock_members([member.pk])
+    rules.check_no_clash(member, session, holds_place=True, booking_id=booking_id)
 
 
 def _session(session_id: int) -> ClassSession:
@@ -127,7 +159,7 @@ def book(
 
     ``override``: staff book outside the window, and must say why (logged).
     """
-    override_reason = (override_reason or "").strip()
+    override_reason = rules.clean_reason(override_reason)
     if override and not override_reason:
         raise BookingRefused(reason="reason_required")
     now = clock.now()
@@ -173,8 +205,8 @@ def _book_locked(
         has_room = session.booked_count + queue["offers"] < session.capacity
         if not has_room and (not waitlist or queue["waiting"] >= session.class_type.waitlist_limit):
             raise BookingRefused(reason="full")
-        if has_room:  # a place: no overlapping place either (one query)
-            rules.check_no_clash(member, session, holds_place=True)
+        if has_room:  # a place: under the member's lock, no overlapping place either
+            _claim_member(member, session)
         booking = Booking(
             session=session,
             member=member,
@@ -201,11 +233,15 @@ def _book_locked(
     return booking
 
 
-def _locked_booking(booking_id: int) -> tuple[ClassSession, Booking]:
-    session_id = Booking.objects.filter(pk=booking_id).values_list("session_id", flat=True).first()
-    if session_id is None:
+def _locked_booking(booking_id: int, *, member_lock: bool = False) -> tuple[ClassSession, Booking]:
+    """The booking's session, then (``member_lock``: the booking is about to take a
+    place) its member's lock, then the booking's row: the order of docs/locking.md."""
+    row = Booking.objects.filter(pk=booking_id).values_list("session_id", "member_id").first()
+    if row is None:
         raise BookingNotChanged(reason="not_booked")
-    session = _locked_session(session_id)
+    session = _locked_session(row[0])
+    if member_lock:
+        lock_members([row[1]])
     booking = (
         Booking.objects.select_for_update(of=("self",)).select_related("member").get(pk=booking_id)
     )
@@ -294,11 +330,16 @@ def _leave_overlapping_waitlists(booking: Booking, session: ClassSession, now: d
     )
 
 
-def _queue(session: ClassSession, now: dt.datetime) -> list[Booking]:
+def _queue(session: ClassSession, now: dt.datetime, *, member_locks: bool = False) -> list[Booking]:
+    """The waitlist's rows in order, locked.  ``member_locks``: its members' locks are
+    taken first (all at once, in id order), as a promotion gives them places."""
+    waiting = Booking.objects.filter(session_id=session.pk, status=BookingStatus.WAITLISTED).filter(
+        Q(offer_expires_at__isnull=True) | Q(offer_expires_at__lte=now)
+    )
+    if member_locks:
+        lock_members(waiting.values_list("member_id", flat=True))
     return list(
-        Booking.objects.filter(session_id=session.pk, status=BookingStatus.WAITLISTED)
-        .filter(Q(offer_expires_at__isnull=True) | Q(offer_expires_at__lte=now))
-        .select_related("member")
+        waiting.select_related("member")
         .select_for_update(of=("self",))
         .order_by("waitlist_position", "pk")
     )
@@ -313,7 +354,7 @@ def promote(session: ClassSession, now: dt.datetime) -> list[Booking]:
     promoted: list[Booking] = []
     if free <= 0:
         return promoted
-    for booking in _queue(session, now):
+    for booking in _queue(session, now, member_locks=True):
         if free <= 0:
             break
         booking.session = session
@@ -371,7 +412,7 @@ def refill(session: ClassSession, now: dt.datetime) -> None:
 def accept_offer(booking_id: int, *, member: Member | None = None) -> Booking:
     now = clock.now()
     with transaction.atomic():
-        session, booking = _locked_booking(booking_id)
+        session, booking = _locked_booking(booking_id, member_lock=True)
         if member is not None and booking.member_id != member.pk:
             raise BookingNotChanged(reason="no_offer")
         if booking.status != BookingStatus.WAITLISTED or booking.offer_expires_at is None:
@@ -418,12 +459,12 @@ def offers_expire() -> int:
 
 def move_off_waitlist(booking_id: int, *, actor: Any, reason: str) -> Booking:
     """Staff give a waitlisted member a free place ahead of the queue (logged)."""
-    reason = (reason or "").strip()
+    reason = rules.clean_reason(reason)
     if not reason:
         raise BookingNotChanged(reason="reason_required")
     now = clock.now()
     with transaction.atomic():
-        session, booking = _locked_booking(booking_id)
+        session, booking = _locked_booking(booking_id, member_lock=True)
         if booking.status != BookingStatus.WAITLISTED:
             raise BookingNotChanged(reason="not_waitlisted")
         if session.booked_count + _offers_out(session, now) >= session.capacity:

@@ -15,6 +15,7 @@ from config import clock
 
 from ..errors import BookingNotChanged
 from ..models import Booking, BookingEvent, ClassFee, FeeKind, FeeStatus
+from .rules import clean_reason
 
 
 def fee_create(booking: Booking, kind: str, now: dt.datetime) -> ClassFee | None:
@@ -39,7 +40,7 @@ def fee_create(booking: Booking, kind: str, now: dt.datetime) -> ClassFee | None
 
 @transaction.atomic
 def fee_waive(fee: ClassFee, user: Any, reason: str) -> ClassFee:
-    reason = (reason or "").strip()
+    reason = clean_reason(reason)
     if not reason:
         raise BookingNotChanged(reason="reason_required")
     fee = ClassFee.objects.select_for_update().get(pk=fee.pk)

@@ -1,7 +1,8 @@
 """What pays for a booking, first that applies, and giving a credit back.
 
 1. the plan's credits for the current billing period (0: none; empty: unlimited),
-   counted under the membership's row lock, so two bookings never share the last one;
+   counted under the member's booking lock (taken by every booking that takes a place),
+   so two bookings never share the last one;
 2. a class pack's credit, the soonest-expiring first, taken by one conditional UPDATE;
 3. the drop-in price, posted to the payer's account or charged to the card;
 4. otherwise ``no_credit``.
@@ -39,8 +40,7 @@ def _plan_credit(membership: Membership) -> Paid | None:
         return None
     if credits is None:
         return Paid(PaidBy.PLAN, membership.pk, membership.current_period_start)
-    # The lock makes two bookings by one member count the credits one after the other.
-    Membership.objects.select_for_update().filter(pk=membership.pk).values_list("pk").get()
+    # The member's booking lock (held by the caller) counts their bookings one at a time.
     used = (
         Booking.objects.filter(
             membership_id=membership.pk,

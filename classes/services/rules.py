@@ -12,12 +12,26 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, Subquery
 
+from billing.gateways.redaction import looks_like_card_number
 from billing.models import Membership, MembershipStatus
 from config.dates import format_datetime
+from config.inputs import clean_text, for_field
 from members.models import Member
 
-from ..errors import BookingRefused
+from ..errors import CARD_NUMBER_IN_TEXT, BookingRefused, CardNumberInText
 from ..models import HOLDS_PLACE, LIVE_BOOKING, Booking, BookingSuspension, ClassSession, ClassType
+
+
+def clean_reason(value: str | None, *, field: str = "reason") -> str:
+    """A staff member's reason (a waiver, a window override, a waitlist skip), trimmed:
+    clean single-line text (the forms and the API bound it to 300 characters), and never
+    a card number (refused with ``card_number_refused``; neither stored nor echoed)."""
+    value = (value or "").strip()
+    with for_field(field):
+        clean_text(value)
+    if looks_like_card_number(value):
+        raise CardNumberInText({field: [str(CARD_NUMBER_IN_TEXT)]})
+    return value
 
 
 @dataclass(frozen=True)

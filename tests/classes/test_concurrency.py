@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from django.db import connections
@@ -104,3 +105,57 @@ def test_cancellations_racing_promotions_never_leave_a_place_empty_or_filled_twi
     # The ten freed places went to the first ten who were waiting, in order.
     promoted = set(booked.values_list("pk", flat=True))
     assert promoted == {b.pk for b in waiting[:10]}
+
+
+def _each_at_once(*calls: Callable[[], str]) -> list[str]:
+    """Each of ``calls`` in its own thread, all released together."""
+    pending = iter(calls)
+    lock = threading.Lock()
+
+    def one() -> str:
+        with lock:
+            call = next(pending)
+        return call()
+
+    return at_once(one, times=len(calls))
+
+
+@pytest.mark.parametrize("credits", [None, 0], ids=["plan-unlimited", "pack"])
+def test_one_member_booking_two_overlapping_sessions_at_once_gets_one(
+    make_member, make_session, make_pack, credits
+):
+    """The overlap rule holds under concurrency: two requests by one member for sessions
+    at the same time (each under its own session's lock) never both take a place."""
+    for round_ in range(4):
+        member = make_member(credits=credits)
+        if credits == 0:
+            make_pack(member, remaining=5)
+        hours = 30 + round_ * 3
+        first, second = make_session(hours=hours), make_session(hours=hours + 0.5)
+        outcomes = _each_at_once(
+            lambda m=member, s=first: svc.book(m, s.pk).status,
+            lambda m=member, s=second: svc.book(m, s.pk).status,
+        )
+        assert sorted(outcomes) == ["booked", "overlapping"], outcomes
+        assert Booking.objects.filter(member=member, status="booked").count() == 1
+
+
+def test_a_promotion_racing_the_members_own_booking_elsewhere_gives_one_place(
+    make_member, make_session
+):
+    """A cancellation promotes a waitlisted member while that member books an
+    overlapping session: one place, never two, and no deadlock (one lock order)."""
+    for round_ in range(4):
+        hours = 40 + round_ * 3
+        full = make_session(hours=hours, capacity=1)
+        holder = svc.book(make_member(), full.pk)
+        member = make_member()
+        assert svc.book(member, full.pk).status == "waitlisted"
+        other = make_session(hours=hours + 0.5)
+        outcomes = _each_at_once(
+            lambda b=holder: svc.cancel(b.pk).status,
+            lambda m=member, s=other: svc.book(m, s.pk).status,
+        )
+        assert "cancelled" in outcomes
+        places = Booking.objects.filter(member=member, status="booked")
+        assert places.count() == 1, (outcomes, list(places.values_list("session_id", flat=True)))
