@@ -444,6 +444,12 @@ CLASSES_WEEKS_AHEAD = env.int("CLASSES_WEEKS_AHEAD", default=4)
 CLASSES_SMS_BACKEND = env.str("CLASSES_SMS_BACKEND", default=DUNNING_SMS_BACKEND)
 CLASSES_PUBLIC_BASE_URL = env.str("CLASSES_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
+# --- Online join and leads (members.leads) ---------------------------------------------
+# Where a lead's follow-up emails send them to finish joining, and the address of the
+# links in them (a gym may point the first at its own website's join page).
+JOIN_PUBLIC_BASE_URL = env.str("JOIN_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+JOIN_PUBLIC_URL = env.str("JOIN_PUBLIC_URL", default=f"{JOIN_PUBLIC_BASE_URL}/join/")
+
 # --- Input bounds (config.inputs) -----------------------------------------------------
 # The largest amount any form or endpoint accepts, in minor units (฿1,000,000.00).
 INPUT_MAX_AMOUNT = env.int("INPUT_MAX_AMOUNT", default=100_000_000)

@@ -9,6 +9,8 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from members.lead_pages import lead_unsubscribe
+
 from .api.views import PingView
 from .health import healthz
 
@@ -42,6 +44,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("pay/", include("dunning.urls")),
     path("classes/", include("classes.urls")),
+    path("join/stop-emails/<str:token>/", lead_unsubscribe, name="lead-unsubscribe"),
     # The sandbox gateway's banking app (404 with any other gateway): demo and tests.
     path("sandbox-bank/", include("billing.sandbox_bank")),
 ]

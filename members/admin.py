@@ -17,12 +17,14 @@ from django.urls import URLPattern, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import roles, services, staff_security
+from . import leads, roles, services, staff_security
 from .models import (
     AgreementSignature,
     AgreementVersion,
     GymProfile,
     Household,
+    Lead,
+    LeadMessage,
     Member,
     MemberNote,
     MemberStatus,
@@ -402,6 +404,81 @@ class AgreementSignatureAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class LeadMessageInline(admin.TabularInline):
+    model = LeadMessage
+    extra = 0
+    can_delete = False
+    fields = ("kind", "status", "recipient", "sent_at", "skip_reason", "error")
+    readonly_fields = fields
+    verbose_name_plural = _("automatic follow-ups")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):
+    """Leads from the online join: who stopped where, worked by the desk (status, notes)."""
+
+    list_display = (
+        "name",
+        "email",
+        "phone",
+        "interested_in",
+        "status",
+        "stopped_at",
+        "marketing_email",
+        "created_at",
+    )
+    list_filter = ("status", "source", "marketing_email", "created_at")
+    search_fields = ("first_name", "last_name", "email", "phone", "notes", "interested_in")
+    search_help_text = _("Name, email, phone, plan or a word of the notes")
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    show_full_result_count = False
+    list_select_related = ("member",)
+    fields = (
+        ("first_name", "last_name"),
+        ("email", "phone"),
+        ("language", "source"),
+        "interested_in",
+        ("marketing_email", "marketing_consent_at"),
+        "stopped_at",
+        "member",
+        "status",
+        "notes",
+        "created_at",
+    )
+    readonly_fields = (
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "language",
+        "source",
+        "interested_in",
+        "marketing_email",
+        "marketing_consent_at",
+        "stopped_at",
+        "member",
+        "created_at",
+    )
+    inlines = (LeadMessageInline,)
+
+    @admin.display(description=_("name"), ordering="last_name")
+    def name(self, obj: Lead) -> str:
+        return str(obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # leads come from the online join
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
+        leads.lead_update(obj, status=obj.status, notes=obj.notes)
 
 
 @admin.register(GymProfile)

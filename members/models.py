@@ -478,3 +478,134 @@ class StaffSecurityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_kind_display()}"
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", _("New")
+    CONTACTED = "contacted", _("Contacted")
+    TRIAL = "trial", _("Trial")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+# Leads the automatic follow-ups still write to: nobody has booked them in or closed them.
+LEAD_OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.CONTACTED)
+
+
+class Lead(CleanTextModel, models.Model):
+    """Someone who started to join and stopped after giving their details.
+
+    Created (or refreshed) when an online join passes the details step; it becomes
+    ``won`` when that join ends in a membership.  The desk works it from the admin:
+    a status and notes.  It is not a member: nothing is billed and no pass is issued.
+    """
+
+    first_name = models.CharField(_("first name"), max_length=80)
+    last_name = models.CharField(_("last name"), max_length=80)
+    email = models.EmailField(_("email"))
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    language = models.CharField(
+        _("language"), max_length=5, choices=Language.choices, default=Language.THAI
+    )
+    interested_in = models.CharField(_("interested in"), max_length=120, blank=True)
+    source = models.CharField(
+        _("how they found us"),
+        max_length=20,
+        choices=LeadSource.choices,
+        default=LeadSource.WEBSITE,
+    )
+    marketing_email = models.BooleanField(_("marketing emails"), default=False)
+    marketing_consent_at = models.DateTimeField(
+        _("marketing consent given"), null=True, blank=True, editable=False
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=LeadStatus.choices, default=LeadStatus.NEW
+    )
+    notes = models.TextField(_("notes"), max_length=4000, blank=True)
+    stopped_at = models.CharField(_("stopped at"), max_length=20, blank=True, editable=False)
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+        verbose_name=_("member"),
+    )
+    created_at = models.DateTimeField(_("created"), default=clock.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="lead_status_created"),
+            models.Index(Lower("email"), name="lead_email_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+    def clean(self) -> None:
+        self.first_name = (self.first_name or "").strip()
+        self.last_name = (self.last_name or "").strip()
+        self.email = (self.email or "").strip().lower()
+        try:
+            self.phone = normalize_phone(self.phone)
+        except ValidationError as exc:
+            raise ValidationError({"phone": exc}) from exc
+
+
+class LeadMessageKind(models.TextChoices):
+    FOLLOW_UP_1 = "follow_up_1", _("Follow-up after 1 day")
+    FOLLOW_UP_3 = "follow_up_3", _("Follow-up after 3 days")
+
+
+class LeadMessageStatus(models.TextChoices):
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Not sent")
+    UNSURE = "unsure", _("Interrupted: unknown whether sent")
+
+
+class LeadMessage(models.Model):
+    """One automatic follow-up email to a lead: the row is claimed (``sending``) and
+    committed before the email goes, and its outcome is written after, so each
+    follow-up goes out once (unique per lead and kind)."""
+
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="messages", verbose_name=_("lead")
+    )
+    kind = models.CharField(_("message"), max_length=20, choices=LeadMessageKind.choices)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=LeadMessageStatus.choices,
+        default=LeadMessageStatus.SENDING,
+    )
+    recipient = models.EmailField(_("to"), blank=True)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    skip_reason = models.CharField(_("why not sent"), max_length=40, blank=True)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+    provider_message_id = models.CharField(_("provider's id"), max_length=200, blank=True)
+    claimed_at = models.DateTimeField(_("claimed"), default=clock.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("lead follow-up")
+        verbose_name_plural = _("lead follow-ups")
+        ordering = ["claimed_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "kind"], name="one_follow_up_per_lead_kind")
+        ]
+        indexes = [
+            models.Index(
+                fields=["claimed_at"],
+                condition=models.Q(status="sending"),
+                name="lead_message_in_flight",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead} · {self.get_kind_display()}"

@@ -36,6 +36,10 @@ _MEMBER_CORE = [
     "members.view_agreementsignature",
     "members.add_agreementsignature",
     "members.view_gymprofile",
+    # Leads from the online join: the desk follows them up.
+    "members.view_lead",
+    "members.change_lead",
+    "members.view_leadmessage",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
