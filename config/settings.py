@@ -393,7 +393,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Content Security Policy (django-csp) on the pages members open: the pay page and the
 # sandbox bank.  Inline scripts and styles carry the request's nonce; the card form is
 # Stripe's own (its script, frames and API) only when Stripe is the gateway.
-CSP_MEMBER_PAGE_PREFIXES = ["/pay/", "/sandbox-bank/"]
+CSP_MEMBER_PAGE_PREFIXES = ["/pay/", "/sandbox-bank/", "/join/"]
 _stripe_sources = ["https://js.stripe.com"] if PAYMENT_GATEWAY == "stripe" else []
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
