@@ -19,14 +19,16 @@ from tqdm import tqdm
 
 from config import clock
 
-from . import roles, services
+from . import leads, roles, services
 from .models import (
     AgreementKind,
     AgreementSignature,
     AgreementVersion,
     GymProfile,
     Language,
+    Lead,
     LeadSource,
+    LeadStatus,
     Member,
 )
 
@@ -333,8 +335,36 @@ def seed_households_and_alerts(ctx: SeedContext) -> None:
         services.note_add(member=member, body=ALERTS[i], is_alert=True)
 
 
+# People who started to join online and stopped: (given, family, email, status, notes).
+LEADS = [
+    ("มานี", "ใจดี", "manee", LeadStatus.NEW, ""),
+    ("Oliver", "Grant", "oliver", LeadStatus.CONTACTED, "Called: wants to see the pool first."),
+    ("ปิติ", "รักเรียน", "piti", LeadStatus.TRIAL, "Free trial booked for Saturday."),
+    ("Sara", "Lind", "sara", LeadStatus.LOST, "Moved to Chiang Mai."),
+]
+
+
+def seed_leads(ctx: SeedContext) -> None:
+    """A few leads from the online join, worked by the desk to different stages."""
+    if Lead.objects.filter(email__endswith=f"@leads.{DEMO_EMAIL_DOMAIN}").exists():
+        return
+    for i, (first, last, local, status, notes) in enumerate(LEADS):
+        lead = leads.lead_record(
+            marketing_email=i % 2 == 0,
+            stopped_at="payment" if i % 2 else "details",
+            first_name=first,
+            last_name=last,
+            email=demo_email(i, local, f"leads.{DEMO_EMAIL_DOMAIN}"),
+            language=Language.THAI if i % 2 == 0 else Language.ENGLISH,
+            interested_in="Monthly",
+        )
+        if status != LeadStatus.NEW or notes:
+            leads.lead_update(lead, status=status, notes=notes)
+
+
 def seed(ctx: SeedContext) -> None:
     seed_gym()
     seed_staff(ctx)
     seed_members(ctx)
     seed_households_and_alerts(ctx)
+    seed_leads(ctx)

@@ -43,6 +43,7 @@ from config.outbox import REFERENCE_HEADER, provider_lookup
 from .models import (
     LEAD_OPEN_STATUSES,
     GymProfile,
+    JoinStep,
     Language,
     Lead,
     LeadMessage,
@@ -82,7 +83,11 @@ LEAD_FIELDS = frozenset(
 
 @transaction.atomic
 def lead_record(
-    *, marketing_email: bool, stopped_at: str = "details", lead_id: int | None = None, **data: Any
+    *,
+    marketing_email: bool,
+    stopped_at: str = JoinStep.DETAILS,
+    lead_id: int | None = None,
+    **data: Any,
 ) -> Lead:
     """Record (or refresh) the lead of a join that reached the details step.
 
@@ -105,7 +110,7 @@ def lead_record(
     elif not marketing_email:
         lead.marketing_consent_at = None
     lead.marketing_email = marketing_email
-    lead.stopped_at = stopped_at[:20]
+    lead.stopped_at = stopped_at
     lead.full_clean()
     lead.save()
     return lead
@@ -135,7 +140,7 @@ def lead_won(lead_id: int | None, member: Member) -> None:
     follow-ups go to them (they are no longer open)."""
     if lead_id:
         Lead.objects.filter(pk=lead_id).exclude(status=LeadStatus.WON).update(
-            status=LeadStatus.WON, member=member, stopped_at="joined", updated_at=clock.now()
+            status=LeadStatus.WON, member=member, stopped_at=JoinStep.JOINED, updated_at=clock.now()
         )
 
 

@@ -488,6 +488,15 @@ class LeadStatus(models.TextChoices):
     LOST = "lost", _("Lost")
 
 
+class JoinStep(models.TextChoices):
+    """How far an online join got."""
+
+    DETAILS = "details", _("Details given")
+    AGREEMENT = "agreement", _("Agreement signed")
+    PAYMENT = "payment", _("Payment not completed")
+    JOINED = "joined", _("Became a member")
+
+
 # Leads the automatic follow-ups still write to: nobody has booked them in or closed them.
 LEAD_OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.CONTACTED)
 
@@ -522,7 +531,13 @@ class Lead(CleanTextModel, models.Model):
         _("status"), max_length=12, choices=LeadStatus.choices, default=LeadStatus.NEW
     )
     notes = models.TextField(_("notes"), max_length=4000, blank=True)
-    stopped_at = models.CharField(_("stopped at"), max_length=20, blank=True, editable=False)
+    stopped_at = models.CharField(
+        _("stopped at"),
+        max_length=20,
+        choices=JoinStep.choices,
+        default=JoinStep.DETAILS,
+        editable=False,
+    )
     member = models.ForeignKey(
         Member,
         on_delete=models.SET_NULL,
