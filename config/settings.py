@@ -245,6 +245,8 @@ GYM_PHONE_REGION = env.str("GYM_PHONE_REGION", default="TH")
 POS_DISCOUNT_MANAGER_PERCENT_BP = env.int("POS_DISCOUNT_MANAGER_PERCENT_BP", default=1000)
 POS_GENERAL_TAX_RATE_BP = env.int("POS_GENERAL_TAX_RATE_BP", default=700)
 POS_SELLER_BRANCH = env.str("POS_SELLER_BRANCH", default="สำนักงานใหญ่")
+# PDF tax invoices are set in Loma (fonts-thai-tlwg, Debian's package) from this folder.
+BILLING_PDF_FONT_DIR = env.str("BILLING_PDF_FONT_DIR", default="/usr/share/fonts/truetype/tlwg")
 # Dates written in Thai show the Buddhist year (2569 for 2026), in the admin, the emails,
 # the SMS and the member's pages alike (config.dates).  Off: the Western year everywhere.
 THAI_BUDDHIST_YEAR = env.bool("THAI_BUDDHIST_YEAR", default=True)
@@ -417,7 +419,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # The PDF library narrates every step of every document at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # --- Classes ----------------------------------------------------------------------------

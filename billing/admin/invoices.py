@@ -6,10 +6,11 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, reverse
 from django.utils.translation import gettext_lazy as _
 
+from ..documents.tax_invoice import tax_invoice_response
 from ..models import (
     AttemptStatus,
     AttemptTrigger,
@@ -160,6 +161,7 @@ class InvoiceAdmin(
             self._action_path("pay", self.pay_view),
             self._action_path("void", self.void_view),
             self._action_path("credit-note", self.credit_note_view),
+            self._action_path("tax-invoice", self.tax_invoice_view),
         ]
         return self.take_payment_urls() + custom + super().get_urls()
 
@@ -172,11 +174,22 @@ class InvoiceAdmin(
             if obj.currency == "THB" and promptpay_conf.available():
                 url = reverse("admin:billing_promptpayrequest_for_invoice", args=[obj.pk])
                 tools.append(ObjectTool(str(_("PromptPay QR")), url))
+        if obj.status != "draft":
+            tools.append(
+                ObjectTool(str(_("Tax invoice (PDF)")), self._action_url("tax-invoice", obj))
+            )
         if self.has_credit_permission(request) and obj.status not in ("draft", "void"):
             tools.append(ObjectTool(str(_("Credit note")), self._action_url("credit-note", obj)))
         if self.has_credit_permission(request) and obj.status == "open" and not obj.amount_paid:
             tools.append(ObjectTool(str(_("Void")), self._action_url("void", obj)))
         return tools
+
+    def tax_invoice_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The invoice's PDF tax invoice, for whoever may see the invoice."""
+        invoice = self._permitted_object(request, object_id, self.has_view_permission(request))
+        if invoice.status == "draft":
+            raise Http404("A draft has no tax invoice.")
+        return tax_invoice_response(invoice)
 
     def charge_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         invoice = self._permitted_object(
