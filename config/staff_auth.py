@@ -27,11 +27,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 from django_otp import match_token, user_has_device
-from django_otp.plugins.otp_static.models import StaticDevice
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication
 
 from members import staff_security
+from members.models import RecoveryCodes
 
 
 def lockout_response(
@@ -114,7 +114,7 @@ def verify(request: HttpRequest, site: Any) -> HttpResponse:
         device = match_token(request.user, code)
         if device is not None:
             otp_login(request, device)
-            if isinstance(device, StaticDevice):
+            if isinstance(device, RecoveryCodes):
                 staff_security.recovery_code_used(request.user, ip=_client_ip(request))
             return HttpResponseRedirect(_next(request))
         form.add_error("code", _("This code is not right, or was already used."))

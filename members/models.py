@@ -14,9 +14,11 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
 from config import clock
 from config.inputs import CleanTextModel
+from config.keyed_hash import digests
 
 from .phones import normalize_phone
 
@@ -624,3 +626,68 @@ class LeadMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead} · {self.get_kind_display()}"
+
+
+RECOVERY_CODE_PURPOSE = "recovery-code"
+
+
+def normalise_recovery_code(code: str) -> str:
+    """A code as typed (any case, spaces or dashes) in the form it was hashed."""
+    return "".join(ch for ch in code.lower() if ch.isalnum())
+
+
+class RecoveryCodes(TimestampMixin, ThrottlingMixin, Device):
+    """A staff member's one-time recovery codes, as a django-otp device.
+
+    Only a keyed hash of each code is stored (``members.staff_security.recovery_code_digest``):
+    someone who reads the database can't sign in with them.  Each code works once."""
+
+    # django-otp's fields, labelled for the admin in both languages.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, verbose_name=_("staff member")
+    )
+    name = models.CharField(_("name"), max_length=64)
+    confirmed = models.BooleanField(_("confirmed"), default=True)
+    throttling_failure_timestamp = models.DateTimeField(
+        _("last failed code"), null=True, blank=True, default=None
+    )
+    throttling_failure_count = models.PositiveIntegerField(_("failed codes in a row"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, null=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recovery codes")
+        verbose_name_plural = _("recovery codes")
+
+    def get_throttle_factor(self) -> int:
+        return int(getattr(settings, "OTP_STATIC_THROTTLE_FACTOR", 1))
+
+    def verify_token(self, token: Any) -> bool:
+        allowed, _reason = self.verify_is_allowed()
+        if not allowed:
+            return False
+        candidates = digests(RECOVERY_CODE_PURPOSE, normalise_recovery_code(str(token)))
+        used, _per_model = self.codes.filter(digest__in=candidates).delete()
+        if used:
+            self.throttle_reset(commit=False)
+            self.set_last_used_timestamp(commit=False)
+            self.save()
+        else:
+            self.throttle_increment()
+        return bool(used)
+
+
+class RecoveryCode(models.Model):
+    """One unused recovery code, by its keyed hash (never the code itself)."""
+
+    device = models.ForeignKey(
+        RecoveryCodes, on_delete=models.CASCADE, related_name="codes", verbose_name=_("codes")
+    )
+    digest = models.CharField(_("keyed hash"), max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("recovery code")
+        verbose_name_plural = _("recovery codes")
+
+    def __str__(self) -> str:
+        return f"{self.device} · {self.digest[:8]}…"

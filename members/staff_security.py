@@ -2,7 +2,8 @@
 an owner's reset.  Every change is recorded (``StaffSecurityEvent``).
 
 The second factor is a TOTP app (django-otp's ``TOTPDevice``) with one-time recovery codes
-(a ``StaticDevice``: each code works once).  Managers and owners (and superusers) always
+(``members.models.RecoveryCodes``: each code works once, and only its keyed hash is
+stored).  Managers and owners (and superusers) always
 need one; the front desk when ``STAFF_2FA_FRONT_DESK`` is on; anyone who set one up
 uses it.
 """
@@ -14,11 +15,19 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from config.keyed_hash import keyed_digest
+
 from . import roles
-from .models import StaffSecurityEvent, StaffSecurityKind
+from .models import (
+    RECOVERY_CODE_PURPOSE,
+    RecoveryCode,
+    RecoveryCodes,
+    StaffSecurityEvent,
+    StaffSecurityKind,
+    normalise_recovery_code,
+)
 
 TOTP_NAME = "Authenticator app"
 RECOVERY_NAME = "Recovery codes"
@@ -67,15 +76,23 @@ def second_factor_enrol(user: Any, token: str, *, ip: str | None = None) -> list
 def recovery_codes_issue(user: Any) -> list[str]:
     """New one-time recovery codes; the old ones stop working.  The caller shows them
     once, now: no screen shows them again."""
-    device, _created = StaticDevice.objects.get_or_create(
+    device, _created = RecoveryCodes.objects.get_or_create(
         user=user, name=RECOVERY_NAME, defaults={"confirmed": True}
     )
-    device.token_set.all().delete()
+    device.codes.all().delete()
     codes = [
-        f"{secrets.token_hex(2)}-{secrets.token_hex(2)}"
+        f"{secrets.token_hex(3)}-{secrets.token_hex(3)}"
         for _i in range(settings.STAFF_RECOVERY_CODES)
     ]
-    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    RecoveryCode.objects.bulk_create(
+        [
+            RecoveryCode(
+                device=device,
+                digest=keyed_digest(RECOVERY_CODE_PURPOSE, normalise_recovery_code(code)),
+            )
+            for code in codes
+        ]
+    )
     return codes
 
 
@@ -90,7 +107,7 @@ def second_factor_reset(user: Any, *, actor: Any, ip: str | None = None) -> None
     """An owner clears a staff member's authenticator and recovery codes (a lost phone):
     they set up a new one at their next sign-in.  Recorded with who did it."""
     TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
+    RecoveryCodes.objects.filter(user=user).delete()
     StaffSecurityEvent.objects.create(
         user=user, kind=StaffSecurityKind.SECOND_FACTOR_RESET, actor=actor, ip_address=ip
     )

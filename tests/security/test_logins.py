@@ -8,12 +8,11 @@ import base64
 import pytest
 from django.test import Client
 from django_otp.oath import totp
-from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from members import roles, staff_security
-from members.models import StaffSecurityEvent, StaffSecurityKind
+from members.models import RecoveryCode, StaffSecurityEvent, StaffSecurityKind
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-for-tests-only"
@@ -158,12 +157,16 @@ def test_recovery_codes_work_once(make_staff):
         == 1
     )
 
+    # Only keyed hashes are stored: the database alone can't sign anyone in.
+    stored = list(RecoveryCode.objects.filter(device__user=user).values_list("digest", flat=True))
+    assert not any(code.replace("-", "") in digest for code in codes for digest in stored)
+
     second = Client()
     sign_in(second, "boss")
     reused = second.post("/admin/second-factor/", {"code": codes[0]})
     assert reused.status_code == 200 and reused.context["form"].errors
     assert second.get("/admin/").status_code == 302
-    assert StaticToken.objects.filter(device__user=user).count() == 9
+    assert RecoveryCode.objects.filter(device__user=user).count() == 9
 
 
 def test_the_front_desk_needs_no_second_factor_unless_the_setting_says_so(make_staff, settings):
@@ -190,7 +193,7 @@ def test_an_owner_resets_a_staff_members_second_factor_and_it_is_recorded(make_s
     )
     assert response.status_code == 302
     assert not TOTPDevice.objects.filter(user=manager).exists()
-    assert not StaticToken.objects.filter(device__user=manager).exists()
+    assert not RecoveryCode.objects.filter(device__user=manager).exists()
     event = StaffSecurityEvent.objects.get(user=manager, kind=StaffSecurityKind.SECOND_FACTOR_RESET)
     assert event.actor == owner
 
