@@ -5,9 +5,10 @@
 
 One command: it recreates its own PostgreSQL database (``gym_bench_classes``;
 ``--database-url``), migrates it, seeds members with memberships, a front-desk login and
-sessions, then serves the real app with gunicorn (``config.wsgi``, 2 sync workers as in
-the Procfile, loopback, DEBUG off) and drives it with stdlib HTTP clients (threads, each
-with its own connection; the session cookie and CSRF token of a staff login).
+sessions, then serves the real app with gunicorn (``config.wsgi``, 2 workers of 4 threads
+each as in the Procfile, loopback, DEBUG off; ``--threads 1``: sync workers) and drives
+it with stdlib HTTP clients (threads, each with its own connection; the session cookie and
+CSRF token of a staff login).
 
 - **floor**: ``GET /api/v1/ping`` (no authentication, no database) from the same
   clients, for its latency;
@@ -16,8 +17,11 @@ with its own connection; the session cookie and CSRF token of a staff login).
   exactly in arrival order (positions 1..n with no gap, in the order the rows were made);
 - **open**: a week of ``--sessions`` sessions (200) opens and ``--open-bookings``
   bookings (5,000) arrive paced over ``--open-seconds`` (30 s), each latency measured from
-  its scheduled time.  Target: p99 <= 100 ms at 100 bookings/s (the default pace is
-  5,000 / 30 s, 167/s, harder than the target);
+  its scheduled time: 167/s, the issue's scenario, above the target's pace;
+- **open at the target's pace**: a second week of as many sessions opens and bookings
+  arrive at ``--target-rate`` (100/s) for ``--target-seconds`` (30 s).  Target: p99 <=
+  100 ms at 100 bookings/s.  (A pace above what the stack serves queues requests without
+  bound, and then p99 measures the queue, not a booking: both runs are printed.)
 - **timetable**: 52 weeks of a 100-class weekly timetable generated (target <= 10 s).
 
 It prints bookings/s, p50/p95/p99 and places over capacity for each.
@@ -56,13 +60,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--open-bookings", type=int, default=5000)
     parser.add_argument("--open-seconds", type=float, default=30.0)
     parser.add_argument("--open-threads", type=int, default=48)
+    parser.add_argument("--target-rate", type=float, default=100.0)
+    parser.add_argument("--target-seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="threads per worker; above 1 runs gunicorn's gthread workers (default: sync, "
-        "as in the Procfile)",
+        default=4,
+        help="threads per worker; above 1 runs gunicorn's gthread workers (default 4, as "
+        "in the Procfile; 1: sync workers)",
     )
     parser.add_argument(
         "--database-url",
@@ -176,7 +182,7 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
             ends_at=first + dt.timedelta(minutes=50 * n + 45),
             capacity=25,
         )
-        for n in range(args.sessions)
+        for n in range(2 * args.sessions)
     )
     roles.sync_roles()
     user = get_user_model().objects.create_user("bench-desk", password="unused", is_staff=True)
@@ -189,7 +195,8 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "members": members,
         "rush": rush.pk,
-        "week": [s.pk for s in week],
+        "week": [s.pk for s in week[: args.sessions]],
+        "week_target": [s.pk for s in week[args.sessions :]],
         "cookie": f"sessionid={store.session_key}; csrftoken={CSRF}",
         "kind": kind.pk,
         "room": room.pk,
@@ -316,15 +323,22 @@ def rush(port: int, data: dict[str, Any], clients: int) -> dict[str, Any]:
     return {"results": results, "wall": wall}
 
 
-def open_run(port: int, data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+def open_run(
+    port: int,
+    data: dict[str, Any],
+    args: argparse.Namespace,
+    week: list[int],
+    bookings: int,
+    seconds: float,
+) -> dict[str, Any]:
     """Paced: booking i is due at i / rate; its latency counts from then."""
-    members, week = data["members"], data["week"]
+    members = data["members"]
     plan = []
-    for i in range(args.open_bookings):
+    for i in range(bookings):
         member = members[i % len(members)]
         session = week[(i // len(members) * 37 + i) % len(week)]
         plan.append((member, session))
-    rate = args.open_bookings / args.open_seconds
+    rate = bookings / seconds
     latencies: list[float] = []
     statuses: list[int] = []
     lock = threading.Lock()
@@ -444,16 +458,27 @@ def main() -> None:
             f"places over capacity {over_capacity()}"
         )
 
-        opened = open_run(server.port, data, args)
-        ok = sum(1 for s in opened["statuses"] if s == 201)
-        print(
-            f"\nopen   {args.sessions} sessions, {args.open_bookings} bookings over "
-            f"{args.open_seconds:.0f} s (paced {opened['rate']:.0f}/s)\n"
-            f"       {ok} booked (201) of {len(opened['statuses'])} in {opened['wall']:.1f} s "
-            f"({len(opened['statuses']) / opened['wall']:.0f} bookings/s)\n"
-            f"       {percentiles(opened['latencies'])}  (target p99 <= 100 ms at 100/s)\n"
-            f"       places over capacity {over_capacity()}"
-        )
+        runs = [
+            ("open  ", data["week"], args.open_bookings, args.open_seconds),
+            (
+                "target",
+                data["week_target"],
+                int(args.target_rate * args.target_seconds),
+                args.target_seconds,
+            ),
+        ]
+        for label, week, bookings, seconds in runs:
+            opened = open_run(server.port, data, args, week, bookings, seconds)
+            ok = sum(1 for s in opened["statuses"] if s == 201)
+            print(
+                f"\n{label} {args.sessions} sessions, {bookings} bookings over "
+                f"{seconds:.0f} s (paced {opened['rate']:.0f}/s)\n"
+                f"       {ok} answered 201 of {len(opened['statuses'])} in "
+                f"{opened['wall']:.1f} s ({len(opened['statuses']) / opened['wall']:.0f} "
+                f"bookings/s)\n"
+                f"       {percentiles(opened['latencies'])}  (target p99 <= 100 ms at 100/s)\n"
+                f"       places over capacity {over_capacity()}"
+            )
         ping = floor(server.port)
         print(f"\nfloor  GET /api/v1/ping       {percentiles(ping)}  (after)")
     elapsed = timetable(data)

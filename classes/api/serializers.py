@@ -103,7 +103,10 @@ class BookingSerializer(serializers.ModelSerializer):
 
 
 class BookRequestSerializer(RefusingCardNumbers):
-    session = serializers.PrimaryKeyRelatedField(queryset=ClassSession.objects.all())
+    # Read once, with what the booking rules need (the service does not read it again).
+    session = serializers.PrimaryKeyRelatedField(
+        queryset=ClassSession.objects.select_related("class_type", "room__location")
+    )
     member = serializers.PrimaryKeyRelatedField(queryset=Member.objects.all())
     spot = serializers.IntegerField(required=False, min_value=1, max_value=500)
     waitlist = serializers.BooleanField(

@@ -144,6 +144,7 @@ class BookingViewSet(
             override_reason=data.get("reason", ""),
             spot=data.get("spot"),
             waitlist=data["waitlist"],
+            session=data["session"],
         )
         return Response(s.BookingSerializer(made).data, status=status.HTTP_201_CREATED)
 

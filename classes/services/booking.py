@@ -28,6 +28,7 @@ from members.models import Member
 from ..errors import BookingNotChanged, BookingRefused
 from ..models import (
     HOLDS_PLACE,
+    LIVE_BOOKING,
     Booking,
     BookingEvent,
     BookingSource,
@@ -134,14 +135,18 @@ def _standing(member: Member, session: ClassSession, now: dt.datetime) -> dict[s
     return {"membership": membership}
 
 
-def _queue_state(session: ClassSession, now: dt.datetime) -> dict[str, int]:
-    """In one query: places held by open offers, the waitlist's length and last place."""
-    row = Booking.objects.filter(session_id=session.pk, status=BookingStatus.WAITLISTED).aggregate(
-        offers=Count("pk", filter=Q(offer_expires_at__gt=now)),
-        waiting=Count("pk"),
-        last=Max("waitlist_position"),
+def _queue_state(session: ClassSession, member: Member, now: dt.datetime) -> dict[str, int]:
+    """In one query, under the session's lock (a statement of its own, so it sees every
+    booking committed before the lock was granted): places held by open offers, the
+    waitlist's length and last place, and whether ``member`` already has a live booking."""
+    waiting = Q(status=BookingStatus.WAITLISTED)
+    row = Booking.objects.filter(session_id=session.pk, status__in=LIVE_BOOKING).aggregate(
+        offers=Count("pk", filter=waiting & Q(offer_expires_at__gt=now)),
+        waiting=Count("pk", filter=waiting),
+        last=Max("waitlist_position", filter=waiting),
+        mine=Count("pk", filter=Q(member_id=member.pk)),
     )
-    return {"offers": row["offers"] or 0, "waiting": row["waiting"] or 0, "last": row["last"] or 0}
+    return {key: value or 0 for key, value in row.items()}
 
 
 def book(
@@ -154,10 +159,13 @@ def book(
     override: bool = False,
     spot: int | None = None,
     waitlist: bool = True,
+    session: ClassSession | None = None,
 ) -> Booking:
     """Book ``member`` into the session, or put them on its waitlist when it is full.
 
     ``override``: staff book outside the window, and must say why (logged).
+    ``session``: the session already read by the caller (with its class type and room's
+    location), so it is not read twice; its lock is taken here all the same.
     """
     override_reason = rules.clean_reason(override_reason)
     if override and not override_reason:
@@ -165,10 +173,10 @@ def book(
     now = clock.now()
     # What depends only on the member is read before the session's lock is taken, so the
     # lock is held for as few statements as possible (a rush serialises on it).
-    before = _session(session_id)
+    # (Whether the member is already booked here is read under the lock, with the queue.)
+    before = session if session is not None and session.pk == session_id else _session(session_id)
     rules.check_session_open(before, now, override=override)
     standing = _standing(member, before, now)
-    rules.check_no_clash(member, before, holds_place=False)
     try:
         return _book_locked(
             member,
@@ -201,7 +209,9 @@ def _book_locked(
     with transaction.atomic():
         session = _locked_session(session_id)
         rules.check_session_open(session, now, override=override)
-        queue = _queue_state(session, now)
+        queue = _queue_state(session, member, now)
+        if queue["mine"]:
+            raise BookingRefused(reason="already_booked")
         has_room = session.booked_count + queue["offers"] < session.capacity
         if not has_room and (not waitlist or queue["waiting"] >= session.class_type.waitlist_limit):
             raise BookingRefused(reason="full")

@@ -28,7 +28,9 @@ def test_statements_per_booking_are_constant(make_member, make_session, make_pac
         svc.book(make_member(credits=5), session.pk)
     large = [booking_statements(make_member(credits=5), session) for _ in range(3)]
     assert len(set(small + large)) == 1, (small, large)
-    assert small[0] <= 12
+    # The session, the membership; under the session's lock: the queue, the member's lock,
+    # the overlap, the plan's credits used, the count, the booking (+ a savepoint pair).
+    assert small[0] == 11, small
     # A member busy elsewhere costs the same.
     busy = make_member(credits=50)
     for h in range(30, 60, 2):
@@ -45,3 +47,34 @@ def test_waitlisting_is_constant_too(make_member, make_session, yoga):
     for _ in range(10):
         svc.book(make_member(), session.pk)
     assert booking_statements(make_member(), session) == first
+
+
+def test_statements_per_booking_request_are_constant(make_member, make_session, make_staff):
+    """The whole API request: the staff session and user, their permissions, the session
+    and member read once by the serializer, then the booking's own statements."""
+    from django.test import Client
+
+    from members import roles
+
+    session = make_session(capacity=60)
+    client = Client()
+    client.force_login(make_staff(roles.FRONT_DESK))
+
+    def post() -> int:
+        member = make_member()
+        with CaptureQueriesContext(connection) as captured:
+            response = client.post(
+                "/api/v1/classes/bookings/",
+                {"session": session.pk, "member": member.pk},
+                content_type="application/json",
+            )
+        assert response.status_code == 201, response.content
+        return len(captured.captured_queries)
+
+    counts = [post() for _ in range(3)]
+    for _ in range(20):
+        post()
+    counts += [post() for _ in range(3)]
+    assert len(set(counts)) == 1, counts
+    # Session, user, 2 for permissions, session, member, then 9 of the booking's own.
+    assert counts[0] == 15, counts
