@@ -25,3 +25,8 @@ class BillingConfig(AppConfig):
         hooks.register(hooks.member_page_facts, member_page.member_page_facts)
         # "Today at the gym": failed payments, sign-ups to collect, this week's changes.
         hooks.register(hooks.today_sections, today.today_sections)
+
+        from .portal import home
+
+        # The portal's home page: the membership and what is owed.
+        hooks.register(hooks.portal_home_cards, home.portal_home_cards)

@@ -257,4 +257,12 @@ CELERY_BEAT = (
     gettext_noop("solar events"),
 )
 
-PROJECT_TEMPLATES = (gettext_noop("Language"),)
+PROJECT_TEMPLATES = (
+    gettext_noop("Language"),
+    # templates/portal/base.html, the member portal's layout
+    gettext_noop("Member portal"),
+    gettext_noop("Skip to content"),
+    gettext_noop("Portal"),
+    gettext_noop("Need help?"),
+    gettext_noop("Sign out"),
+)

@@ -19,11 +19,14 @@ from .inputs import text_problem
 
 
 class GymTimeZoneMiddleware:
-    """The admin shows and reads times in the gym's time zone (``GYM_TIME_ZONE``).
+    """The admin and the member portal show and read times in the gym's time zone
+    (``GYM_TIME_ZONE``).
 
-    The database stays in UTC, and so does the API; the front desk sees and types the
-    gym's wall-clock time, as its feed and lists already show it.
+    The database stays in UTC, and so does the API; the front desk and the members see
+    and type the gym's wall-clock time, as its feed and lists already show it.
     """
+
+    PORTAL = "/portal/"
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -32,7 +35,7 @@ class GymTimeZoneMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not self.admin:
             self.admin = reverse("admin:index")
-        if not request.path_info.startswith(self.admin):
+        if not request.path_info.startswith((self.admin, self.PORTAL)):
             return self.get_response(request)
         with timezone.override(clock.gym_tz()):
             return self.get_response(request)

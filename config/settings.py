@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "allauth",
+    "allauth.account",
     "members",
     "billing",
     "access_control",
@@ -65,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "config.middleware.StaffLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -208,6 +211,8 @@ LOGIN_URL = "admin:login"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Members sign in to the portal by email (django-allauth); it never admits staff.
+    "members.portal.auth.MemberAuthenticationBackend",
 ]
 
 # Lockouts (django-axes), kept in the real cache (Redis): after AXES_FAILURE_LIMIT wrong
@@ -220,12 +225,44 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "config.staff_auth.lockout_response"
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)
 AXES_VERBOSE = False
+# The portal's member sign-in has allauth's own rate limits (below), not these lockouts.
+AXES_WHITELIST_CALLABLE = "config.staff_auth.is_member_sign_in"
 
 # Two-factor sign-in (django-otp, TOTP with one-time recovery codes).  Managers and owners
 # always need it; the front desk when this is on.
 STAFF_2FA_FRONT_DESK = env.bool("STAFF_2FA_FRONT_DESK", default=False)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Gym platform")
 STAFF_RECOVERY_CODES = 10
+
+# Member sign-in (django-allauth), under /portal/account/ (see docs/portal.md).  Members
+# sign in by email, with a password or a one-time code sent by email; no public sign-up
+# (a login comes with joining online, or by the desk's "send portal invite").
+ACCOUNT_ADAPTER = "members.portal.auth.PortalAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_SESSION_REMEMBER = None  # the member chooses ("Remember me")
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+# Rate limits live in the default cache (Redis): wrong passwords lock the address out
+# after MEMBER_LOGIN_ATTEMPTS within MEMBER_LOGIN_ATTEMPTS_MINUTES, for that email (and
+# 10 a minute from one address, whatever the email).
+MEMBER_LOGIN_ATTEMPTS = env.int("MEMBER_LOGIN_ATTEMPTS", default=5)
+MEMBER_LOGIN_ATTEMPTS_MINUTES = env.int("MEMBER_LOGIN_ATTEMPTS_MINUTES", default=5)
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": f"10/m/ip,{MEMBER_LOGIN_ATTEMPTS}/{MEMBER_LOGIN_ATTEMPTS_MINUTES * 60}s/key",
+}
+LOGIN_REDIRECT_URL = "portal:home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+# How long the desk's "send portal invite" link opens the set-a-password page.
+PORTAL_INVITE_MAX_AGE_DAYS = env.int("PORTAL_INVITE_MAX_AGE_DAYS", default=7)
+PORTAL_PUBLIC_BASE_URL = env.str("PORTAL_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 # --- Internationalisation and the gym's locale ----------------------------------------
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
@@ -392,10 +429,11 @@ if not DEBUG:
 # /healthz is polled by load balancers over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
-# Content Security Policy (django-csp) on the pages members open: the pay page and the
-# sandbox bank.  Inline scripts and styles carry the request's nonce; the card form is
-# Stripe's own (its script, frames and API) only when Stripe is the gateway.
-CSP_MEMBER_PAGE_PREFIXES = ["/pay/", "/sandbox-bank/", "/join/"]
+# Content Security Policy (django-csp) on the pages members open: the pay page, the
+# portal, online join and the sandbox bank.  Inline scripts and styles carry the request's
+# nonce; the card form is Stripe's own (its script, frames and API) only when Stripe is the
+# gateway.
+CSP_MEMBER_PAGE_PREFIXES = ["/pay/", "/sandbox-bank/", "/portal/", "/join/"]
 _stripe_sources = ["https://js.stripe.com"] if PAYMENT_GATEWAY == "stripe" else []
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

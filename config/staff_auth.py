@@ -45,6 +45,13 @@ def lockout_response(
     return render(request, "admin/locked_out.html", {"message": message}, status=429)
 
 
+def is_member_sign_in(request: HttpRequest, credentials: Any = None) -> bool:
+    """django-axes leaves the portal's member sign-in alone (``AXES_WHITELIST_CALLABLE``):
+    allauth's rate limits guard it, and its backend never admits staff, so no staff
+    password can be tried there."""
+    return bool(getattr(request, "path_info", "").startswith("/portal/"))
+
+
 def is_verified(request: HttpRequest) -> bool:
     user = getattr(request, "user", None)
     return bool(user is not None and getattr(user, "is_verified", lambda: False)())

@@ -16,6 +16,13 @@ from .health import healthz
 
 handler404 = "config.api.views.not_found"
 
+# The member portal (docs/portal.md): the shell's pages, each app's portal pages, and
+# allauth's sign-in pages, all under /portal/.
+portal = [
+    path("account/", include("allauth.urls")),
+    path("", include("members.portal.urls")),
+]
+
 api_v1 = [
     path("", include("members.api.urls")),
     path("billing/", include("billing.api.urls")),
@@ -42,6 +49,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("portal/", include(portal)),
+    path("accounts/login/", RedirectView.as_view(pattern_name="account_login", query_string=True)),
+    path("", RedirectView.as_view(pattern_name="portal:home"), name="root"),
     path("pay/", include("dunning.urls")),
     path("classes/", include("classes.urls")),
     path("join/stop-emails/<str:token>/", lead_unsubscribe, name="lead-unsubscribe"),

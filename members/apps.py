@@ -9,8 +9,11 @@ class MembersConfig(AppConfig):
 
     def ready(self) -> None:
         from . import hooks, roles, today
+        from .portal import menu
 
         # Later apps add permissions in their own migrations; keep the role groups whole.
         post_migrate.connect(roles.sync_after_migrate, dispatch_uid="members.sync_roles")
         # "Today at the gym" shows today's birthdays; other apps add their own sections.
         hooks.register(hooks.today_sections, today.today_sections)
+        # The portal's menu starts with the shell's own pages; other apps add theirs.
+        hooks.register(hooks.portal_menu, menu.portal_menu)

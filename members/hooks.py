@@ -21,6 +21,16 @@ owed, the last visit.  Only what the user may see.
 ``today_sections``: each callable takes the request and returns sections of the admin's
 home page, "Today at the gym" (:class:`TodaySection`), only those the user's role may
 see.  Later apps add theirs (classes today, the till).
+
+The member portal (``docs/portal.md``):
+
+``portal_home_cards``: each callable takes the request and a member (the signed-in member,
+or a dependant of theirs on the dependant's page) and returns cards for the portal's home
+page (:class:`PortalCard`): the membership, what is owed, the next class.  Constant
+queries, whatever the member's history.
+
+``portal_menu``: each callable takes the request and returns entries of the portal's
+menu (:class:`PortalLink`).  No queries: it runs on every portal page.
 """
 
 from __future__ import annotations
@@ -87,10 +97,58 @@ class TodaySection:
     tone: str = ""
 
 
+@dataclass(frozen=True)
+class PortalRow:
+    """One line of a portal card: a label and its value."""
+
+    label: str
+    value: str
+    detail: str = ""  # a quieter second line
+    url: str = ""  # the value links here
+    tone: str = ""  # "good", "warn" or "danger"
+
+
+@dataclass(frozen=True)
+class PortalAction:
+    """A button on a portal card (a link; forms live on the page it opens)."""
+
+    label: str
+    url: str
+    tone: str = PRIMARY  # "primary", "" (secondary) or "danger"
+
+
+@dataclass(frozen=True)
+class PortalCard:
+    """A card on the portal's home page."""
+
+    key: str  # unique across apps: "membership", "balance", "bookings"...
+    title: str
+    rows: Sequence[PortalRow] = ()
+    text: str = ""  # a sentence under the title ("Your access is paused because...")
+    figure: str = ""  # a headline value ("฿1,605.00"), "" for none
+    figure_label: str = ""  # what the figure is ("owed")
+    actions: Sequence[PortalAction] = ()
+    empty: str = ""  # shown when there are no rows and no text
+    tone: str = ""  # "good", "warn" or "danger": the card's edge
+    order: int = 50  # smaller first, across apps
+
+
+@dataclass(frozen=True)
+class PortalLink:
+    """An entry of the portal's menu."""
+
+    key: str  # a view marks its entry current with ``request.portal_section = key``
+    label: str
+    url: str
+    order: int = 50
+
+
 member_search_terms: list[Callable[[str], Q | None]] = []
 member_page_tools: list[Callable[[HttpRequest, Any], Sequence[MemberTool | tuple[str, str]]]] = []
 member_page_facts: list[Callable[[HttpRequest, Any], Sequence[MemberFact]]] = []
 today_sections: list[Callable[[HttpRequest], Sequence[TodaySection]]] = []
+portal_home_cards: list[Callable[[HttpRequest, Any], Sequence[PortalCard]]] = []
+portal_menu: list[Callable[[HttpRequest], Sequence[PortalLink]]] = []
 
 
 def register(hook: list[Any], function: Callable[..., Any]) -> None:
@@ -117,3 +175,14 @@ def facts_for(request: HttpRequest, member: Any) -> list[MemberFact]:
 def sections_for(request: HttpRequest) -> list[TodaySection]:
     sections = [section for make in today_sections for section in make(request)]
     return sorted(sections, key=lambda section: section.order)
+
+
+def portal_cards_for(request: HttpRequest, member: Any) -> list[PortalCard]:
+    """Every app's home-page cards for ``member``, in order."""
+    cards = [card for make in portal_home_cards for card in make(request, member)]
+    return sorted(cards, key=lambda card: card.order)
+
+
+def portal_menu_for(request: HttpRequest) -> list[PortalLink]:
+    links = [link for make in portal_menu for link in make(request)]
+    return sorted(links, key=lambda link: link.order)

@@ -128,6 +128,23 @@ class Member(CleanTextModel, models.Model):
     )
     emergency_contact_relationship = models.CharField(_("relationship"), max_length=60, blank=True)
 
+    # A full tax invoice's buyer (ใบกำกับภาษีเต็มรูป), as the member gives them in the portal;
+    # blank: invoices name the member, with no address or tax ID.
+    tax_name = models.CharField(_("name on tax invoices"), max_length=200, blank=True)
+    tax_address = models.CharField(_("address on tax invoices"), max_length=500, blank=True)
+    tax_id = models.CharField(
+        _("tax ID on tax invoices"),
+        max_length=13,
+        blank=True,
+        help_text=_("13 digits: a company's or a person's tax identification number."),
+    )
+    tax_branch = models.CharField(
+        _("branch on tax invoices"),
+        max_length=40,
+        blank=True,
+        help_text=_("For a company: สำนักงานใหญ่ (head office) or its 5-digit branch number."),
+    )
+
     language = models.CharField(
         _("language"), max_length=5, choices=Language.choices, default=Language.THAI
     )
@@ -254,6 +271,13 @@ class Member(CleanTextModel, models.Model):
                 setattr(self, field, normalize_phone(getattr(self, field)))
             except ValidationError as exc:
                 add(field, exc)
+
+        self.tax_id = "".join(ch for ch in (self.tax_id or "") if ch.isdigit())
+        if self.tax_id and len(self.tax_id) != 13:
+            add(
+                "tax_id",
+                ValidationError(_("A Thai tax ID has 13 digits."), code="tax_id_length"),
+            )
 
         today = clock.today()
         if self.date_of_birth:

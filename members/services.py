@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -54,6 +56,10 @@ MEMBER_FIELDS = frozenset(
         "guardian",
         "household",
         "lead_source",
+        "tax_name",
+        "tax_address",
+        "tax_id",
+        "tax_branch",
     }
 )
 
@@ -122,6 +128,15 @@ def member_update(member: Member, **data: Any) -> Member:
     _apply(member, data)
     member.full_clean()
     return _save_validated(member)
+
+
+def member_language_set(member: Member, language: str) -> Member:
+    """The language the member reads the portal and their messages in."""
+    if language not in Language.values:
+        raise ValidationError({"language": _("Choose English or Thai.")})
+    member.language = language
+    member.save(update_fields=["language", "updated_at"])
+    return member
 
 
 @transaction.atomic
@@ -227,3 +242,54 @@ def staff_language_set(user: Any, language: str) -> StaffSettings:
         user=user, defaults={"language": language}
     )
     return chosen
+
+
+# --- Portal logins ----------------------------------------------------------------------
+
+
+def portal_username(member: Member) -> str:
+    return f"member-{member.member_number}"
+
+
+@transaction.atomic
+def member_login_ensure(member: Member, *, email_verified: bool = False) -> Any:
+    """The member's portal login, made on first need (joining online, the desk's invite).
+
+    A login is the member's email: the user's username is ``member-<number>`` and it has
+    no usable password until the member sets one (the invite link, a password reset) or
+    signs in with a code.  ``email_verified``: the member has shown they read that inbox
+    (they followed a link or typed a code sent there).  Never for staff: a staff login
+    stays the admin's.
+    """
+    locked = Member.objects.select_for_update().get(pk=member.pk)
+    email = (locked.email or "").strip().lower()
+    if not email:
+        raise ValidationError(
+            {"email": _("The member needs an email address to sign in.")}, code="email_missing"
+        )
+    user = locked.user
+    if user is None:
+        user = get_user_model().objects.create_user(
+            username=portal_username(locked), email=email, password=None
+        )
+        locked.user = user
+        locked.save(update_fields=["user", "updated_at"])
+    elif user.is_staff or user.is_superuser:
+        raise ValidationError(
+            _("This member's login is a staff login; staff sign in at the desk."),
+            code="staff_login",
+        )
+    elif user.email != email:
+        user.email = email
+        user.save(update_fields=["email"])
+    address = EmailAddress.objects.filter(user=user, email__iexact=email).first()
+    if address is None:
+        EmailAddress.objects.filter(user=user).update(primary=False)
+        address = EmailAddress.objects.create(
+            user=user, email=email, primary=True, verified=email_verified
+        )
+    elif email_verified and not address.verified:
+        address.verified = True
+        address.save(update_fields=["verified"])
+    member.user = user
+    return user

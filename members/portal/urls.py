@@ -1,0 +1,13 @@
+"""The portal shell's pages, mounted at ``/portal/`` (namespace ``portal``)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("language/", views.language, name="language"),
+    path("family/<int:member_id>/", views.dependant, name="dependant"),
+]
