@@ -210,7 +210,9 @@ def _story(ctx: SeedContext, kinds: dict[str, ClassType], today: dt.date) -> dic
             "class": hiit_next.class_type.name,
         }
     # A member who has run out of credits: their plan's credits are used up this period.
-    out = _out_of_credits()
+    # Not one of the story's other members: the no-show is suspended from booking, and
+    # which member has which plan depends on the seed's random draw.
+    out = _out_of_credits(exclude={m.pk for m in people[:3]} | {late_member.pk})
     if out is not None:
         story["out_of_credits"] = {"member": out.full_name, "member_number": out.member_number}
     # Ordinary bookings over the week.
@@ -225,12 +227,21 @@ def _story(ctx: SeedContext, kinds: dict[str, ClassType], today: dt.date) -> dic
     return story
 
 
-def _out_of_credits() -> Member | None:
+def _out_of_credits(exclude: set[int]) -> Member | None:
+    """A member on a plan with class credits who uses them all this period (one who may
+    book at all: no running booking suspension, none of the story's other members)."""
+    now = clock.now()
     membership = (
         Membership.objects.filter(
             status=MembershipStatus.ACTIVE,
             plan__class_credits_per_period__gt=0,
             bookings_blocked=False,
+        )
+        .exclude(member_id__in=exclude)
+        .exclude(
+            member__in=BookingSuspension.objects.filter(starts_at__lte=now, ends_at__gt=now).values(
+                "member_id"
+            )
         )
         .select_related("member", "plan")
         .order_by("pk")
