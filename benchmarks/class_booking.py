@@ -94,7 +94,7 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
         "CACHE_KEY_PREFIX": "gym-bench-classes",
         "LOG_LEVEL": "WARNING",
         "CELERY_TASK_ALWAYS_EAGER": "1",
-        "CLASSES_SMS_BACKEND": "dunning.sms.locmem.LocmemSmsBackend",
+        "SMS_BACKEND": "billing.messaging.sms.locmem.LocmemSmsBackend",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     }
 

@@ -26,6 +26,11 @@ payments_failed: list[PaymentsFailedHook] = []
 # Called with every batch of invoices that became paid, by any route.
 invoices_paid: list[InvoicesPaidHook] = []
 payment_method_updated: list[PaymentMethodHook] = []
+# A notification whose send was interrupted and never reached the provider was released
+# (its key is free again): called with its kind and key, so the app that owns that kind
+# of notification (the point of sale's receipts) sends it again, once.
+NotificationReleasedHook = Callable[[str, str], None]
+notification_released: list[NotificationReleasedHook] = []
 # Maps (decline_code, network_code, advice_code) to a category; the last one registered wins.
 decline_classifiers: list[DeclineClassifier] = []
 # Given card fingerprints, the ones that must never be charged again (a hard decline:

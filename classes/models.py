@@ -492,16 +492,25 @@ class Channel(models.TextChoices):
 
 class MessageStatus(models.TextChoices):
     PENDING = "pending", _("Waiting to be sent")
+    SENDING = "sending", _("Being sent")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
     SKIPPED = "skipped", _("Not sent")
+    UNSURE = "unsure", _("Interrupted: resend or treat as sent?")
+
+
+class MessageDecision(models.TextChoices):
+    PROVIDER_HAS_IT = "provider_has_it", _("Sent: the provider confirmed it")
+    PROVIDER_NEVER_GOT_IT = "provider_never_got_it", _("Resent: the provider never got it")
 
 
 class ClassMessage(models.Model):
     """A message about a booking (reminder, promotion, place offered, class cancelled).
 
     The key is unique: written inside the booking's transaction, sent after commit, so
-    each message goes out once however often a job runs.
+    each message goes out once however often a job runs; sent by the shared outbox
+    (:mod:`billing.messaging.outbox`: claimed and committed, sent, recorded; an
+    interrupted send is settled by asking the provider, never resent blindly).
     """
 
     booking = models.ForeignKey(
@@ -522,6 +531,14 @@ class ClassMessage(models.Model):
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("text"), blank=True)
     error = models.CharField(_("error"), max_length=300, blank=True)
+    claimed_at = models.DateTimeField(_("claimed for sending"), null=True, blank=True)
+    provider_message_id = models.CharField(_("provider's id"), max_length=200, blank=True)
+    decision = models.CharField(
+        _("decision after an interruption"),
+        max_length=30,
+        choices=MessageDecision.choices,
+        blank=True,
+    )
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=clock.now)
 

@@ -10,7 +10,7 @@ This sandbox keeps what it received in the cache (Redis in production and the te
 so it survives the process that sent it, as a real provider would:
 
 - ``config.outbox.SandboxEmailBackend``: an email backend (``EMAIL_BACKEND``);
-- ``dunning.sms.sandbox.SandboxSmsBackend``: the SMS backend on the same store.
+- ``billing.messaging.sms.sandbox.SandboxSmsBackend``: the SMS backend on the same store.
 
 A message's reference is ours (``dunning-<id>``, ``notification-<id>``), passed as the
 ``X-Gym-Reference`` header of an email or the ``reference`` of an SMS.

@@ -381,11 +381,17 @@ DUNNING_MAX_PROMISE_DAYS = env.int("DUNNING_MAX_PROMISE_DAYS", default=30)
 DUNNING_BATCH_SIZE = env.int("DUNNING_BATCH_SIZE", default=200)
 # Batches one run advances at once, each in its own thread and database connection.
 DUNNING_RUN_WORKERS = env.int("DUNNING_RUN_WORKERS", default=2)
-# SMS: dunning.sms.console.ConsoleSmsBackend (demo), dunning.sms.locmem.LocmemSmsBackend
-# (tests) or dunning.sms.twilio.TwilioSmsBackend with the TWILIO_* settings below.
-DUNNING_SMS_BACKEND = env.str(
-    "DUNNING_SMS_BACKEND", default="dunning.sms.console.ConsoleSmsBackend"
+# SMS, for every app (billing.messaging.sms): ...console.ConsoleSmsBackend (demo),
+# ...locmem.LocmemSmsBackend (tests), ...sandbox.SandboxSmsBackend (a provider that can be
+# asked) or ...twilio.TwilioSmsBackend with the TWILIO_* settings below.  The older
+# DUNNING_SMS_BACKEND variable is still read as the default.
+SMS_BACKEND = env.str(
+    "SMS_BACKEND",
+    default=env.str(
+        "DUNNING_SMS_BACKEND", default="billing.messaging.sms.console.ConsoleSmsBackend"
+    ),
 )
+DUNNING_SMS_BACKEND = env.str("DUNNING_SMS_BACKEND", default=SMS_BACKEND)
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
@@ -485,8 +491,6 @@ CLASSES_QUIET_HOURS_START = env.str("CLASSES_QUIET_HOURS_START", default="21:00"
 CLASSES_QUIET_HOURS_END = env.str("CLASSES_QUIET_HOURS_END", default="08:00")
 # Sessions are generated from weekly schedules this many weeks ahead.
 CLASSES_WEEKS_AHEAD = env.int("CLASSES_WEEKS_AHEAD", default=4)
-# SMS go through the same configured backend as every other SMS of the gym.
-CLASSES_SMS_BACKEND = env.str("CLASSES_SMS_BACKEND", default=DUNNING_SMS_BACKEND)
 CLASSES_PUBLIC_BASE_URL = env.str("CLASSES_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 # --- Online join and leads (members.leads) ---------------------------------------------

@@ -37,7 +37,10 @@ def public_base_url() -> str:
 
 
 def sms_backend_path() -> str:
-    return str(getattr(settings, "DUNNING_SMS_BACKEND", "dunning.sms.console.ConsoleSmsBackend"))
+    return str(
+        getattr(settings, "DUNNING_SMS_BACKEND", "")
+        or getattr(settings, "SMS_BACKEND", "billing.messaging.sms.console.ConsoleSmsBackend")
+    )
 
 
 def visa_limit_30d() -> int:

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from django.utils.translation import gettext_lazy as _
 
+from billing.messaging.sms.base import SmsSendError as _SmsSendError
 from config.errors import DomainError
 
 
@@ -26,9 +27,5 @@ class DunningActionRefused(DomainError):
     }
 
 
-class SmsSendError(Exception):
-    """The SMS provider refused or could not be reached; ``code`` is the provider's."""
-
-    def __init__(self, message: str, *, code: str = "") -> None:
-        self.code = code
-        super().__init__(message)
+# The SMS provider refused or could not be reached (the shared sender's error).
+SmsSendError = _SmsSendError

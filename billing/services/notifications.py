@@ -24,6 +24,7 @@ from config.db import bulk_update_rows
 from config.outbox import REFERENCE_HEADER, provider_lookup
 from members.models import GymProfile, Member
 
+from .. import hooks
 from ..models import (
     Invoice,
     Membership,
@@ -135,6 +136,9 @@ def notifications_settle_interrupted() -> dict[str, int]:
             Notification.objects.filter(pk=note.pk, sent_at__isnull=True, error="").delete()
             if note.kind == "receipt" and note.key.partition(":")[2].isdigit():
                 resend.append(int(note.key.partition(":")[2]))
+            else:  # another app's notification (a sale's receipt): its owner sends it again
+                for hook in hooks.notification_released:
+                    hook(note.kind, note.key)
             outcome["resent"] += 1
         else:
             Notification.objects.filter(pk=note.pk, sent_at__isnull=True, error="").update(

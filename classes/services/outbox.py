@@ -1,8 +1,13 @@
 """Messages about bookings: written in the booking's transaction, sent after commit.
 
-Each message has a unique key, so a job that runs twice sends nothing twice.  The text
+Each message has a unique key, so a job that runs twice plans nothing twice.  The text
 is written in the member's language.  Promotions, offers and gym cancellations go at
 once; reminders wait for the end of the quiet hours (:func:`after_quiet_hours`).
+
+They are sent by the shared outbox (:mod:`billing.messaging.outbox`): claimed and
+committed, sent outside any transaction under the reference ``class-message-<id>``,
+then recorded; a send interrupted (a killed worker) is settled by asking the provider,
+never resent blindly.
 """
 
 from __future__ import annotations
@@ -10,18 +15,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.urls import reverse
 from django.utils import translation
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from billing.messaging.outbox import EMAIL, SMS, Outbox, Outgoing
 from config import clock
 from config.dates import format_datetime
 
@@ -31,15 +34,6 @@ logger = logging.getLogger(__name__)
 
 KINDS = ("promoted", "offered", "session_cancelled", "session_moved", "reminder")
 CANCEL_SALT = "classes.cancel-link"
-
-
-@dataclass(frozen=True)
-class SmsOut:
-    """What an SMS backend's ``send`` takes (``to``, ``body``, ``reference``)."""
-
-    to: str
-    body: str
-    reference: str = ""
 
 
 def _clock_time(text: str) -> dt.time:
@@ -173,22 +167,20 @@ def plan(
     return created
 
 
-def _sms_backend() -> Any:
-    return import_string(settings.CLASSES_SMS_BACKEND)()
+def _outgoing(message: ClassMessage) -> Outgoing | str:
+    """What goes to the provider, read at send time (a member may have opted out since)."""
+    refusal = _refusal(message.booking, message.channel)
+    if refusal:
+        return refusal
+    member = message.member
+    if message.channel == Channel.EMAIL:
+        return Outgoing(EMAIL, member.email, message.subject, message.body)
+    return Outgoing(SMS, member.phone, "", message.body)
 
 
-def _send(message: ClassMessage, backend: Any) -> None:
-    try:
-        if message.channel == Channel.EMAIL:
-            EmailMessage(
-                message.subject, message.body, settings.DEFAULT_FROM_EMAIL, [message.member.email]
-            ).send()
-        else:
-            backend.send(SmsOut(to=message.member.phone, body=message.body, reference=message.key))
-        message.status, message.sent_at = MessageStatus.SENT, clock.now()
-    except Exception as exc:
-        logger.warning("Class message %s failed: %s", message.pk, type(exc).__name__)
-        message.status, message.error = MessageStatus.FAILED, type(exc).__name__[:300]
+OUTBOX = Outbox(
+    ClassMessage, prefix="class-message", outgoing=_outgoing, related=("member", "booking__member")
+)
 
 
 def deliver_keys(keys: Sequence[str]) -> int:
@@ -196,26 +188,11 @@ def deliver_keys(keys: Sequence[str]) -> int:
 
 
 def deliver(queryset: Any) -> int:
-    """Send the pending messages of ``queryset`` that are due, each once (row locks with
-    SKIP LOCKED: two workers never take the same message)."""
-    sent = 0
-    backend = None
-    with transaction.atomic():
-        rows = list(
-            queryset.filter(status=MessageStatus.PENDING, scheduled_for__lte=clock.now())
-            .select_related("member")
-            .select_for_update(skip_locked=True, of=("self",))
-            .order_by("pk")[:500]
-        )
-        for message in rows:
-            if message.channel == Channel.SMS and backend is None:
-                backend = _sms_backend()
-            _send(message, backend)
-            sent += message.status == MessageStatus.SENT
-        ClassMessage.objects.bulk_update(rows, ["status", "sent_at", "error"])
-    return sent
+    """Send the pending messages of ``queryset`` that are due, each at most once."""
+    return OUTBOX.deliver(queryset)
 
 
 def deliver_due() -> int:
-    """Beat: send what has waited for the end of the quiet hours."""
-    return deliver(ClassMessage.objects.all())
+    """Beat: send what has waited for the end of the quiet hours (and settle any send
+    a killed worker interrupted)."""
+    return OUTBOX.deliver()

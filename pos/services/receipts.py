@@ -7,7 +7,12 @@
   documents).
 - A refund is a credit note (ใบลดหนี้) that names the sale it corrects.
 
-The email goes once per sale (a unique key), in the member's language.
+The email goes once per sale (a unique key), in the member's language, by the shared
+outbox's steps (:mod:`billing.messaging.outbox`): the key is claimed and committed, the
+email is sent outside any transaction under the reference ``notification-<id>``, and the
+outcome is recorded.  A send a killed worker interrupted is settled by billing's
+``notifications_settle_interrupted``, which asks the provider: never resent blindly, and
+sent again once (:func:`receipt_released`) only if the provider never got it.
 """
 
 from __future__ import annotations
@@ -16,18 +21,22 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from billing.messaging.outbox import send_email
 from billing.models import Notification
+from billing.services.notifications import notification_reference
 from config import clock
 from members.models import GymProfile
 
 from ..models import Sale, SaleKind, SaleRefund, SaleStatus, TaxDocument
 
 logger = logging.getLogger(__name__)
+
+RECEIPT_KIND = "pos_receipt"
+RECEIPT_KIND_KEY = "pos-receipt"
 
 
 def seller() -> dict[str, str]:
@@ -110,18 +119,29 @@ def receipt_email_send(sale_id: int) -> bool:
     with translation.override(language):
         text = render_to_string(f"emails/pos/receipt.{language}.txt", receipt_context(sale)).strip()
     subject, _, body = text.partition("\n")
-    try:
+    try:  # the claim, committed before the provider is called
         with transaction.atomic():
             note = Notification.objects.create(
-                member=member, kind="pos_receipt", key=f"pos-receipt:{sale.pk}", subject=subject
+                member=member,
+                kind=RECEIPT_KIND,
+                key=f"{RECEIPT_KIND_KEY}:{sale.pk}",
+                subject=subject,
             )
     except IntegrityError:
-        return False  # sent before
+        return False  # sent before (or being sent)
     try:
-        EmailMessage(subject.strip(), body.strip() + "\n", to=[member.email]).send()
+        send_email(notification_reference(note), member.email, subject.strip(), body.strip() + "\n")
     except Exception as exc:  # the outbox records it; staff can resend
         logger.warning("Receipt for sale %s not sent: %s", sale.pk, exc)
         Notification.objects.filter(pk=note.pk).update(error=str(exc)[:300])
         return False
     Notification.objects.filter(pk=note.pk).update(sent_at=clock.now())
     return True
+
+
+def receipt_released(kind: str, key: str) -> None:
+    """billing's ``notification_released`` hook: a sale's receipt that never reached the
+    provider (its send was interrupted) is sent again, once."""
+    prefix, _, sale_id = key.partition(":")
+    if kind == RECEIPT_KIND and prefix == RECEIPT_KIND_KEY and sale_id.isdigit():
+        receipt_email_send(int(sale_id))

@@ -30,9 +30,9 @@ def clock() -> Iterator[Any]:
 
 @pytest.fixture(autouse=True)
 def _sms_outbox(settings: Any) -> Iterator[list[Any]]:
-    from dunning.sms import locmem
+    from billing.messaging.sms import locmem
 
-    settings.CLASSES_SMS_BACKEND = "dunning.sms.locmem.LocmemSmsBackend"
+    settings.SMS_BACKEND = "billing.messaging.sms.locmem.LocmemSmsBackend"
     locmem.outbox.clear()
     yield locmem.outbox
     locmem.outbox.clear()

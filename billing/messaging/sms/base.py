@@ -19,6 +19,14 @@ class SmsResult:
     status: str = "sent"
 
 
+class SmsSendError(Exception):
+    """The SMS provider refused or could not be reached; ``code`` is the provider's."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        self.code = code
+        super().__init__(message)
+
+
 class SmsBackend(Protocol):
     def send(self, message: SmsMessage) -> SmsResult:
         """Hand the message to the provider; raise ``SmsSendError`` if it is refused."""

@@ -20,8 +20,7 @@ from typing import Any, Protocol, cast
 
 from django.conf import settings
 
-from ..errors import SmsSendError
-from .base import SmsMessage, SmsResult
+from .base import SmsMessage, SmsResult, SmsSendError
 
 API_BASE = "https://api.twilio.com/2010-04-01"
 TIMEOUT_SECONDS = 10

@@ -49,7 +49,7 @@ class Command(BaseCommand):
         with override_settings(
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
             DUNNING_SMS_BACKEND="dunning.sms.locmem.LocmemSmsBackend",
-            CLASSES_SMS_BACKEND="dunning.sms.locmem.LocmemSmsBackend",
+            SMS_BACKEND="billing.messaging.sms.locmem.LocmemSmsBackend",
         ):
             for module in modules:
                 self.stdout.write(f"Seeding {module.__name__.partition('.')[0]}…")
