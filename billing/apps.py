@@ -26,7 +26,9 @@ class BillingConfig(AppConfig):
         # "Today at the gym": failed payments, sign-ups to collect, this week's changes.
         hooks.register(hooks.today_sections, today.today_sections)
 
-        from .portal import home
+        from .portal import home, menu
 
-        # The portal's home page: the membership and what is owed.
+        # The portal's home page: the membership and what is owed; the menu's invoices
+        # and membership.
         hooks.register(hooks.portal_home_cards, home.portal_home_cards)
+        hooks.register(hooks.portal_menu, menu.portal_menu)

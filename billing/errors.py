@@ -19,17 +19,34 @@ class TransitionNotAllowed(DomainError):
         "plan_not_on_sale": _("This plan is not on sale."),
         "start_in_past": _("The start cannot be in the past."),
         "payment_method_not_the_payers": _("This card is not the payer's."),
+        "same_plan": _("This is already the plan."),
+        "currency_mismatch": _("This plan is priced in another currency."),
+        "prepaid_plan_change": _("A prepaid plan cannot be changed; it ends as sold."),
+        "different_billing_interval": _(
+            "This plan is billed at a different interval: ask the front desk to change it."
+        ),
     }
 
 
 class FreezeNotAllowed(DomainError):
     code = "freeze_not_allowed"
     default_message: ClassVar[Any] = _("This membership cannot be frozen now.")
+    reason_messages: ClassVar[dict[str, Any]] = {
+        "plan_has_no_freezes": _("This plan cannot be frozen."),
+        "starts_in_past": _("A freeze cannot start in the past."),
+        "too_short": _("A freeze lasts at least %(minimum_days)s days."),
+        "too_long": _("A freeze lasts at most %(maximum_days)s days."),
+        "yearly_limit_reached": _("This plan allows %(limit)s freezes a year; none are left."),
+        "cancellation_pending": _("The membership is ending: it cannot be frozen."),
+    }
 
 
 class CancellationNotAllowed(DomainError):
     code = "cancellation_not_allowed"
     default_message: ClassVar[Any] = _("This membership cannot be cancelled that way.")
+    reason_messages: ClassVar[dict[str, Any]] = {
+        "already_scheduled": _("The membership is already set to end."),
+    }
 
 
 class InvoiceImmutable(DomainError):

@@ -372,6 +372,21 @@ class Membership(models.Model):
         return f"{self.member} — {self.plan}"
 
 
+class CancelReason(models.TextChoices):
+    """Why a member cancels (kept in ``Membership.cancel_reason`` and the history entry's
+    ``reason``): the voluntary-churn reports group by these codes.  Staff may still type
+    any reason at the desk; "non-payment" is dunning's (involuntary churn)."""
+
+    MOVING = "moving", _("I am moving away")
+    PRICE = "price", _("It costs too much")
+    NOT_USING = "not_using", _("I do not come often enough")
+    HEALTH = "health", _("Health or injury")
+    SCHEDULE = "schedule", _("The opening hours or classes do not suit me")
+    OTHER_GYM = "other_gym", _("I am joining another gym")
+    SERVICE = "service", _("I am unhappy with the gym")
+    OTHER = "other", _("Another reason")
+
+
 class MembershipFreeze(models.Model):
     membership = models.ForeignKey(
         Membership, on_delete=models.CASCADE, related_name="freezes", verbose_name=_("membership")

@@ -21,6 +21,7 @@ handler404 = "config.api.views.not_found"
 portal = [
     path("account/", include("allauth.urls")),
     path("", include("members.portal.urls")),
+    path("billing/", include("billing.portal.urls")),
 ]
 
 api_v1 = [

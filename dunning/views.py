@@ -16,66 +16,27 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from billing.models import Invoice
 from billing.money import format_amount
+from billing.portal.outcomes import pay_outcome_text
+from billing.services.online_pay import card_form_key
 from config import clock
 
 from .forms import APPROVE, AUTHENTICATED, PAY_NEW, PAY_PROMPTPAY, REFUSE, PayForm
 from .links import LinkExpired, LinkInvalid
-from .models import DeclineCategory
 from .services import pay_promptpay, portal
 from .services.messages import gym_profile
 
 REFERRER_POLICY = "same-origin"
-# Why the page could not show a PromptPay QR (billing's stable reasons).
-PROMPTPAY_REFUSALS = frozenset({"promptpay_unavailable"})
 
 
 def _outcome_text(outcome: portal.PayOutcome) -> tuple[str, str]:
-    """``(css class, sentence)`` for what happened when the member paid."""
-    if outcome.result == "paid":
-        return "success", _("Thank you! Your payment went through and your account is up to date.")
-    if outcome.result == "contact_us":
-        return "info", _(
-            "This balance can no longer be paid online. Please pay at the front desk or call us."
-        )
-    if outcome.result == "nothing_due":
-        return "success", _("Nothing is owed on this account. Thank you!")
-    if outcome.result == "in_progress":
-        return "info", _(
-            "Your payment is being processed. Please check this page again in a few minutes."
-        )
-    if outcome.result == "authenticate":
-        return "info", _(
-            "Your bank asks you to confirm this payment. Nothing has been taken yet: "
-            "confirm it below to finish paying."
-        )
-    if outcome.result in PROMPTPAY_REFUSALS:
-        return "error", _(
-            "PromptPay cannot be used for this payment just now. "
-            "Please pay by card, or try again in a few minutes."
-        )
-    if outcome.result == "invalid_card":
-        return "error", _("We could not use that card. Please check it and try again.")
-    if outcome.result == "new_card_needed":
-        return "error", _("The card we have on file can no longer be used. Please add a new card.")
-    by_category: dict[str, str] = {
-        DeclineCategory.FUNDS: _(
-            "Your bank declined the payment because of the available balance. "
-            "You can try another card, or pay at the front desk."
-        ),
-        DeclineCategory.HARD: _("This card cannot be used. Please use a different card."),
-        DeclineCategory.CUSTOMER_ACTION: _(
-            "Your bank needs you to check the card details or approve the payment. "
-            "Please try again or use another card."
-        ),
-    }
-    fallback = _("Your bank declined the payment. Please try another card or contact your bank.")
-    return "error", by_category.get(outcome.category, fallback)
+    """``(css class, sentence)`` for what happened when the member paid (billing's words,
+    shared with the member portal's Pay page)."""
+    return pay_outcome_text(outcome)
 
 
 def _promptpay_refusal(reason: str) -> str:
@@ -195,7 +156,7 @@ def pay_page(request: HttpRequest, token: str) -> HttpResponse:
             form = PayForm()
         context = {
             **_page_context(page),
-            "card_form_key": portal.card_form_key() if page.owed else "",
+            "card_form_key": card_form_key() if page.owed else "",
             "promptpay_offered": pay_promptpay.offered(page),
             "token": token,
             "form": form,

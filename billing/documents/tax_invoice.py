@@ -85,15 +85,11 @@ def member_postal_address(member: Member) -> str:
 def buyer(member: Member) -> Party:
     """The member who pays the invoice, with the tax details they gave for invoices (a
     company's name, address, tax ID and branch) in place of their own where set."""
-    tax_name = str(getattr(member, "tax_name", "") or "")
-    tax_address = str(getattr(member, "tax_address", "") or "")
-    tax_id = str(getattr(member, "tax_id", "") or "")
-    branch = str(getattr(member, "tax_branch", "") or "")
     return Party(
-        name=tax_name or member.full_name,
-        address=tax_address or member_postal_address(member),
-        tax_id=tax_id,
-        branch=(branch or "สำนักงานใหญ่") if tax_id else "",
+        name=member.tax_name or member.full_name,
+        address=member.tax_address or member_postal_address(member),
+        tax_id=member.tax_id,
+        branch=(member.tax_branch or "สำนักงานใหญ่") if member.tax_id else "",
     )
 
 

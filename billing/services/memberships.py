@@ -22,9 +22,7 @@ from config.errors import InvalidInput
 from members.models import Member, MemberStatus
 
 from ..errors import (
-    CancellationNotAllowed,
     CouponNotValid,
-    FreezeNotAllowed,
     PaymentNotAllowed,
     TransitionNotAllowed,
 )
@@ -52,26 +50,10 @@ from ..money import prorate
 from ..periods import advance, days_between
 from .invoices import LineSpec, invoice_create
 from .lines import cycle_line_specs, discount_line, plan_line
+from .terms import ALLOWED_FROM, cancel_terms, freeze_terms, plan_change_terms, require
 
 S = MembershipStatus
 logger = logging.getLogger(__name__)
-
-# Which statuses each action starts from.
-ALLOWED_FROM: dict[str, tuple[str, ...]] = {
-    "upgrade": (S.ACTIVE, S.TRIALING),
-    "downgrade": (S.ACTIVE, S.TRIALING),
-    "freeze": (S.ACTIVE,),
-    "unfreeze": (S.FROZEN,),
-    "cancel": (S.PENDING, S.TRIALING, S.ACTIVE, S.FROZEN, S.PAST_DUE, S.SUSPENDED),
-    "reactivate": (S.CANCELLED, S.ENDED),
-    "grant_free_time": (S.TRIALING, S.ACTIVE, S.FROZEN, S.PAST_DUE, S.SUSPENDED),
-    "apply_coupon": (S.PENDING, S.TRIALING, S.ACTIVE, S.FROZEN),
-    # A sign-up whose first charge fails stays pending: it never had access to lose.
-    "mark_past_due": (S.TRIALING, S.ACTIVE, S.PAST_DUE),
-    "suspend": (S.PAST_DUE,),
-    "cancel_for_nonpayment": (S.PAST_DUE, S.SUSPENDED),
-    "change_addons": (S.TRIALING, S.ACTIVE),
-}
 
 # The member's own status follows their most significant live membership.
 _MEMBER_STATUS_PRIORITY = [
@@ -84,15 +66,6 @@ _MEMBER_STATUS_PRIORITY = [
     (S.CANCELLED, MemberStatus.CANCELLED),
     (S.ENDED, MemberStatus.ENDED),
 ]
-
-
-def _require(membership: Membership, action: str) -> None:
-    if membership.status not in ALLOWED_FROM[action]:
-        raise TransitionNotAllowed(
-            _("This membership is %(status)s: it cannot do that now.")
-            % {"status": membership.get_status_display().lower()},
-            reason=f"{action}_from_{membership.status}",
-        )
 
 
 def _lock(membership: Membership) -> Membership:
@@ -356,39 +329,16 @@ def membership_upgrade(
 ) -> Invoice | None:
     """Switch to a dearer plan now: credit the unused time, charge the rest of the period."""
     membership = _lock(membership)
-    _require(membership, "upgrade")
+    require(membership, "upgrade")
     old = membership.plan
-    _check_plan_change(membership, new_plan)
     if new_plan.price < old.price:
         raise TransitionNotAllowed(reason="not_an_upgrade")
-    today = clock.today()
-    start, end = membership.current_period_start, membership.current_period_end
-    assert start is not None and end is not None
+    terms = plan_change_terms(membership, new_plan, today=clock.today())
     if membership.status == S.TRIALING:
         membership.plan = new_plan
         _save(membership, "upgraded", membership.status, actor, to=new_plan.code)
         return None  # nothing billed during a trial
-    total_days, left = days_between(start, end), days_between(today, end)
-    specs = [
-        LineSpec(
-            LineKind.PRORATION,
-            f"Unused time on {old.name}",
-            -prorate(old.price, left, total_days),
-            old.tax_rate_bp,
-            old.prices_include_tax,
-            period_start=today,
-            period_end=end,
-        ),
-        LineSpec(
-            LineKind.PRORATION,
-            f"Remaining time on {new_plan.name}",
-            prorate(new_plan.price, left, total_days),
-            new_plan.tax_rate_bp,
-            new_plan.prices_include_tax,
-            period_start=today,
-            period_end=end,
-        ),
-    ]
+    specs = terms.lines
     invoice = _bill_now(membership, BillingReason.PRORATION, specs)
     before = membership.status
     membership.plan, membership.pending_plan = new_plan, None
@@ -402,30 +352,13 @@ def membership_downgrade(
 ) -> Membership:
     """Switch to a cheaper plan from the next period; nothing changes until then."""
     membership = _lock(membership)
-    _require(membership, "downgrade")
-    _check_plan_change(membership, new_plan)
+    require(membership, "downgrade")
     if new_plan.price >= membership.plan.price:
         raise TransitionNotAllowed(reason="not_a_downgrade")
+    plan_change_terms(membership, new_plan, today=clock.today())
     membership.pending_plan = new_plan
     _save(membership, "downgrade_scheduled", membership.status, actor, to=new_plan.code)
     return membership
-
-
-def _check_plan_change(membership: Membership, new_plan: Plan) -> None:
-    if new_plan.pk == membership.plan_id:
-        raise TransitionNotAllowed(reason="same_plan")
-    if not new_plan.is_active:
-        raise TransitionNotAllowed(reason="plan_not_on_sale")
-    if new_plan.currency != membership.currency:
-        raise TransitionNotAllowed(reason="currency_mismatch")
-    if new_plan.kind != PlanKind.RECURRING or membership.plan.kind != PlanKind.RECURRING:
-        raise TransitionNotAllowed(reason="prepaid_plan_change")
-    same_cycle = (new_plan.interval, new_plan.interval_count) == (
-        membership.plan.interval,
-        membership.plan.interval_count,
-    )
-    if not same_cycle:
-        raise TransitionNotAllowed(reason="different_billing_interval")
 
 
 # --- Add-ons --------------------------------------------------------------------------
@@ -444,7 +377,7 @@ def membership_add_addon(
     Adding an add-on whose removal is scheduled keeps it instead (nothing is charged).
     """
     membership = _lock(membership)
-    _require(membership, "change_addons")
+    require(membership, "change_addons")
     if membership.plan.kind != PlanKind.RECURRING:
         raise TransitionNotAllowed(reason="addon_on_prepaid_plan")
     if not addon.is_active:
@@ -493,7 +426,7 @@ def membership_remove_addon(
     """Stop ``addon`` at the end of the period already paid for (no refund); during a
     trial, which bills nothing, at once."""
     membership = _lock(membership)
-    _require(membership, "change_addons")
+    require(membership, "change_addons")
     today = clock.today()
     item = _live_addons(membership, today).filter(addon=addon).first()
     if item is None:
@@ -531,28 +464,20 @@ def membership_freeze(
     with inputs.for_field("ends_on"):
         inputs.check_date(ends_on, days_ahead=settings.INPUT_MAX_DAYS_AHEAD * 2)
     membership = _lock(membership)
-    _require(membership, "freeze")
-    plan = membership.plan
+    require(membership, "freeze")
     today = clock.today()
-    length = days_between(starts_on, ends_on)
-    if plan.freezes_per_year == 0:
-        raise FreezeNotAllowed(reason="plan_has_no_freezes")
-    if starts_on < today:
-        raise FreezeNotAllowed(reason="starts_in_past")
-    if length < plan.freeze_min_days:
-        raise FreezeNotAllowed(reason="too_short", minimum_days=plan.freeze_min_days)
-    if length > plan.freeze_max_days:
-        raise FreezeNotAllowed(reason="too_long", maximum_days=plan.freeze_max_days)
     year_ago = today - dt.timedelta(days=365)
-    used = membership.freezes.filter(starts_on__gt=year_ago).count()
-    if used >= plan.freezes_per_year:
-        raise FreezeNotAllowed(reason="yearly_limit_reached", limit=plan.freezes_per_year)
-    if membership.cancel_at:
-        raise FreezeNotAllowed(reason="cancellation_pending")
+    terms = freeze_terms(
+        membership,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        today=today,
+        used_this_year=membership.freezes.filter(starts_on__gt=year_ago).count(),
+    )
     freeze = MembershipFreeze.objects.create(
         membership=membership, starts_on=starts_on, ends_on=ends_on, reason=reason[:200]
     )
-    shift = dt.timedelta(days=length)
+    shift = dt.timedelta(days=terms.days)
     membership.frozen_from, membership.frozen_until = starts_on, ends_on
     if membership.next_billing_date:
         membership.next_billing_date += shift
@@ -564,11 +489,8 @@ def membership_freeze(
     if starts_on == today:
         membership.status = S.FROZEN
     _save(membership, "frozen", before, actor, starts_on=starts_on, ends_on=ends_on)
-    if plan.freeze_fee:
-        fee = LineSpec(
-            LineKind.FEE, "Freeze fee", plan.freeze_fee, plan.tax_rate_bp, plan.prices_include_tax
-        )
-        _bill_now(membership, BillingReason.FEE, [fee])
+    if terms.fee is not None:
+        _bill_now(membership, BillingReason.FEE, [terms.fee])
     return freeze
 
 
@@ -576,7 +498,7 @@ def membership_freeze(
 def membership_unfreeze(membership: Membership, *, actor: Any = None) -> Membership:
     """End a freeze early; the unused days come back off the billing date."""
     membership = _lock(membership)
-    _require(membership, "unfreeze")
+    require(membership, "unfreeze")
     today = clock.today()
     assert membership.frozen_until is not None
     unused = dt.timedelta(days=max(days_between(today, membership.frozen_until), 0))
@@ -639,60 +561,30 @@ def membership_cancel(
     reason: str = "",
     waive_fees: bool = False,
     actor: Any = None,
+    channel: str = "desk",
 ) -> Membership:
     """Cancel, honouring the minimum term and the notice period.
 
     At period end: billing continues to the first period end that is both after the notice
     period and at or after the minimum term.  Now: access ends today; inside the minimum
     term the early-termination fee is charged.  The cancellation fee applies either way
-    unless staff waive the fees.
+    unless staff waive the fees (``billing.services.terms.cancel_terms``, which the
+    portal shows before the member confirms).
+
+    ``reason`` feeds the voluntary-churn reports: it is kept on the membership and in
+    the history entry, with the ``channel`` it came through ("desk", "portal", "api").
     """
     membership = _lock(membership)
-    _require(membership, "cancel")
-    plan = membership.plan
-    today = clock.today()
-    if membership.cancel_at and at_period_end:
-        raise CancellationNotAllowed(reason="already_scheduled")
-    fees: list[LineSpec] = []
     before = membership.status
-    in_minimum_term = bool(
-        membership.minimum_term_ends_on and today < membership.minimum_term_ends_on
+    terms = cancel_terms(
+        membership, at_period_end=at_period_end, waive_fees=waive_fees, today=clock.today()
     )
-    if at_period_end and membership.next_billing_date and plan.kind == PlanKind.RECURRING:
-        earliest = today + dt.timedelta(days=plan.cancellation_notice_days)
-        if membership.minimum_term_ends_on:
-            earliest = max(earliest, membership.minimum_term_ends_on)
-        cancel_at = membership.next_billing_date
-        while cancel_at < earliest:
-            cancel_at = advance(
-                cancel_at, plan.interval, plan.interval_count, membership.anchor_day
-            )
-        membership.cancel_at = cancel_at
-    else:
-        if in_minimum_term and plan.early_termination_fee and not waive_fees:
-            fees.append(
-                LineSpec(
-                    LineKind.FEE,
-                    "Early-termination fee",
-                    plan.early_termination_fee,
-                    plan.tax_rate_bp,
-                    plan.prices_include_tax,
-                )
-            )
-        membership.cancel_at = today
-        membership.ended_on = today
+    membership.cancel_at = terms.ends_on
+    if terms.now:
+        membership.ended_on = terms.ends_on
         membership.next_billing_date = None
         membership.status = S.CANCELLED
-    if plan.cancellation_fee and not waive_fees:
-        fees.append(
-            LineSpec(
-                LineKind.FEE,
-                "Cancellation fee",
-                plan.cancellation_fee,
-                plan.tax_rate_bp,
-                plan.prices_include_tax,
-            )
-        )
+    fees = terms.fees
     membership.cancelled_at = clock.now()
     membership.cancel_reason = reason[:200]
     _save(
@@ -702,6 +594,8 @@ def membership_cancel(
         actor,
         cancel_at=membership.cancel_at,
         waived=waive_fees,
+        reason=membership.cancel_reason,
+        channel=channel,
     )
     if fees:
         _bill_now(membership, BillingReason.FEE, fees)
@@ -720,7 +614,7 @@ def membership_reactivate(membership: Membership, *, actor: Any = None) -> Membe
         membership.cancelled_at = None
         _save(membership, "cancellation_withdrawn", before, actor)
         return membership
-    _require(membership, "reactivate")
+    require(membership, "reactivate")
     plan = membership.plan
     if not plan.is_active or plan.kind != PlanKind.RECURRING:
         raise TransitionNotAllowed(reason="plan_not_on_sale")
@@ -765,7 +659,7 @@ def membership_grant_free_time(
     if not reason.strip():
         raise TransitionNotAllowed(reason="reason_required")
     membership = _lock(membership)
-    _require(membership, "grant_free_time")
+    require(membership, "grant_free_time")
     shift = dt.timedelta(days=days)
     if membership.next_billing_date:
         membership.next_billing_date += shift
@@ -780,7 +674,7 @@ def membership_grant_free_time(
 @transaction.atomic
 def membership_apply_coupon(membership: Membership, *, code: str, actor: Any = None) -> Membership:
     membership = _lock(membership)
-    _require(membership, "apply_coupon")
+    require(membership, "apply_coupon")
     if membership.coupon_id:
         raise CouponNotValid(reason="coupon_already_applied")
     _attach_coupon(membership, _coupon_for(code, membership.currency))
@@ -912,7 +806,7 @@ def membership_payment_settled(membership_id: int) -> None:
 
 
 def _suspend(membership: Membership, reason: str) -> MembershipEvent:
-    _require(membership, "suspend")
+    require(membership, "suspend")
     membership.status = S.SUSPENDED
     return _event_build(membership, "suspended", before=S.PAST_DUE, reason=reason)
 
@@ -931,7 +825,7 @@ def _restrict(membership: Membership, levers: dict[str, bool | None]) -> Members
 
 
 def _cancel_for_nonpayment(membership: Membership) -> MembershipEvent:
-    _require(membership, "cancel_for_nonpayment")
+    require(membership, "cancel_for_nonpayment")
     before = membership.status
     membership.status = S.CANCELLED
     membership.cancel_at = membership.ended_on = clock.today()

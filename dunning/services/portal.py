@@ -13,16 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db.models import Case, F, Value, When
 
-from billing.errors import PaymentNotAllowed
-from billing.gateways import default_gateway_name, get_gateway
-from billing.gateways.interface import CardSetup, GatewayError
-from billing.gateways.sandbox import SandboxGateway
+from billing.gateways.interface import CardSetup
 from billing.models import (
     AttemptStatus,
     AttemptTrigger,
@@ -32,17 +28,14 @@ from billing.models import (
     Payment,
     PaymentAttempt,
     PaymentMethod,
-    PaymentMethodStatus,
 )
-from billing.services.customers import gateway_customer_for
-from billing.services.payments import (
-    attempt_authenticated,
-    default_payment_method,
-    invoice_charge,
-    payment_method_attach,
-    payment_method_detach,
-    payment_method_set_default,
+from billing.services.online_pay import (
+    PayOutcome,
+    authentication_finished,
+    card_setup_start,
+    pay_on_session,
 )
+from billing.services.payments import default_payment_method
 from config import clock
 from members.models import Member
 
@@ -51,7 +44,6 @@ from ..models import DeclineCategory, DunningCase, DunningMessage, EventKind, Me
 from ..selectors import installments_by_case, owed_invoices, principal_invoices
 from .events import event_add
 from .messages import BEFORE_CLICKED
-from .retries import member_paying_online
 
 logger = logging.getLogger(__name__)
 
@@ -155,111 +147,34 @@ def link_opened(page: PayPage, now: dt.datetime | None = None) -> None:
         )
 
 
-@dataclass(frozen=True)
-class PayOutcome:
-    """``paid``, ``declined`` (with the decline category), ``invalid_card``,
-    ``new_card_needed``, ``nothing_due``, ``contact_us``, ``in_progress``, or
-    ``authenticate``: the bank asks the cardholder to confirm the charge ``attempt_id``
-    (in the browser with ``action_secret`` where the gateway gives one, else on the
-    sandbox bank's own page).  ``paid`` lists ``(invoice id, amount)`` for every invoice
-    paid on the page this time, whatever the result (a later invoice may still decline).
-    """
-
-    result: str
-    category: str = ""
-    attempt_id: int | None = None
-    action_secret: str = ""
-    on_bank_page: bool = False  # the sandbox: its own bank page asks the cardholder
-    paid: tuple[tuple[int, int], ...] = ()
-
-    @property
-    def paid_amount(self) -> int:
-        return sum(amount for _, amount in self.paid)
-
-    def after(self, earlier: tuple[tuple[int, int], ...]) -> PayOutcome:
-        """This outcome, with invoices paid before it in the same visit listed first."""
-        return replace(self, paid=earlier + self.paid)
-
-
 def member_pay(page: PayPage, *, card_token: str = "") -> PayOutcome:
     """Charge what is owed, on-session, in order: with the card on file, or with a new
-    card (``card_token``).
-
-    A new card is stored beside the card on file and becomes the default only once it
-    has paid: a declined new card is removed again and never replaces the card on file.
-    One waiting for the bank's confirmation stays beside it until the bank answers.
-    """
+    card (``card_token``), through ``billing.services.online_pay`` (a new card becomes
+    the default only once it has paid).  The case's timeline notes each charge."""
     if not page.owed:
         return PayOutcome("nothing_due" if not page.held else "contact_us")
-    new_card: PaymentMethod | None = None
-    if card_token:
-        try:
-            new_card, is_new = _card_stored_beside(page.member, card_token.strip())
-        except (GatewayError, PaymentNotAllowed, ValidationError):
-            return PayOutcome("invalid_card")
-        page.method = new_card
-    elif page.needs_new_card:
+    if not card_token and (page.needs_new_card or page.method is None):
         return PayOutcome("new_card_needed")
-    if page.method is None:
-        return PayOutcome("new_card_needed")
-    outcome = _charge_owed(page, page.method)
-    if new_card is not None:
-        _new_card_settled(new_card, outcome, removable=is_new)
-    return outcome
 
+    def failed(attempt: PaymentAttempt, invoice: Invoice) -> None:
+        if page.case is not None:
+            event_add(
+                page.case,
+                EventKind.MEMBER_PAYMENT_FAILED,
+                attempt_id=attempt.pk,
+                invoice=invoice.number,
+                category=attempt.decline_category,
+                status=attempt.status,
+            )
 
-def _card_stored_beside(member: Member, token: str) -> tuple[PaymentMethod, bool]:
-    """Store ``token``'s card without making it the default (unless there is none):
-    ``(card, stored just now)``."""
-    before = set(
-        PaymentMethod.objects.filter(member=member, status=PaymentMethodStatus.ACTIVE).values_list(
-            "pk", flat=True
-        )
+    return pay_on_session(
+        page.member,
+        page.owed,
+        method=page.method,
+        card_token=card_token,
+        on_paid=lambda attempt, invoice: _paid_noted(page, attempt, invoice),
+        on_failed=failed,
     )
-    with member_paying_online():
-        card = payment_method_attach(
-            member, gateway=default_gateway_name(), token=token, make_default=False
-        )
-    return card, card.pk not in before
-
-
-def _new_card_settled(card: PaymentMethod, outcome: PayOutcome, *, removable: bool) -> None:
-    """A new card that paid becomes the default; one the bank refused, stored just now,
-    is removed; one waiting for the bank's confirmation waits."""
-    with member_paying_online():
-        if outcome.paid:
-            payment_method_set_default(card)
-        elif outcome.result in ("declined", "invalid_card") and removable:
-            payment_method_detach(card)
-
-
-def _charge_owed(page: PayPage, method: PaymentMethod) -> PayOutcome:
-    paid: list[tuple[int, int]] = []
-    for invoice in page.owed:
-        try:
-            attempt = invoice_charge(invoice, trigger=AttemptTrigger.CUSTOMER, method=method)
-        except PaymentNotAllowed as exc:
-            if exc.reason == "nothing_due":
-                continue
-            return PayOutcome("in_progress", paid=tuple(paid))
-        if attempt.status != AttemptStatus.SUCCEEDED:
-            if page.case is not None:
-                event_add(
-                    page.case,
-                    EventKind.MEMBER_PAYMENT_FAILED,
-                    attempt_id=attempt.pk,
-                    invoice=invoice.number,
-                    category=attempt.decline_category,
-                    status=attempt.status,
-                )
-            if attempt.status == AttemptStatus.UNKNOWN:
-                return PayOutcome("in_progress", paid=tuple(paid))
-            if attempt.status == AttemptStatus.REQUIRES_ACTION:
-                return _authentication_asked(attempt).after(tuple(paid))
-            return PayOutcome("declined", attempt.decline_category, paid=tuple(paid))
-        _paid_noted(page, attempt, invoice)
-        paid.append((invoice.pk, attempt.amount))
-    return PayOutcome("paid", paid=tuple(paid))
 
 
 def _paid_noted(page: PayPage, attempt: PaymentAttempt, invoice: Invoice, **detail: Any) -> None:
@@ -274,22 +189,6 @@ def _paid_noted(page: PayPage, attempt: PaymentAttempt, invoice: Invoice, **deta
             channel=page.channel,
             **detail,
         )
-
-
-def _authentication_asked(attempt: PaymentAttempt) -> PayOutcome:
-    """The bank wants the cardholder to confirm ``attempt`` (3-D Secure)."""
-    gateway = get_gateway(attempt.gateway)
-    try:
-        secret = gateway.charge_authentication(attempt.gateway_reference)
-    except GatewayError:
-        secret = ""
-    return PayOutcome(
-        "authenticate",
-        attempt.decline_category,
-        attempt_id=attempt.pk,
-        action_secret=secret,
-        on_bank_page=isinstance(gateway, SandboxGateway),
-    )
 
 
 def member_authenticated(
@@ -317,27 +216,13 @@ def member_authenticated(
     )
     if attempt is None:
         return PayOutcome("in_progress")
-    gateway = get_gateway(attempt.gateway)
-    if isinstance(gateway, SandboxGateway) and approve is not None:
-        try:
-            gateway.authenticate(attempt.idempotency_key, approve=approve)
-        except GatewayError:
-            return PayOutcome("in_progress")
-    status = attempt_authenticated(attempt)
-    card = attempt.payment_method
-    pending_card = card if card is not None and not card.is_default else None
-    if status == AttemptStatus.FAILED:
-        attempt.refresh_from_db()
-        outcome = PayOutcome("declined", attempt.decline_category)
-        if pending_card is not None:
-            _new_card_settled(pending_card, outcome, removable=True)
-        return outcome
-    if status != AttemptStatus.SUCCEEDED:
+    finished = authentication_finished(attempt, approve=approve)
+    if finished.status == AttemptStatus.FAILED:
+        return PayOutcome("declined", finished.attempt.decline_category)
+    if finished.status != AttemptStatus.SUCCEEDED:
         return PayOutcome("in_progress")  # the gateway's webhook will bring the answer
     _paid_noted(page, attempt, attempt.invoice, authenticated=True)
     confirmed = ((attempt.invoice_id, attempt.amount),)
-    if pending_card is not None:
-        _new_card_settled(pending_card, PayOutcome("paid", paid=confirmed), removable=False)
     rest = page_for(token)
     return member_pay(rest).after(confirmed) if rest.owed else PayOutcome("paid", paid=confirmed)
 
@@ -367,29 +252,11 @@ def receipt_for(page: PayPage, invoice_id: str) -> Receipt | None:
     return Receipt(invoice, list(invoice.lines.all()), payments)
 
 
-def card_form_key() -> str:
-    """The publishable key of the gateway's hosted card form, or "" where cards are typed
-    as tokens (the sandbox) or the form cannot be offered.  Showing the page asks the
-    gateway for nothing: the card session starts when the member submits a card
-    (:func:`card_setup_for`), so a mail scanner opening the link creates nothing."""
-    gateway = get_gateway(default_gateway_name())
-    return str(gateway.publishable_key) if gateway.hosted_card_form else ""
-
-
 def card_setup_for(page: PayPage, token: str) -> CardSetup | None:
     """The gateway's hosted card form for this page, or ``None`` where cards are typed as
     tokens (the sandbox) or the gateway cannot start one right now.
 
     Reloading the page reuses the same session (the key is the link's own digest).
     """
-    gateway = get_gateway(default_gateway_name())
-    if not gateway.hosted_card_form:
-        return None
     digest = hashlib.sha256(token.encode()).hexdigest()[:24]
-    try:
-        # The card must belong to the payer's customer to be charged off-session later.
-        customer = gateway_customer_for(page.member, gateway.name)
-        return gateway.begin_card_setup(customer, f"card-setup-{page.member.pk}-{digest}")
-    except GatewayError:
-        logger.warning("Card setup unavailable for member %s", page.member.pk)
-        return None
+    return card_setup_start(page.member, f"card-setup-{page.member.pk}-{digest}")

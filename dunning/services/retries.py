@@ -16,11 +16,9 @@ Locks are always taken case first, then retries, then billing's rows.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +36,7 @@ from billing.models import (
     PaymentMethod,
     PaymentMethodStatus,
 )
+from billing.services.online_pay import member_on_session
 from billing.services.payments import (
     UNSETTLED,
     AttemptRequest,
@@ -67,23 +66,8 @@ from ..timing import retry_times
 from .events import event_add, event_build
 from .schedule import SCHEDULE_FIELDS, cases_schedule
 
-# While set, a card update comes from the member on the hosted page, which charges
-# on-session itself; the automatic "retry at once" would only race it.
-_member_on_page: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "dunning_member_on_page", default=False
-)
 # A retry that cannot run now because an attempt is still in flight waits this long.
 IN_FLIGHT_WAIT = dt.timedelta(hours=1)
-
-
-@contextlib.contextmanager
-def member_paying_online() -> Iterator[None]:
-    """Mark card updates in this block as the member's own, made while paying online."""
-    token = _member_on_page.set(True)
-    try:
-        yield
-    finally:
-        _member_on_page.reset(token)
 
 
 def window_end(case: DunningCase, policy: RetryPolicy | None = None) -> dt.datetime:
@@ -623,7 +607,7 @@ def retry_after_method_update(method: PaymentMethod) -> list[int]:
                 EventKind.METHOD_UPDATED,
                 at=now,
                 card=f"{method.brand} {method.last4}",
-                retried=not same_hard_card and not _member_on_page.get(),
+                retried=not same_hard_card and not member_on_session(),
                 still_blocked=same_hard_card,
             )
             if same_hard_card:
@@ -632,7 +616,7 @@ def retry_after_method_update(method: PaymentMethod) -> list[int]:
             case.ladder_checked_at = None
             installments = installments_by_case([case.pk]).get(case.pk)
             owed = owed_invoices(case, installments, clock.today())
-            if owed and not _member_on_page.get():
+            if owed and not member_on_session():
                 retry_schedule_now(
                     case,
                     invoice=owed[0],

@@ -173,3 +173,19 @@ def test_the_desk_downloads_an_invoices_tax_invoice_from_its_page(make_staff):
     assert said("ใบกำกับภาษี") in text_of(response.content)
     assert desk.get("/admin/billing/invoice/999999/tax-invoice/").status_code == 404
     assert Client().get(url).status_code == 302  # to the sign-in page
+
+
+def test_a_buyers_tax_details_for_invoices_name_them_with_tax_id_and_branch():
+    member = MemberFactory(
+        first_name="Anna",
+        last_name="Smith",
+        tax_name="บริษัท สมิธ เทรดดิ้ง จำกัด",
+        tax_address="1 ถนนสีลม บางรัก กรุงเทพมหานคร 10500",
+        tax_id="0105550000011",
+        tax_branch="00002",
+    )
+    text = text_of(tax_invoice_pdf(issued(member)))
+    assert said("บริษัท สมิธ เทรดดิ้ง จำกัด") in text
+    assert said("1 ถนนสีลม บางรัก กรุงเทพมหานคร 10500") in text
+    assert said("เลขประจำตัวผู้เสียภาษี / Tax ID: 0105550000011") in text
+    assert said("สาขา / Branch: 00002") in text
