@@ -31,3 +31,9 @@ class AccessControlConfig(AppConfig):
         hooks.register(hooks.member_page_tools, member_page.member_page_tools)
         hooks.register(hooks.member_page_facts, member_page.member_page_facts)
         hooks.register(hooks.today_sections, member_page.today_sections)
+
+        from .portal import home
+
+        # The member portal: the QR pass in the menu and on the home page.
+        hooks.register(hooks.portal_menu, home.portal_menu)
+        hooks.register(hooks.portal_home_cards, home.portal_home_cards)

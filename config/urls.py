@@ -22,6 +22,7 @@ portal = [
     path("account/", include("allauth.urls")),
     path("", include("members.portal.urls")),
     path("billing/", include("billing.portal.urls")),
+    path("pass/", include("access_control.portal.urls")),
 ]
 
 api_v1 = [

@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import display_for_value
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, reverse
@@ -28,6 +29,8 @@ from .models import (
     Member,
     MemberNote,
     MemberStatus,
+    PrivacyRequest,
+    PrivacyRequestStatus,
 )
 from .profile import ProfilePagesMixin, status_badge
 from .selectors import RANK_NUMBER, member_search_ranked
@@ -127,7 +130,7 @@ class MemberAdmin(ProfilePagesMixin, admin.ModelAdmin):
     autocomplete_fields = ("guardian", "household")
     readonly_fields = ("member_number", "status", "created_at", "household_summary")
     inlines = (MemberNoteInline, AgreementSignatureInline)
-    actions = ("export_csv", "resolve_alerts")
+    actions = ("export_csv", "resolve_alerts", "send_portal_invite")
     fieldsets = (
         (
             None,
@@ -341,6 +344,24 @@ class MemberAdmin(ProfilePagesMixin, admin.ModelAdmin):
             count += 1
         self.message_user(request, _("%(count)d alerts resolved.") % {"count": count})
 
+    @admin.action(description=_("Send portal invite"), permissions=["change"])
+    def send_portal_invite(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
+        """Email each member a link to set their portal password (7 days, once)."""
+        sent, refused = 0, []
+        for member in queryset.select_related("user"):
+            try:
+                services.portal_invite_send(member)
+            except ValidationError as exc:
+                refused.append(f"{member.full_name}: {' '.join(exc.messages)}")
+            else:
+                sent += 1
+        if sent:
+            self.message_user(
+                request, _("Portal invites sent: %(count)d.") % {"count": sent}, messages.SUCCESS
+            )
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
+
 
 class HouseholdMemberInline(admin.TabularInline):
     model = Member
@@ -536,3 +557,43 @@ for _app_label, _model_name in (
         continue
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
+
+
+@admin.register(PrivacyRequest)
+class PrivacyRequestAdmin(admin.ModelAdmin):
+    """Members' requests for a copy or the erasure of their data, made in the portal."""
+
+    list_display = ("member", "kind", "status", "requested_at", "handled_at", "handled_by")
+    list_filter = ("status", "kind")
+    search_fields = ("member__first_name", "member__last_name", "member__email")
+    list_select_related = ("member", "handled_by")
+    readonly_fields = (
+        "member",
+        "kind",
+        "note",
+        "requested_at",
+        "ip_address",
+        "status",
+        "handled_at",
+        "handled_by",
+    )
+    actions = ["mark_done", "mark_refused"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _close(self, request: HttpRequest, queryset: QuerySet[PrivacyRequest], status: str) -> None:
+        for item in queryset:
+            services.privacy_request_close(item, status=status, by=request.user)
+        self.message_user(request, _("Requests updated."), messages.SUCCESS)
+
+    @admin.action(description=_("Mark as answered"), permissions=["change"])
+    def mark_done(self, request: HttpRequest, queryset: QuerySet[PrivacyRequest]) -> None:
+        self._close(request, queryset, PrivacyRequestStatus.DONE)
+
+    @admin.action(description=_("Mark as declined"), permissions=["change"])
+    def mark_refused(self, request: HttpRequest, queryset: QuerySet[PrivacyRequest]) -> None:
+        self._close(request, queryset, PrivacyRequestStatus.REFUSED)

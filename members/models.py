@@ -322,6 +322,62 @@ class Member(CleanTextModel, models.Model):
             raise ValidationError(errors)
 
 
+class PrivacyRequestKind(models.TextChoices):
+    EXPORT = "export", _("A copy of my data")
+    ERASURE = "erasure", _("Erase my data")
+
+
+class PrivacyRequestStatus(models.TextChoices):
+    OPEN = "open", _("Awaiting an answer")
+    DONE = "done", _("Answered")
+    REFUSED = "refused", _("Declined")
+
+
+class PrivacyRequest(CleanTextModel, models.Model):
+    """A member's request under the data protection law (PDPA, GDPR): a copy of their
+    data, or its erasure.  Made in the portal; staff answer it (the law gives 30 days)."""
+
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="privacy_requests", verbose_name=_("member")
+    )
+    kind = models.CharField(_("request"), max_length=10, choices=PrivacyRequestKind.choices)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=PrivacyRequestStatus.choices,
+        default=PrivacyRequestStatus.OPEN,
+        db_index=True,
+    )
+    note = models.TextField(_("member's note"), blank=True, max_length=1000)
+    requested_at = models.DateTimeField(_("requested"), default=clock.now, db_index=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    handled_at = models.DateTimeField(_("handled"), null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("handled by"),
+    )
+
+    class Meta:
+        verbose_name = _("privacy request")
+        verbose_name_plural = _("privacy requests")
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            # One open request of each kind per member: asking again changes nothing.
+            models.UniqueConstraint(
+                fields=["member", "kind"],
+                condition=models.Q(status="open"),
+                name="privacy_request_one_open_per_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} · {self.get_kind_display()}"
+
+
 class MemberNote(CleanTextModel, models.Model):
     """A staff note.  An alert shows at check-in and at the desk until it is resolved."""
 

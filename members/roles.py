@@ -95,6 +95,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     MANAGER: [
         "members.delete_membernote",
+        # Members' data requests from the portal (copy, erasure).
+        "members.view_privacyrequest",
+        "members.change_privacyrequest",
         "members.add_agreementversion",
         "members.change_agreementversion",
         # Plans and prices.

@@ -6,11 +6,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from config import clock
@@ -18,13 +23,18 @@ from config import clock
 from .models import (
     AgreementSignature,
     AgreementVersion,
+    GymProfile,
     Household,
     Language,
     Member,
     MemberNote,
+    PrivacyRequest,
+    PrivacyRequestKind,
+    PrivacyRequestStatus,
     Sequence,
     StaffSettings,
 )
+from .portal.invites import invite_path_parts
 
 MEMBER_NUMBER_SEQUENCE = "member_number"
 MEMBER_NUMBER_START = 1000
@@ -292,4 +302,114 @@ def member_login_ensure(member: Member, *, email_verified: bool = False) -> Any:
         address.verified = True
         address.save(update_fields=["verified"])
     member.user = user
+    return user
+
+
+# --- The member's own changes in the portal ---------------------------------------------
+
+# What a member may change about themselves in the portal (the rest is the desk's).
+PORTAL_PROFILE_FIELDS = (
+    "nickname",
+    "phone",
+    "address_line1",
+    "address_line2",
+    "city",
+    "province",
+    "postal_code",
+    "emergency_contact_name",
+    "emergency_contact_phone",
+    "emergency_contact_relationship",
+    "language",
+    "transactional_email",
+    "transactional_sms",
+    "tax_name",
+    "tax_address",
+    "tax_id",
+    "tax_branch",
+)
+
+
+@transaction.atomic
+def member_profile_update(
+    member: Member, *, marketing_email: bool, marketing_sms: bool, **data: Any
+) -> Member:
+    """The member's own changes from the portal's profile page: contact details, emergency
+    contact, language, billing messages, tax invoice details; and marketing consent,
+    stamped only when it changes.  All or nothing: ``ValidationError`` saves nothing."""
+    unknown = set(data) - set(PORTAL_PROFILE_FIELDS)
+    if unknown:
+        raise ValidationError({field: _("This field cannot be set here.") for field in unknown})
+    locked = Member.objects.select_for_update().get(pk=member.pk)
+    member_update(locked, **data)
+    if (locked.marketing_email, locked.marketing_sms) != (marketing_email, marketing_sms):
+        member_set_marketing_consent(locked, email=marketing_email, sms=marketing_sms)
+    return locked
+
+
+@transaction.atomic
+def privacy_request_make(
+    member: Member, *, kind: str, note: str = "", ip_address: str | None = None
+) -> PrivacyRequest:
+    """Record a member's request for a copy or the erasure of their data, for staff to
+    answer.  Asking again while one of the same kind is open returns that one."""
+    if kind not in PrivacyRequestKind.values:
+        raise ValidationError({"kind": _("Choose a copy of your data or its erasure.")})
+    Member.objects.select_for_update().filter(pk=member.pk).first()
+    existing = PrivacyRequest.objects.filter(
+        member=member, kind=kind, status=PrivacyRequestStatus.OPEN
+    ).first()
+    if existing is not None:
+        return existing
+    request = PrivacyRequest(member=member, kind=kind, note=note.strip(), ip_address=ip_address)
+    request.full_clean()
+    request.save()
+    return request
+
+
+@transaction.atomic
+def privacy_request_close(request: PrivacyRequest, *, status: str, by: Any) -> PrivacyRequest:
+    """Staff answer a privacy request (done or refused)."""
+    if status not in (PrivacyRequestStatus.DONE, PrivacyRequestStatus.REFUSED):
+        raise ValidationError({"status": _("Choose answered or declined.")})
+    locked = PrivacyRequest.objects.select_for_update().get(pk=request.pk)
+    if locked.status != PrivacyRequestStatus.OPEN:
+        return locked
+    locked.status = status
+    locked.handled_at = clock.now()
+    locked.handled_by = by
+    locked.save(update_fields=["status", "handled_at", "handled_by"])
+    return locked
+
+
+def portal_invite_send(member: Member) -> None:
+    """Email the member a link to set their portal password (the desk's "send portal
+    invite").  Makes their login first if they have none; a staff login is refused.
+    The email goes after the transaction commits, in the member's language."""
+    with transaction.atomic():
+        user = member_login_ensure(member)
+        uid, token = invite_path_parts(user)
+        link = settings.PORTAL_PUBLIC_BASE_URL.rstrip("/") + reverse(
+            "portal:invite", args=[uid, token]
+        )
+        gym = GymProfile.objects.first()
+        with translation.override(member.language or settings.LANGUAGE_CODE):
+            context = {
+                "member": member,
+                "link": link,
+                "gym": gym,
+                "days": settings.PORTAL_INVITE_MAX_AGE_DAYS,
+            }
+            subject = render_to_string("members/portal/email/invite_subject.txt", context)
+            body = render_to_string("members/portal/email/invite.txt", context)
+        message = EmailMessage(" ".join(subject.split()), body, to=[user.email])
+        transaction.on_commit(lambda: message.send(fail_silently=False))
+
+
+@transaction.atomic
+def portal_invite_accept(member: Member, password: str) -> Any:
+    """The member followed their invite and chose a password (already validated): it is
+    set, and their email counts as verified (the link reached that inbox)."""
+    user = member_login_ensure(member, email_verified=True)
+    user.set_password(password)
+    user.save(update_fields=["password"])
     return user

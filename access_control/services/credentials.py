@@ -151,3 +151,19 @@ def qr_pass_current(credential: Credential, at: dt.datetime | None = None) -> st
     if credential.status != CredentialStatus.ACTIVE:
         raise CredentialNotAllowed(reason="not_active")
     return qr_token(credential.value, at or clock.now())
+
+
+@transaction.atomic
+def member_qr_pass(member: Member) -> Credential:
+    """The member's QR pass, for the portal: their active one, or a new one on first need
+    (one per member; the member's lock keeps two phones opening the pass at once from
+    making two)."""
+    Member.objects.select_for_update().filter(pk=member.pk).first()
+    existing = (
+        Credential.objects.filter(
+            member=member, kind=CredentialKind.QR, status=CredentialStatus.ACTIVE
+        )
+        .order_by("-issued_at", "-pk")
+        .first()
+    )
+    return existing or credential_issue(member, kind=CredentialKind.QR, label="Portal")

@@ -10,4 +10,8 @@ from ..hooks import PortalLink
 
 
 def portal_menu(request: HttpRequest) -> list[PortalLink]:
-    return [PortalLink("home", _("Home"), reverse("portal:home"), order=0)]
+    return [
+        PortalLink("home", _("Home"), reverse("portal:home"), order=0),
+        PortalLink("profile", _("Profile"), reverse("portal:profile"), order=80),
+        PortalLink("privacy", _("Privacy"), reverse("portal:privacy"), order=90),
+    ]

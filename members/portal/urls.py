@@ -10,4 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("language/", views.language, name="language"),
     path("family/<int:member_id>/", views.dependant, name="dependant"),
+    path("profile/", views.profile, name="profile"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("invite/<str:uid>/<str:token>/", views.invite, name="invite"),
 ]

@@ -1,4 +1,5 @@
-"""The portal shell's pages: home, a dependant's page, the language switch.
+"""The portal shell's pages: home, a dependant's page, profile, privacy, the language
+switch.
 
 Thin: reads come from ``members.hooks`` (every app's cards) and ``.access``; writes from
 ``members.services``.
@@ -6,16 +7,35 @@ Thin: reads come from ``members.hooks`` (every app's cards) and ``.access``; wri
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.forms import SetPasswordForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from .. import hooks, services
-from .access import member_in_reach, member_required, portal_dependants, portal_member
-from .auth import set_language_cookie
+from ..models import Member, PrivacyRequest, PrivacyRequestKind
+from ..services import PORTAL_PROFILE_FIELDS
+from .access import (
+    is_portal_user,
+    member_in_reach,
+    member_required,
+    portal_dependants,
+    portal_member,
+)
+from .auth import MEMBER_BACKEND, set_language_cookie
+from .forms import PrivacyRequestForm, ProfileForm
+from .invites import InviteCheck, invite_tokens, invite_user_id
 
 
 @member_required
@@ -65,3 +85,99 @@ def language(request: HttpRequest) -> HttpResponse:
         services.member_language_set(member, chosen)
     set_language_cookie(response, chosen)
     return response
+
+
+@member_required
+def profile(request: HttpRequest) -> HttpResponse:
+    """The member's own details: contact, emergency contact, language and messages
+    (marketing apart from billing), tax invoice details."""
+    request.portal_section = "profile"  # type: ignore[attr-defined]
+    member = request.member  # type: ignore[attr-defined]
+    form = ProfileForm(request.POST or None, instance=member)
+    if request.method == "POST" and form.is_valid():
+        data = {name: form.cleaned_data[name] for name in PORTAL_PROFILE_FIELDS}
+        try:
+            updated = services.member_profile_update(
+                Member.objects.get(pk=member.pk),
+                marketing_email=form.cleaned_data["marketing_email"],
+                marketing_sms=form.cleaned_data["marketing_sms"],
+                **data,
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Your details are saved."))
+            response = HttpResponseRedirect(reverse("portal:profile"))
+            set_language_cookie(response, updated.language)
+            return response
+    return render(request, "members/portal/profile.html", {"member": member, "form": form})
+
+
+def _add_errors(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@member_required
+def privacy(request: HttpRequest) -> HttpResponse:
+    """Ask for a copy of one's data, or its erasure; the requests are recorded for staff
+    to answer (the law gives them 30 days)."""
+    request.portal_section = "privacy"  # type: ignore[attr-defined]
+    member = request.member  # type: ignore[attr-defined]
+    form = PrivacyRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.privacy_request_make(
+                member,
+                kind=form.cleaned_data["kind"],
+                note=form.cleaned_data["note"],
+                ip_address=request.META.get("REMOTE_ADDR") or None,
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Your request is recorded. We will answer it by email within 30 days."),
+            )
+            return HttpResponseRedirect(reverse("portal:privacy"))
+    context = {
+        "member": member,
+        "form": form,
+        "requests": PrivacyRequest.objects.filter(member=member).order_by("-requested_at")[:20],
+        "kinds": PrivacyRequestKind,
+    }
+    return render(request, "members/portal/privacy.html", context)
+
+
+@never_cache
+@sensitive_post_parameters("new_password1", "new_password2")
+def invite(request: HttpRequest, uid: str, token: str) -> HttpResponse:
+    """The invite link: the member chooses a password and lands in the portal, signed in.
+    A link that was altered answers 400, an expired one 410, each saying what to do."""
+    user_id = invite_user_id(uid)
+    member = (
+        Member.objects.select_related("user").filter(user_id=user_id).first()
+        if user_id is not None
+        else None
+    )
+    check = InviteCheck.INVALID
+    if member is not None and is_portal_user(member.user):
+        check = invite_tokens.check(member.user, token)
+    if member is None or check is not InviteCheck.OK:
+        status = 410 if check is InviteCheck.EXPIRED else 400
+        return render(
+            request, "members/portal/invite.html", {"problem": check.value}, status=status
+        )
+    form = SetPasswordForm(member.user, request.POST or None)  # type: ignore[type-var]
+    if request.method == "POST" and form.is_valid():
+        user = services.portal_invite_accept(member, form.cleaned_data["new_password1"])
+        login(request, user, backend=MEMBER_BACKEND)
+        messages.success(request, _("Your password is set. Welcome!"))
+        response = HttpResponseRedirect(reverse("portal:home"))
+        set_language_cookie(response, member.language)
+        return response
+    return render(request, "members/portal/invite.html", {"member": member, "form": form})

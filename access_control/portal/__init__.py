@@ -1,0 +1,1 @@
+"""Access control in the member portal: the rotating QR pass (``/portal/pass/``)."""
