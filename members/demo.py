@@ -362,9 +362,36 @@ def seed_leads(ctx: SeedContext) -> None:
             leads.lead_update(lead, status=status, notes=notes)
 
 
+def seed_portal(ctx: SeedContext) -> None:
+    """Portal logins for the demo: the first family's payer (who sees their child) and
+    one more member, with the demo password; that member has asked for a copy of their
+    data (the managers' admin shows the request)."""
+    payer = (
+        Member.objects.filter(paying_household__isnull=False, email__endswith=DEMO_EMAIL_DOMAIN)
+        .order_by("member_number")
+        .first()
+    )
+    other = (
+        Member.objects.filter(email__endswith=f"@{DEMO_EMAIL_DOMAIN}", household__isnull=True)
+        .order_by("member_number")
+        .first()
+    )
+    logins = []
+    for member in (m for m in (payer, other) if m is not None):
+        user = services.member_login_ensure(member, email_verified=True)
+        if not user.has_usable_password():
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        logins.append({"email": member.email, "password": DEMO_PASSWORD, "url": "/portal/"})
+    if other is not None:
+        services.privacy_request_make(other, kind="export", note="For my records, please.")
+    ctx.manifest["portal"] = logins
+
+
 def seed(ctx: SeedContext) -> None:
     seed_gym()
     seed_staff(ctx)
     seed_members(ctx)
     seed_households_and_alerts(ctx)
     seed_leads(ctx)
+    seed_portal(ctx)

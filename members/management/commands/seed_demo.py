@@ -82,6 +82,8 @@ class Command(BaseCommand):
         self.stdout.write("Logins (password for each):")
         for login in manifest.get("staff", []):
             self.stdout.write(f"  {login['role']:<11} {login['username']} / {login['password']}")
+        for login in manifest.get("portal", []):
+            self.stdout.write(f"  {'Member':<11} {login['email']} / {login['password']} (/portal/)")
         facts = []
         if "morning_check_ins" in manifest:
             facts.append(f"{manifest['morning_check_ins']} check-ins this morning")
