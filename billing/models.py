@@ -426,6 +426,7 @@ class MembershipAddOn(models.Model):
 # What each kind of membership event says to staff (``MembershipEvent.kind_label``).
 MEMBERSHIP_EVENT_LABELS = {
     "signed_up": _("Signed up"),
+    "trial_ended": _("Trial ended"),
     "past_due": _("Payment overdue"),
     "upgraded": _("Upgraded"),
     "downgrade_scheduled": _("Downgrade booked for the next period"),
@@ -1178,3 +1179,81 @@ class PromptPayRequestInvoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice}: {format_amount(self.amount, self.request.currency)}"
+
+
+class MrrSnapshot(models.Model):
+    """A subscriber membership's MRR at the end of a closed month, written once after the
+    month ends so that history never changes after the fact (``docs/reports.md``)."""
+
+    month = models.DateField(verbose_name=_("month"))  # its first day
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="+", verbose_name=_("membership")
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
+    )
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="+", verbose_name=_("plan")
+    )
+    status = models.CharField(
+        max_length=10, choices=MembershipStatus.choices, verbose_name=_("status")
+    )
+    mrr = PositiveBigMoneyField(_("MRR"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+
+    class Meta:
+        verbose_name = _("MRR snapshot")
+        verbose_name_plural = _("MRR snapshots")
+        constraints = [
+            models.UniqueConstraint(fields=["month", "membership"], name="mrr_snapshot_once")
+        ]
+        indexes = [models.Index(fields=["month", "member"], name="mrr_snapshot_month_member")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.membership_id}"
+
+
+class MrrMonth(models.Model):
+    """A closed month's MRR, subscribers and their movements, derived from its snapshot
+    and the one before when the month is written.  Start + movements = end, exactly."""
+
+    month = models.DateField(unique=True, verbose_name=_("month"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    mrr_start = PositiveBigMoneyField(_("MRR at the start"))
+    mrr_end = PositiveBigMoneyField(_("MRR at the end"))
+    new = PositiveBigMoneyField(_("new"))
+    reactivation = PositiveBigMoneyField(_("reactivation"))
+    expansion = PositiveBigMoneyField(_("expansion"))
+    contraction = PositiveBigMoneyField(_("contraction"))
+    churned_voluntary = PositiveBigMoneyField(_("churned (voluntary)"))
+    churned_involuntary = PositiveBigMoneyField(_("churned (involuntary)"))
+    subscribers_start = models.PositiveIntegerField(_("subscribers at the start"))
+    subscribers_end = models.PositiveIntegerField(_("subscribers at the end"))
+    new_subscribers = models.PositiveIntegerField(_("new subscribers"))
+    reactivated_subscribers = models.PositiveIntegerField(_("reactivated subscribers"))
+    churned_voluntary_subscribers = models.PositiveIntegerField(_("churned (voluntary)"))
+    churned_involuntary_subscribers = models.PositiveIntegerField(_("churned (involuntary)"))
+    paying_members = models.PositiveIntegerField(_("paying members at the end"))
+    written_at = models.DateTimeField(default=clock.now, verbose_name=_("written"))
+
+    class Meta:
+        verbose_name = _("MRR month")
+        verbose_name_plural = _("MRR months")
+        ordering = ["month"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    mrr_end=models.F("mrr_start")
+                    + models.F("new")
+                    + models.F("reactivation")
+                    + models.F("expansion")
+                    - models.F("contraction")
+                    - models.F("churned_voluntary")
+                    - models.F("churned_involuntary")
+                ),
+                name="mrr_month_adds_up",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}"

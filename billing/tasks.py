@@ -11,6 +11,7 @@ from config import clock
 from .services import notifications, promptpay, refunds, run
 from .services.memberships import memberships_apply_scheduled
 from .services.payments import attempts_reconcile
+from .services.snapshots import mrr_months_write
 
 
 @shared_task(acks_late=True)
@@ -63,3 +64,9 @@ def expire_promptpay_requests() -> dict[str, int]:
         "still_pending": report.still_pending,
         "checked": report.checked,
     }
+
+
+@shared_task
+def snapshot_mrr() -> dict[str, int]:
+    """The daily beat job that writes each closed month's MRR once (a no-op mid-month)."""
+    return {"months": len(mrr_months_write())}

@@ -108,6 +108,17 @@ def _bill_one_period(
         )
         membership.plan = membership.pending_plan
         membership.pending_plan = None
+    if membership.status == MembershipStatus.TRIALING:
+        # The first paid period: the trial is over (the audit trail says when).
+        membership.status = MembershipStatus.ACTIVE
+        events.append(
+            MembershipEvent(
+                membership=membership,
+                kind="trial_ended",
+                from_status=MembershipStatus.TRIALING,
+                to_status=MembershipStatus.ACTIVE,
+            )
+        )
     plan = membership.plan
     end = advance(start, plan.interval, plan.interval_count, membership.anchor_day)
     assert end > start, "a billing period must move forward"
