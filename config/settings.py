@@ -81,7 +81,9 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # config/templates: the pages config assembles (the owner's reports); its
+        # strings are in config's catalogue.
+        "DIRS": [BASE_DIR / "templates", BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -293,6 +295,8 @@ MEMBERS_ADULT_AGE = env.int("MEMBERS_ADULT_AGE", default=20)
 # --- Static and media -----------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+# The admin's own files and the front-end libraries we serve ourselves (never a CDN).
+STATICFILES_DIRS = [BASE_DIR / "config" / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 

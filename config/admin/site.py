@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from .. import staff_auth
+from . import reports
 from .language import switch_language
 from .readable import EMPTY, readable_admin
 
@@ -45,6 +46,21 @@ class GymAdminSite(admin.AdminSite):
                 name="second_factor_setup",
             ),
             path("second-factor/sign-out/", staff_auth.cancel, name="second_factor_cancel"),
+            path(
+                "reports/",
+                self.admin_view(lambda request: reports.dashboard_view(request, self)),
+                name="reports",
+            ),
+            path(
+                "reports/members/",
+                self.admin_view(lambda request: reports.members_view(request, self)),
+                name="reports_members",
+            ),
+            path(
+                "reports/<slug:table>.csv",
+                self.admin_view(reports.csv_view),
+                name="reports_csv",
+            ),
             *super().get_urls(),
         ]
 
