@@ -215,6 +215,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     # Members sign in to the portal by email (django-allauth); it never admits staff.
     "members.portal.auth.MemberAuthenticationBackend",
+    # An integration's API key holds exactly its scopes (members.api_keys).
+    "members.api_keys.ScopeBackend",
 ]
 
 # Lockouts (django-axes), kept in the real cache (Redis): after AXES_FAILURE_LIMIT wrong
@@ -330,8 +332,10 @@ REST_FRAMEWORK = {
     # falls through to the session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "config.api.authentication.BasicAuthentication",
+        "config.api.authentication.ApiKeyAuthentication",
         "config.staff_auth.SessionAuthentication",
     ],
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.authentication.ApiKeyThrottle"],
     "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.RolePermissions"],
     "DEFAULT_PARSER_CLASSES": [
         "config.api.parsers.JSONParser",

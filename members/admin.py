@@ -597,3 +597,6 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     @admin.action(description=_("Mark as declined"), permissions=["change"])
     def mark_refused(self, request: HttpRequest, queryset: QuerySet[PrivacyRequest]) -> None:
         self._close(request, queryset, PrivacyRequestStatus.REFUSED)
+
+
+from . import api_key_admin  # noqa: E402, F401  (registers the API keys screen)

@@ -771,3 +771,59 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device} · {self.digest[:8]}…"
+
+
+class ApiKey(CleanTextModel, models.Model):
+    """A key an integration calls the staff API with: ``Authorization: Api-Key <key>``.
+
+    Only a keyed hash of the key is stored, with its public prefix to tell keys apart;
+    the key itself is shown once, when an owner creates it.  A key acts as its own staff
+    account (``user``: no password, no role group), whose permissions are exactly its
+    scopes (``members.api_keys``).  Expired or revoked, it is refused (401)."""
+
+    name = models.CharField(_("name"), max_length=80)
+    prefix = models.CharField(_("key starts with"), max_length=16, unique=True, editable=False)
+    digest = models.CharField(_("keyed hash"), max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="api_key",
+        editable=False,
+        verbose_name=_("acts as"),
+    )
+    rate_per_minute = models.PositiveIntegerField(_("requests per minute"), default=600)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), default=clock.now, editable=False)
+    expires_at = models.DateTimeField(_("expires"))
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("revoked by"),
+    )
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(rate_per_minute__gte=1, rate_per_minute__lte=100_000),
+                name="api_key_rate_bounded",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

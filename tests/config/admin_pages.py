@@ -201,6 +201,7 @@ def fill_every_model(owner: Any) -> None:
     from config import clock
     from dunning.models import CaseStatus, DunningCase
     from dunning.services.staff import offer_plan
+    from members.api_keys import api_key_create, api_key_revoke
     from tests.billing.factories import signed_up
     from tests.factories import MemberFactory
 
@@ -250,6 +251,14 @@ def fill_every_model(owner: Any) -> None:
     case = DunningCase.objects.filter(status=CaseStatus.OPEN).order_by("pk").first()
     assert case is not None, "the demo has no open dunning case"
     offer_plan(case, installments=2)
+    for name, scopes in (("Door system", ["access:devices"]), ("บัญชี", ["billing:read"])):
+        key, _plain = api_key_create(
+            name=name,
+            scopes=scopes,
+            expires_at=clock.now() + dt.timedelta(days=30),
+            created_by=owner,
+        )
+    api_key_revoke(key, actor=owner)
 
 
 # --- What a person reads -----------------------------------------------------------------
