@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from members import audit
 from members.selectors import staff_language
 
 from . import clock
@@ -122,3 +123,20 @@ class ApiQueryMiddleware:
                 }
                 return JsonResponse(body, status=400)
         return self.get_response(request)
+
+
+class AuditContextMiddleware:
+    """Each request's audit context (``members.audit``): who is acting (read when a record
+    is written), the request id (the caller's ``X-Request-ID`` if it is a sane one, else a
+    new one; echoed on the response) and the address."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        given = request.headers.get("X-Request-ID", "")
+        sane = 0 < len(given) <= 64 and given.isascii() and given.replace("-", "").isalnum()
+        with audit.serving(request, request_id=given if sane else "") as ctx:
+            response = self.get_response(request)
+        response["X-Request-ID"] = ctx.request_id
+        return response

@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "config.middleware.AuditContextMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "config.middleware.StaffLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -363,7 +364,8 @@ SPECTACULAR_SETTINGS = {
     # a CDN: a gym's desk may have no internet.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
+    # Redoc from the sidecar too, through config.api.views.redoc_bundle (no CDN logo).
+    "REDOC_DIST": "/api/redoc",
     # Every operation documents its 400/401/403/404 answers (config.api.schema).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

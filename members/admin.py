@@ -599,4 +599,4 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         self._close(request, queryset, PrivacyRequestStatus.REFUSED)
 
 
-from . import api_key_admin  # noqa: E402, F401  (registers the API keys screen)
+from . import api_key_admin, audit_admin  # noqa: E402, F401  (register their screens)

@@ -27,6 +27,7 @@ from config import clock
 from config.errors import DomainError
 from config.keyed_hash import digests, keyed_digest
 
+from .audit import audit_record
 from .models import ApiKey
 
 PURPOSE = "api-key"
@@ -164,6 +165,12 @@ def api_key_create(
     )
     key.full_clean()
     key.save()
+    audit_record(
+        "api_key.create",
+        key,
+        after={"name": name, "scopes": key.scopes, "expires_at": expires_at, "rate": rate},
+        actor=created_by,
+    )
     return key, plain
 
 
@@ -176,6 +183,13 @@ def api_key_revoke(key: ApiKey, *, actor: Any) -> bool:
     locked.revoked_at = clock.now()
     locked.revoked_by = actor
     locked.save(update_fields=["revoked_at", "revoked_by"])
+    audit_record(
+        "api_key.revoke",
+        locked,
+        before={"revoked_at": None},
+        after={"revoked_at": locked.revoked_at},
+        actor=actor,
+    )
     get_user_model().objects.filter(pk=locked.user_id).update(is_active=False)
     key.revoked_at, key.revoked_by = locked.revoked_at, actor
     return True

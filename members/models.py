@@ -20,6 +20,7 @@ from config import clock
 from config.inputs import CleanTextModel
 from config.keyed_hash import digests
 
+from .audit_models import ActorKind, AuditRecord  # noqa: F401  (the audit trail's model)
 from .phones import normalize_phone
 
 

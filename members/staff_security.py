@@ -20,6 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from config.keyed_hash import keyed_digest
 
 from . import roles
+from .audit import audit_record
 from .models import (
     RECOVERY_CODE_PURPOSE,
     RecoveryCode,
@@ -110,4 +111,12 @@ def second_factor_reset(user: Any, *, actor: Any, ip: str | None = None) -> None
     RecoveryCodes.objects.filter(user=user).delete()
     StaffSecurityEvent.objects.create(
         user=user, kind=StaffSecurityKind.SECOND_FACTOR_RESET, actor=actor, ip_address=ip
+    )
+    audit_record(
+        "staff.second_factor_reset",
+        user,
+        subject_type="auth.user",
+        before={"second_factor": True},
+        after={"second_factor": False},
+        actor=actor,
     )

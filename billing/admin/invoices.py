@@ -271,7 +271,7 @@ class InvoiceAdmin(
         invoice = self._permitted_object(request, object_id, self.has_credit_permission(request))
 
         def perform(data: dict[str, Any]) -> str:
-            invoices.invoice_void(invoice)
+            invoices.invoice_void(invoice, user=request.user)
             return str(_("%(invoice)s is void.")) % {"invoice": invoice}
 
         return self._service_form_view(

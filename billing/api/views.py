@@ -359,7 +359,7 @@ class InvoiceViewSet(
     )
     @action(detail=True, methods=["post"], required_permission="billing.add_creditnote")
     def void(self, request: Request, pk: str | None = None) -> Response:
-        invoice = invoices.invoice_void(self.get_object())
+        invoice = invoices.invoice_void(self.get_object(), user=request.user)
         return Response(self._detail(invoice))
 
     @extend_schema(

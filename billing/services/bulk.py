@@ -43,6 +43,7 @@ from ..models import (
     PaymentSource,
 )
 from ..periods import advance
+from .history import membership_events_save
 from .invoices import (
     LineSpec,
     allocate_numbers,
@@ -285,7 +286,7 @@ def bill_due_batch(membership_ids: Sequence[int], today: dt.date) -> BatchResult
                 "next_billing_date",
             ],
         )
-        MembershipEvent.objects.bulk_create(events)
+        membership_events_save(events)
         if ended:
             from .memberships import members_sync_status
 

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from config import clock, inputs
+from members.audit import audit_record
 from members.models import GymProfile, Member
 from members.services import sequence_allocate
 
@@ -189,25 +190,44 @@ def _credit_account(invoice: Invoice, amount: int) -> None:
     )
 
 
-def invoice_void(invoice: Invoice) -> Invoice:
+def invoice_void(invoice: Invoice, *, user: Any = None, reason: str = "") -> Invoice:
     """Void an open invoice nothing was paid on (a mistake); otherwise use a credit note."""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.status not in (InvoiceStatus.OPEN, InvoiceStatus.DRAFT) or locked.amount_paid:
             raise InvoiceImmutable(reason="cannot_void")
+        before = locked.status
         locked.status = InvoiceStatus.VOID
         locked.voided_at = clock.now()
         locked.save(update_fields=["status", "voided_at"])
+        audit_record(
+            "invoice.void",
+            locked,
+            member=locked.member_id,
+            before={"status": before},
+            after={"status": locked.status, "total": locked.total, "currency": locked.currency},
+            reason=reason,
+            actor=user,
+        )
     return locked
 
 
-def invoice_mark_uncollectible(invoice: Invoice) -> Invoice:
+def invoice_mark_uncollectible(invoice: Invoice, *, user: Any = None, reason: str = "") -> Invoice:
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.status != InvoiceStatus.OPEN:
             raise InvoiceImmutable(reason="not_open")
         locked.status = InvoiceStatus.UNCOLLECTIBLE
         locked.save(update_fields=["status"])
+        audit_record(
+            "invoice.write_off",
+            locked,
+            member=locked.member_id,
+            before={"status": InvoiceStatus.OPEN},
+            after={"status": locked.status, "amount_due": locked.amount_due},
+            reason=reason,
+            actor=user,
+        )
     return locked
 
 
@@ -370,8 +390,23 @@ def credit_note_issue(
                 _credit_account(locked, amount - unpaid_part)
         else:
             locked.amount_credited += amount
+        before = {"amount_credited": locked.amount_credited - amount}
         became_paid = _settle(locked)
         locked.save(update_fields=["amount_credited", "status", "paid_at"])
+        audit_record(
+            "credit_note.issue",
+            note,
+            member=locked.member_id,
+            before=before,
+            after={
+                "amount_credited": locked.amount_credited,
+                "amount": amount,
+                "tax_amount": tax,
+                "invoice": locked.number,
+            },
+            reason=reason,
+            actor=user,
+        )
         if became_paid:
             transaction.on_commit(lambda: invoices_after_paid([locked]))
     return note
@@ -391,17 +426,27 @@ def ledger_post(
     if kind == LedgerKind.APPLIED:
         raise PaymentNotAllowed(reason="applied_is_internal")
     signed = abs(amount) if kind == LedgerKind.ACCOUNT_CHARGE else -abs(amount)
-    entry, _ = LedgerEntry.objects.get_or_create(
-        reference=reference or f"manual:{clock.now().timestamp()}:{member.pk}",
-        defaults={
-            "member": member,
-            "kind": kind,
-            "amount": signed,
-            "currency": currency,
-            "description": description[:200],
-            "created_by": user if getattr(user, "is_authenticated", False) else None,
-        },
-    )
+    with transaction.atomic():
+        entry, created = LedgerEntry.objects.get_or_create(
+            reference=reference or f"manual:{clock.now().timestamp()}:{member.pk}",
+            defaults={
+                "member": member,
+                "kind": kind,
+                "amount": signed,
+                "currency": currency,
+                "description": description[:200],
+                "created_by": user if getattr(user, "is_authenticated", False) else None,
+            },
+        )
+        if created:
+            audit_record(
+                "ledger.post",
+                entry,
+                member=member,
+                after={"kind": kind, "amount": signed, "currency": currency},
+                reason=description,
+                actor=user,
+            )
     return entry
 
 

@@ -48,6 +48,7 @@ from ..models import (
 )
 from ..money import prorate
 from ..periods import advance, days_between
+from .history import membership_events_save
 from .invoices import LineSpec, invoice_create
 from .lines import cycle_line_specs, discount_line, plan_line
 from .terms import ALLOWED_FROM, cancel_terms, freeze_terms, plan_change_terms, require
@@ -88,7 +89,7 @@ def _event_build(
 def _event(
     membership: Membership, kind: str, *, before: str = "", actor: Any = None, **detail: Any
 ) -> None:
-    _event_build(membership, kind, before=before, actor=actor, **detail).save()
+    membership_events_save([_event_build(membership, kind, before=before, actor=actor, **detail)])
 
 
 def members_sync_status(member_ids: Iterable[int]) -> None:
@@ -838,7 +839,7 @@ def _cancel_for_nonpayment(membership: Membership) -> MembershipEvent:
 def _save_lever(membership: Membership, event: MembershipEvent | None) -> Membership:
     if event is not None:
         membership.save()
-        event.save()
+        membership_events_save([event])
         members_sync_status([membership.member_id])
     return membership
 

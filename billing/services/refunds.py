@@ -29,6 +29,7 @@ from django.db.models import F, Sum
 
 from config import clock
 from config.errors import DomainError
+from members.audit import audit_record
 
 from ..errors import RefundNotAllowed
 from ..gateways import get_gateway
@@ -83,6 +84,15 @@ def payment_refund(payment: Payment, *, amount: int, reason: str, user: Any = No
             idempotency_key=f"pay{locked.pk}-r{number}",
             reason=reason[:200],
             created_at=clock.now(),
+        )
+        audit_record(
+            "payment.refund",
+            refund,
+            member=invoice.member_id,
+            before={"amount_refunded": locked.amount_refunded},
+            after={"amount": amount, "currency": locked.currency, "payment": locked.pk},
+            reason=reason,
+            actor=user,
         )
         if not _by_card(locked):
             return refund_settle(refund, "", user=user)
