@@ -11,7 +11,7 @@ from drf_spectacular.views import (
 
 from members.lead_pages import lead_unsubscribe
 
-from .api.views import PingView
+from .api.views import PingView, redoc_bundle
 from .health import healthz
 
 handler404 = "config.api.views.not_found"
@@ -49,6 +49,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/bundles/redoc.standalone.js", redoc_bundle, name="api-redoc-bundle"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("portal/", include(portal)),

@@ -22,8 +22,18 @@ def test_swagger_ui_renders_offline(open_page: Callable[..., Page]) -> None:
 
 def test_redoc_renders_offline(open_page: Callable[..., Page]) -> None:
     desk = open_page("en", viewport=DESK_VIEWPORT)
+    refused: list[str] = []
+    desk.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     desk.goto("/api/redoc/")
 
     # Redoc renders the whole schema in the browser before its heading appears.
     expect(desk.locator("h1", has_text="Gym platform API")).to_be_visible(timeout=30_000)
     expect(desk.get_by_text("/api/v1/access/check").first).to_be_attached()
+    # Nothing was even asked of another host (Redocly's logo least of all).
+    assert desk.locator("img[src*='redoc.ly']").count() == 0
+    assert refused == []
