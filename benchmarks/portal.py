@@ -8,7 +8,8 @@ One command: it recreates its own PostgreSQL database (``gym_bench_portal``;
 and a membership signed up through billing's service with a sandbox card.  The first
 ``--long-members`` (5) have five years of history: 60 monthly invoices paid through
 billing's payment service, a thousand visits at the gate; the others one to twelve
-months of it; every fifth member also owes an invoice (the home page's Pay card).
+months of it; every fifth member also owes an invoice (the home page's Pay card); a
+week of classes, each member booked into three (through the classes' booking service).
 
 Members are signed in as a browser signs in: ``--logins`` of them (10) through the
 real allauth form (``POST /portal/account/login/`` with the CSRF token of the page), the
@@ -182,7 +183,9 @@ def seed(args: argparse.Namespace) -> list[dict[str, Any]]:
     from billing.places import Location, Zone
     from billing.services import invoices as inv
     from billing.services import memberships, payments
+    from classes.errors import BookingRefused
     from classes.models import ClassSession, ClassType, Room
+    from classes.services import booking
     from config import clock
     from members import services
     from members.models import Member
@@ -238,7 +241,7 @@ def seed(args: argparse.Namespace) -> list[dict[str, Any]]:
         default_capacity=25,
     )
     first = clock.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=2)
-    ClassSession.objects.bulk_create(
+    week = ClassSession.objects.bulk_create(
         ClassSession(
             class_type=kind,
             room=room,
@@ -248,6 +251,16 @@ def seed(args: argparse.Namespace) -> list[dict[str, Any]]:
         )
         for n in range(7 * 5)  # five a day for a week
     )
+    booked = 0
+    for n, row in enumerate(rows):  # three classes each in the coming week
+        member = Member.objects.get(pk=row["member"])
+        for k in range(3):
+            try:
+                booking.book(member, week[(n * 3 + k * 7) % len(week)].pk)
+                booked += 1
+            except BookingRefused:
+                pass
+    print(f"  {len(week)} classes in the coming week, {booked} bookings", flush=True)
     print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
     return rows
 
