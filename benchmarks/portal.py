@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/portal.py --members 500 --long-members 50 --seconds 30
 
 One command: it recreates its own PostgreSQL database (``gym_bench_portal``;
-``--database-url``), migrates it and seeds ``--members`` members (60) with portal logins
+``--database-url``), migrates it and seeds ``--members`` members (40) with portal logins
 and a membership signed up through billing's service with a sandbox card.  The first
 ``--long-members`` (5) have five years of history: 60 monthly invoices paid through
 billing's payment service, a thousand visits at the gate; the others one to twelve
@@ -20,7 +20,7 @@ It then serves the real app with gunicorn (``config.wsgi``, 2 workers of 4 threa
 as in the Procfile, loopback, DEBUG off), checks that every page answers every member
 200, warms it up, times each page one request at a time (its own cost, no queue), and
 drives each page at a paced
-``--rate`` (50 requests/s) for ``--seconds`` (10 s), rotating through the members, each
+``--rate`` (50 requests/s) for ``--seconds`` (6 s), rotating through the members, each
 latency measured from the request's scheduled time (a stalled server cannot hide its
 queue):
 
@@ -63,7 +63,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--members", type=int, default=60, help="members with a login (60)")
+    parser.add_argument("--members", type=int, default=40, help="members with a login (40)")
     parser.add_argument(
         "--long-members", type=int, default=5, help="of them, with five years of history (5)"
     )
@@ -71,7 +71,7 @@ def parse_args() -> argparse.Namespace:
         "--logins", type=int, default=10, help="of them, signed in through allauth's form (10)"
     )
     parser.add_argument("--rate", type=float, default=50.0, help="requests/s per page (50)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per page (10)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="seconds per page (6)")
     parser.add_argument("--clients", type=int, default=16, help="client threads (16)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
@@ -484,7 +484,7 @@ def main() -> None:
                 if status != 200:
                     raise RuntimeError(f"{path} answered {status} to a signed-in member")
         for _, path in [("ping", PING), *pages]:  # warm-up: every worker thread, every page
-            paced(server.port, path, cookies, args.rate * 2, 2, args.clients)
+            paced(server.port, path, cookies, args.rate * 2, 1, args.clients)
 
         print("\nOne request at a time (the page's own cost, no queue):\n")
         for label, path in [("floor", PING), *pages]:
