@@ -508,6 +508,9 @@ CLASSES_PUBLIC_BASE_URL = env.str("CLASSES_PUBLIC_BASE_URL", default="http://127
 # links in them (a gym may point the first at its own website's join page).
 JOIN_PUBLIC_BASE_URL = env.str("JOIN_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 JOIN_PUBLIC_URL = env.str("JOIN_PUBLIC_URL", default=f"{JOIN_PUBLIC_BASE_URL}/join/")
+# The day of the month online joiners are billed on (1-28): the first period is prorated
+# up to it.  0: each member's own start day (nothing prorated).
+JOIN_ANCHOR_DAY = env.int("JOIN_ANCHOR_DAY", default=0)
 
 # --- Input bounds (config.inputs) -----------------------------------------------------
 # The largest amount any form or endpoint accepts, in minor units (฿1,000,000.00).

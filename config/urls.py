@@ -22,6 +22,7 @@ portal = [
     path("account/", include("allauth.urls")),
     path("", include("members.portal.urls")),
     path("billing/", include("billing.portal.urls")),
+    path("classes/", include("classes.portal.urls")),
     path("pass/", include("access_control.portal.urls")),
 ]
 
@@ -58,6 +59,7 @@ urlpatterns = [
     path("pay/", include("dunning.urls")),
     path("classes/", include("classes.urls")),
     path("join/stop-emails/<str:token>/", lead_unsubscribe, name="lead-unsubscribe"),
+    path("join/", include("billing.portal.join_urls")),
     # The sandbox gateway's banking app (404 with any other gateway): demo and tests.
     path("sandbox-bank/", include("billing.sandbox_bank")),
 ]

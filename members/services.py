@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -195,8 +196,13 @@ def agreement_sign(
     signer_name: str,
     ip_address: str | None,
     user_agent: str = "",
+    signed_at: dt.datetime | None = None,
 ) -> AgreementSignature:
-    """Record that ``signer_name`` accepted ``version`` for ``member``; never twice."""
+    """Record that ``signer_name`` accepted ``version`` for ``member``; never twice.
+
+    ``signed_at``: when they signed, if that was before now (a member signs online, and
+    the signature is recorded with their membership a few minutes later); never ahead.
+    """
     signer_name = (signer_name or "").strip()
     if not signer_name:
         raise ValidationError({"signer_name": _("Type the signer's full name.")})
@@ -210,7 +216,7 @@ def agreement_sign(
         version=version,
         signer_name=signer_name,
         signed_by_guardian=by_guardian,
-        signed_at=clock.now(),
+        signed_at=min(signed_at or clock.now(), clock.now()),
         ip_address=ip_address or None,
         user_agent=(user_agent or "")[:400],
     )

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib.admin.utils import quote
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from config.dates import format_date
@@ -18,6 +17,7 @@ from members.hooks import ACTIONS, DANGER, GOOD, PRIMARY, RECORDS, WARN, MemberF
 
 from ..models import MembershipStatus, PlanKind
 from ..money import format_amount
+from ..plan_terms import plan_name
 from ..services.memberships import ALLOWED_FROM
 from ..summaries import MemberStanding, member_standing
 
@@ -41,13 +41,6 @@ def _standing(request: HttpRequest, member: Any) -> MemberStanding:
 def take_payment_url(member: Any, next_url: str = "") -> str:
     url = reverse("admin:billing_invoice_take_payment", args=[quote(member.pk)])
     return f"{url}?{urlencode({'next': next_url})}" if next_url else url
-
-
-def plan_name(plan: Any) -> str:
-    """The plan's name in the desk's language."""
-    if translation.get_language() == "th" and plan.name_th:
-        return str(plan.name_th)
-    return str(plan.name)
 
 
 def member_page_facts(request: HttpRequest, member: Any) -> list[MemberFact]:

@@ -413,7 +413,12 @@ class _QuoteMade(Exception):
 
 
 def sign_up_quote(
-    member: Member, plan: Plan, *, start_on: Any = None, coupon_code: str = ""
+    member: Member,
+    plan: Plan,
+    *,
+    start_on: Any = None,
+    coupon_code: str = "",
+    anchor_day: int | None = None,
 ) -> SignUpQuote:
     """The first invoice ``membership_sign_up`` would issue now, and the charge after it.
 
@@ -424,7 +429,12 @@ def sign_up_quote(
     try:
         with transaction.atomic():
             membership = membership_services.membership_sign_up(
-                member, plan, start_on=start_on, coupon_code=coupon_code, charge=False
+                member,
+                plan,
+                start_on=start_on,
+                coupon_code=coupon_code,
+                anchor_day=anchor_day,
+                charge=False,
             )
             invoice = Invoice.objects.filter(membership=membership).order_by("pk").first()
             lines = tuple(
