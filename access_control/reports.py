@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from billing.reports.mrr import paying_members_sql
 from django.db import connection
 
+from billing.reports.mrr import paying_members_sql
 from config import clock
 
 from .models import Decision, Direction, Location
