@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from billing.admin.base import MemberScopedListMixin
 from billing.money import format_amount
 from config import clock
+from config.dates import format_date
 from config.errors import DomainError
 from members.selectors import member_search
 
@@ -41,10 +42,13 @@ from .models import (
     DunningEvent,
     DunningMessage,
     LadderStep,
+    PaydayCalendar,
     PaymentPlan,
     PaymentPlanInstallment,
     RetryPolicy,
 )
+from .paydays import paydays_between
+from .selectors import payday_rules_of
 from .services import staff
 from .services.messages import message_decide
 from .timeline import next_action_label, timeline_entries, upcoming_entries
@@ -505,8 +509,51 @@ class DeclineRuleAdmin(admin.ModelAdmin):
 
 @admin.register(RetryPolicy)
 class RetryPolicyAdmin(admin.ModelAdmin):
-    list_display = ("name", "plan", "mode", "max_attempts", "window_days", "fixed_interval_days")
+    list_display = (
+        "name",
+        "plan",
+        "mode",
+        "max_attempts",
+        "until_cancellation",
+        "window_days",
+        "fixed_interval_days",
+    )
     list_select_related = ("plan",)
+    fields = (
+        "name",
+        "plan",
+        "mode",
+        "max_attempts",
+        "until_cancellation",
+        "window_days",
+        "fixed_interval_days",
+    )
+
+
+@admin.register(PaydayCalendar)
+class PaydayCalendarAdmin(admin.ModelAdmin):
+    """The gym's paydays: funds retries aim at the first hours after them."""
+
+    list_display = ("__str__", "gym", "last_working_day", "days_of_month", "civil_service")
+    fields = (
+        "gym",
+        "last_working_day",
+        "days_of_month",
+        "civil_service",
+        "first_working_day",
+        "extra_dates",
+        "country",
+        "coming_paydays",
+    )
+    readonly_fields = ("coming_paydays",)
+
+    @admin.display(description=_("paydays in the next 60 days"))
+    def coming_paydays(self, calendar: PaydayCalendar) -> str:
+        if calendar.pk is None:
+            return "—"
+        today = clock.today()
+        days = paydays_between(today, today + dt.timedelta(days=60), payday_rules_of(calendar))
+        return ", ".join(format_date(day, "short") for day in days) or "—"
 
 
 @admin.register(LadderStep)

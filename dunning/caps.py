@@ -28,15 +28,14 @@ See ``docs/locking.md`` for where this lock sits in the revenue loop's lock orde
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import connection
 from django.db.models import Q
 
 from billing.models import AttemptStatus, PaymentAttempt
+from billing.services.payments import cards_lock
 
 from . import conf
 from .models import DeclineCategory
@@ -100,24 +99,14 @@ class CredentialVerdict:
     retry_after: dt.datetime | None = None  # when a capped credential frees up
 
 
-def _credential_key(fingerprint: str) -> int:
-    return int.from_bytes(hashlib.sha256(fingerprint.encode()).digest()[:8], "big", signed=True)
-
-
 def credentials_lock(fingerprints: Iterable[str]) -> None:
     """Serialise checks on these cards until the transaction ends (PostgreSQL only).
 
-    The locks are taken in one statement, in key order, so two processes locking
-    overlapping sets never deadlock.
+    Billing's :func:`~billing.services.payments.cards_lock`: the same locks its charges
+    hold while a card is being charged, so a decision here waits for a charge in flight
+    on the card and sees its outcome.
     """
-    keys = sorted({_credential_key(fp) for fp in fingerprints if fp})
-    if not keys or connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY 1) s",
-            [keys],
-        )
+    cards_lock(fingerprints)
 
 
 def credentials_dead(fingerprints: Iterable[str]) -> set[str]:

@@ -14,8 +14,9 @@ import datetime as dt
 
 from config import clock
 from members.demo import SeedContext
+from members.models import GymProfile
 
-from .models import ACTIVE_CASE_STATUSES, DunningCase
+from .models import ACTIVE_CASE_STATUSES, DunningCase, PaydayCalendar
 from .services.messages import messages_deliver
 from .services.run import dunning_run
 
@@ -23,6 +24,9 @@ RUN_LOCAL_TIME = dt.time(10, 30)
 
 
 def seed(ctx: SeedContext) -> None:
+    # The gym's payday calendar: the Thai default, for staff to adjust.
+    if not PaydayCalendar.objects.exists():
+        PaydayCalendar.objects.create(gym=GymProfile.objects.order_by("pk").first())
     today = clock.today()
     opened = (
         DunningCase.objects.filter(status__in=ACTIVE_CASE_STATUSES, opened_on__lt=today)

@@ -36,6 +36,7 @@ from members.profile import safe_next, status_badge
 from .models import ACTIVE_CASE_STATUSES, Channel, DeclineCategory, DunningCase
 from .services.messages import channel_refusal
 from .services.paylinks import pay_link_invoices, pay_link_send
+from .services.retries import retry_window
 from .timeline import local_date, local_time, next_action_label
 
 SEND_LINK_TEMPLATE = "dunning/admin/send_pay_link.html"
@@ -284,6 +285,7 @@ def case_page_context(request: HttpRequest, case: DunningCase) -> dict[str, Any]
         "next_action_text": next_action_label(case) if case.next_action_at else "",
         "next_action_when": local_time(case.next_action_at) if case.next_action_at else "",
         "last_decline_text": _decline_text(case),
+        "retry_window": retry_window(case),
         "take_payment_url": take_payment_url(member, back) if may_take and case.is_active else "",
         "send_link_url": send_link_url(member, back)
         if may_take and case.is_active and request.user.has_perm(SEND_LINK_PERMISSION)

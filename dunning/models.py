@@ -24,7 +24,9 @@ from django.utils.translation import gettext_lazy as _
 from billing.fields import PositiveMoneyField
 from billing.models import Invoice, Membership, PaymentAttempt, PaymentMethod, Plan
 from config.dates import format_date, format_datetime
-from members.models import Member, MemberNote
+from members.models import GymProfile, Member, MemberNote
+
+from .paydays import country_known
 
 
 class DeclineCategory(models.TextChoices):
@@ -33,6 +35,8 @@ class DeclineCategory(models.TextChoices):
     FUNDS = "funds", _("Insufficient funds")
     TEMPORARY = "temporary", _("Temporary issuer or network problem")
     GENERIC = "generic", _("No reason given")
+    # "Do not honor" (05): a catch-all that is often a funds shortfall in disguise.
+    MAYBE_FUNDS = "maybe_funds", _("Do not honor: often low funds")
     PROCESSING = "processing", _("Processing error or unknown outcome")
 
 
@@ -67,6 +71,10 @@ class DeclineRule(models.Model):
         return f"{self.get_kind_display()} {self.code} → {self.get_category_display()}"
 
 
+def default_payday_days() -> list[int]:
+    return [25]
+
+
 class RetryMode(models.TextChoices):
     SMART = "smart", _("Decline-aware timing")
     FIXED = "fixed", _("Fixed interval")
@@ -96,6 +104,14 @@ class RetryPolicy(models.Model):
         _("retries at most"),
         default=8,
         validators=[MinValueValidator(1), MaxValueValidator(30)],
+    )
+    until_cancellation = models.BooleanField(
+        _("retry until the ladder cancels"),
+        default=True,
+        help_text=_(
+            "On: the retry window runs until the overdue ladder's cancellation step. "
+            "Off (or a ladder without one): the number of days below."
+        ),
     )
     window_days = models.PositiveSmallIntegerField(
         _("retry window (days)"),
@@ -127,6 +143,90 @@ class RetryPolicy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PaydayCalendar(models.Model):
+    """When the gym's members are paid: the paydays funds retries aim at (``dunning.paydays``).
+
+    Working days and public holidays come from the ``holidays`` library for the country,
+    so a payday on a weekend or holiday moves as the banks move it.
+    """
+
+    gym = models.OneToOneField(
+        GymProfile,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("gym"),
+    )
+    last_working_day = models.BooleanField(_("last working day of the month"), default=True)
+    days_of_month = models.JSONField(
+        _("fixed paydays (days of the month)"),
+        default=default_payday_days,
+        blank=True,
+        help_text=_(
+            "A list such as [25] or [15, 25]. A day that is not a working day moves to "
+            "the working day before it."
+        ),
+    )
+    civil_service = models.BooleanField(
+        _("civil-service paydays"),
+        default=True,
+        help_text=_(
+            "Three working days before the last working day of the month, and the 16th "
+            "(or the next working day) for those paid twice a month."
+        ),
+    )
+    first_working_day = models.BooleanField(_("first working day of the month"), default=True)
+    extra_dates = models.JSONField(
+        _("other paydays (dates)"),
+        default=list,
+        blank=True,
+        help_text=_('Dates such as ["2027-04-09"], e.g. a payroll brought forward.'),
+    )
+    country = models.CharField(
+        _("holiday calendar (country code)"),
+        max_length=2,
+        default="TH",
+        help_text=_("Two letters, e.g. TH: whose weekends and public holidays move paydays."),
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
+
+    class Meta:
+        verbose_name = _("payday calendar")
+        verbose_name_plural = _("payday calendars")
+        constraints = [
+            models.UniqueConstraint(Coalesce("gym", Value(0)), name="one_payday_calendar_per_gym")
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Payday calendar"))
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        days = self.days_of_month
+        if not isinstance(days, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 31 for d in days
+        ):
+            errors["days_of_month"] = str(_("Use a list of days from 1 to 31, e.g. [25]."))
+        dates = self.extra_dates
+        if not isinstance(dates, list) or not all(isinstance(d, str) for d in dates):
+            errors["extra_dates"] = str(_('Use a list of dates such as ["2027-04-09"].'))
+        else:
+            try:
+                parsed = [dt.date.fromisoformat(d) for d in dates]
+            except ValueError:
+                errors["extra_dates"] = str(_('Use a list of dates such as ["2027-04-09"].'))
+            else:
+                if any(not 2000 <= d.year <= 2100 for d in parsed):
+                    errors["extra_dates"] = str(_("Dates must be between 2000 and 2100."))
+        code = (self.country or "").upper()
+        if not country_known(code):
+            errors["country"] = str(_("No holiday calendar is known for this country code."))
+        self.country = code
+        if errors:
+            raise ValidationError(errors)
 
 
 class LadderStep(models.Model):

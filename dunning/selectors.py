@@ -6,18 +6,21 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import Q, QuerySet
+from django.db.models import Min, Q, QuerySet
 
 from billing.models import Invoice, InvoiceStatus
 
 from .models import (
     ACTIVE_CASE_STATUSES,
+    WAIT_FOR_MEMBER,
     DunningCase,
     DunningEvent,
     LadderStep,
+    PaydayCalendar,
     PaymentPlanInstallment,
     RetryPolicy,
 )
+from .paydays import THAI_DEFAULT, PaydayRules, parse_days_of_month
 
 
 def retry_policies_for(plan_ids: Iterable[int | None]) -> dict[int | None, RetryPolicy]:
@@ -36,6 +39,32 @@ def retry_policies_for(plan_ids: Iterable[int | None]) -> dict[int | None, Retry
 def retry_policy_for(plan_id: int | None) -> RetryPolicy:
     """The plan's own retry policy, else the global one, else the built-in 8 in 14 days."""
     return retry_policies_for([plan_id])[plan_id]
+
+
+def payday_rules() -> PaydayRules:
+    """The gym's payday calendar (the first one kept), else the Thai default."""
+    row = PaydayCalendar.objects.order_by("pk").first()
+    return THAI_DEFAULT if row is None else payday_rules_of(row)
+
+
+def payday_rules_of(row: PaydayCalendar) -> PaydayRules:
+    """A kept calendar as :class:`PaydayRules` (values it cannot read are left out)."""
+    extra = []
+    for value in row.extra_dates if isinstance(row.extra_dates, list) else []:
+        try:
+            extra.append(dt.date.fromisoformat(str(value)))
+        except ValueError:
+            continue
+    return PaydayRules(
+        last_working_day=row.last_working_day,
+        days_of_month=parse_days_of_month(
+            row.days_of_month if isinstance(row.days_of_month, list) else []
+        ),
+        civil_service=row.civil_service,
+        first_working_day=row.first_working_day,
+        extra_dates=tuple(sorted(extra)),
+        country=(row.country or THAI_DEFAULT.country).upper(),
+    )
 
 
 def ladders_for(plan_ids: Iterable[int | None]) -> dict[int | None, list[LadderStep]]:
@@ -97,6 +126,47 @@ def amount_at_risk(case: DunningCase, installments: list[PaymentPlanInstallment]
         for invoice in principal_invoices(case, installments)
         if invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
     )
+
+
+def same_card_cases(case: DunningCase) -> list[DunningCase]:
+    """The member's other open cases waiting for a new card to replace the same card
+    (a payer's renewals on one card that was hard declined), oldest first."""
+    if not case.blocked_fingerprint or case.block_reason not in WAIT_FOR_MEMBER:
+        return []
+    return list(
+        DunningCase.objects.filter(
+            member_id=case.member_id,
+            blocked_fingerprint=case.blocked_fingerprint,
+            block_reason__in=WAIT_FOR_MEMBER,
+            status__in=ACTIVE_CASE_STATUSES,
+            payment_plan__isnull=True,
+        )
+        .exclude(pk=case.pk)
+        .select_related("invoice")
+        .order_by("pk")
+    )
+
+
+def ask_leads(cases: Iterable[DunningCase]) -> dict[tuple[int, str], int]:
+    """For each (member, blocked card) among ``cases``: the open case that asks the member
+    for a new card (the oldest); the others stay silent about it.  One query."""
+    waiting = [
+        case for case in cases if case.blocked_fingerprint and case.block_reason in WAIT_FOR_MEMBER
+    ]
+    if not waiting:
+        return {}
+    rows = (
+        DunningCase.objects.filter(
+            member_id__in={case.member_id for case in waiting},
+            blocked_fingerprint__in={case.blocked_fingerprint for case in waiting},
+            block_reason__in=WAIT_FOR_MEMBER,
+            status__in=ACTIVE_CASE_STATUSES,
+        )
+        .values("member_id", "blocked_fingerprint")
+        .annotate(lead=Min("pk"))
+        .values_list("member_id", "blocked_fingerprint", "lead")
+    )
+    return {(member_id, fingerprint): lead for member_id, fingerprint, lead in rows}
 
 
 def case_queue() -> QuerySet[DunningCase]:

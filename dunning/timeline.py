@@ -45,6 +45,7 @@ TEMPLATE_LABELS = {
     "access_warning": gettext_lazy("access warning"),
     "access_suspended": gettext_lazy("access suspended notice"),
     "final_notice": gettext_lazy("final notice"),
+    "friendly_reminder": gettext_lazy("friendly reminder before cancellation"),
     "cancelled": gettext_lazy("cancellation notice"),
     "payment_plan": gettext_lazy("payment plan"),
     "thanks": gettext_lazy("thank-you"),
@@ -61,6 +62,9 @@ SKIP_LABELS = {
     "card_blocked": gettext_lazy("the card may not be charged again"),
     "recovered": gettext_lazy("already paid"),
     "paid": gettext_lazy("already paid"),
+    "asked_with_other_case": gettext_lazy(
+        "the member was already asked about this card with another invoice"
+    ),
 }
 ACTION_LABELS = {
     "retry_now": gettext_lazy("retry the card now"),

@@ -6,13 +6,13 @@ test exhaustively.  Instants are timezone-aware; "local" means the gym's time zo
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import itertools
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from .models import DeclineCategory, RetryMode
+from .paydays import paydays_between
 
 # Temporary declines: retries this many hours after the failure, then one a day for
 # this many days, before the rest of the budget spreads out to the end of the window.
@@ -52,52 +52,108 @@ def quiet_hours_end(at: dt.datetime, start: dt.time, end: dt.time, tz: ZoneInfo)
     return dt.datetime.combine(day, end, tzinfo=tz).astimezone(dt.UTC)
 
 
-def last_day_of_month(day: dt.date) -> int:
-    return calendar.monthrange(day.year, day.month)[1]
-
-
-def is_payday(day: dt.date) -> bool:
-    """Days people have money: the start of the month and after typical paydays.
-
-    The 1st and 2nd, the 15th and 16th, and the 25th to the last day of the month.
-    """
-    return day.day in (1, 2, 15, 16) or day.day >= 25
-
-
-def _payday_priority(day: dt.date) -> int:
-    """Lower is better: the payday itself first, then the last day, then the rest."""
-    if day.day in (1, 15, 25):
-        return 0
-    if day.day == last_day_of_month(day) or day.day in (2, 16):
-        return 1
-    return 2
-
-
 def _at_local(day: dt.date, time: dt.time, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, time, tzinfo=tz).astimezone(dt.UTC)
 
 
-def _dates_between(first: dt.date, last: dt.date) -> list[dt.date]:
-    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+def _in_window(after: dt.datetime, until: dt.datetime, at: dt.datetime) -> bool:
+    return after + MIN_GAP <= at <= until
+
+
+def payday_instants(
+    after: dt.datetime,
+    until: dt.datetime,
+    retry_time: dt.time,
+    tz: ZoneInfo,
+    paydays: Sequence[dt.date],
+) -> list[dt.datetime]:
+    """The first hours of each payday in the window: ``retry_time`` local on the day."""
+    return sorted(
+        at
+        for at in (_at_local(day, retry_time, tz) for day in set(paydays))
+        if _in_window(after, until, at)
+    )
+
+
+def _fill_gaps(
+    chosen: list[dt.datetime],
+    after: dt.datetime,
+    until: dt.datetime,
+    count: int,
+    retry_time: dt.time,
+    tz: ZoneInfo,
+) -> list[dt.datetime]:
+    """Add retries at ``retry_time`` in the middle of the longest gaps left (between the
+    failure, the chosen retries and the end of the window) until ``count`` are planned:
+    members paid on other days than the calendar's are met somewhere in between."""
+    times = sorted(chosen)
+    while len(times) < count:
+        edges = [after, *times, until]
+        best: dt.datetime | None = None
+        best_gap = dt.timedelta(days=2)  # never a retry squeezed into a gap under 2 days
+        for start, end in itertools.pairwise(edges):
+            if end - start < best_gap:
+                continue
+            middle = (start + (end - start) / 2).astimezone(tz).date()
+            at = _at_local(middle, retry_time, tz)
+            if _in_window(after, until, at) and at not in times and start < at < end:
+                best, best_gap = at, end - start
+        if best is None:
+            break
+        times.append(best)
+        times.sort()
+    return times
 
 
 def funds_retry_times(
-    after: dt.datetime, until: dt.datetime, count: int, retry_time: dt.time, tz: ZoneInfo
+    after: dt.datetime,
+    until: dt.datetime,
+    count: int,
+    retry_time: dt.time,
+    tz: ZoneInfo,
+    paydays: Sequence[dt.date],
 ) -> list[dt.datetime]:
-    """Up to ``count`` retries on paydays in ``(after, until]``, the best paydays first.
+    """Retries in the first hours of the paydays that follow the failure, in order, up to
+    ``count``; what is left of the budget goes into the longest gaps between them.
 
-    Empty when the window holds no payday (the caller then spreads retries instead).
+    Empty when the window holds no payday (the caller then uses the generic timing).
     """
-    earliest = after + MIN_GAP
-    candidates = [
-        at
-        for day in _dates_between(after.astimezone(tz).date(), until.astimezone(tz).date())
-        if is_payday(day)
-        for at in [_at_local(day, retry_time, tz)]
-        if earliest <= at <= until
-    ]
-    chosen = sorted(candidates, key=lambda at: (_payday_priority(at.astimezone(tz).date()), at))
-    return sorted(chosen[:count])
+    on_paydays = payday_instants(after, until, retry_time, tz, paydays)[:count]
+    if not on_paydays:
+        return []
+    return _fill_gaps(on_paydays, after, until, count, retry_time, tz)
+
+
+def maybe_funds_retry_times(
+    after: dt.datetime,
+    until: dt.datetime,
+    count: int,
+    retry_time: dt.time,
+    tz: ZoneInfo,
+    paydays: Sequence[dt.date],
+) -> list[dt.datetime]:
+    """ "Do not honor": alternate the generic timing and the payday timing.
+
+    The first retry follows the generic timing (the decline may be nothing to do with
+    money), the next the first payday after it, then the next generic day after that,
+    and so on; when one runs out, the other goes on.
+    """
+    generic = generic_retry_times(after, until, len(GENERIC_DAYS), retry_time, tz)
+    payday = payday_instants(after, until, retry_time, tz, paydays)
+    sources = [generic, payday]
+    times: list[dt.datetime] = []
+    turn = 0
+    last = after
+    while len(times) < count:
+        nxt = next((at for at in sources[turn] if at > last + MIN_GAP), None)
+        if nxt is None:
+            nxt = next((at for at in sources[1 - turn] if at > last + MIN_GAP), None)
+            if nxt is None:
+                break
+        times.append(nxt)
+        last = nxt
+        turn = 1 - turn
+    return times
 
 
 def _widening_offsets(span: int, count: int) -> list[int]:
@@ -172,11 +228,14 @@ def retry_times(
     fixed_interval_days: int = 3,
     retry_time: dt.time = dt.time(10, 0),
     tz: ZoneInfo,
+    paydays: Sequence[dt.date] | None = None,
 ) -> list[dt.datetime]:
     """When to retry a decline of ``category`` that happened at ``after``.
 
     At most ``count`` times, none later than ``until`` (the end of the retry window).
     ``hard`` and ``customer_action`` get none: that card waits for the member.
+    ``paydays``: the gym's paydays over the window (``dunning.paydays``); the Thai
+    default calendar when not given.
     """
     if (
         count <= 0
@@ -190,11 +249,15 @@ def retry_times(
         return []
     if mode == RetryMode.FIXED:
         return fixed_retry_times(after, until, count, fixed_interval_days)
+    if paydays is None:
+        paydays = paydays_between(after.astimezone(tz).date(), until.astimezone(tz).date())
     if category == DeclineCategory.FUNDS:
-        times = funds_retry_times(after, until, count, retry_time, tz)
+        times = funds_retry_times(after, until, count, retry_time, tz, paydays)
         if times:
             return times
         return generic_retry_times(after, until, count, retry_time, tz)
+    if category == DeclineCategory.MAYBE_FUNDS:
+        return maybe_funds_retry_times(after, until, count, retry_time, tz, paydays)
     if category in (DeclineCategory.TEMPORARY, DeclineCategory.PROCESSING):
         return temporary_retry_times(after, until, count)
     return generic_retry_times(after, until, count, retry_time, tz)

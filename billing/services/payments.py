@@ -14,6 +14,7 @@ the gateway call and records the outcome in the same transaction, so:
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import threading
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Max, Q
 
 from config import clock
@@ -448,31 +449,125 @@ def _charge_pool(size: int) -> ThreadPoolExecutor:
         return pool
 
 
+def _card_key(fingerprint: str) -> int:
+    return int.from_bytes(hashlib.sha256(fingerprint.encode()).digest()[:8], "big", signed=True)
+
+
+def cards_lock(fingerprints: Iterable[str]) -> None:
+    """Serialise every charge decision and every charge on these cards until the
+    transaction ends: one PostgreSQL advisory lock per card fingerprint, taken in one
+    statement in key order, so two processes locking overlapping sets never deadlock
+    (level 5 of ``docs/locking.md``; dunning's network caps take the same locks)."""
+    keys = sorted({_card_key(fp) for fp in fingerprints if fp})
+    if not keys or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY 1) s",
+            [keys],
+        )
+
+
+def _card_rounds(attempt_ids: Sequence[int]) -> list[list[int]]:
+    """The unsettled attempts among ``attempt_ids`` in rounds: at most one per card in a
+    round, a card's attempts in id order (a payer's renewals on one card one after the
+    other).  Attempts without a card go in the first round."""
+    per_card: dict[str, list[int]] = {}
+    rounds: list[list[int]] = [[]]
+    for pk, fingerprint in (
+        PaymentAttempt.objects.filter(pk__any=list(attempt_ids), status__in=UNSETTLED)
+        .order_by("pk")
+        .values_list("pk", "card_fingerprint")
+    ):
+        if not fingerprint:
+            rounds[0].append(pk)
+            continue
+        queue = per_card.setdefault(fingerprint, [])
+        queue.append(pk)
+        while len(rounds) < len(queue):
+            rounds.append([])
+        rounds[len(queue) - 1].append(pk)
+    return [ids for ids in rounds if ids]
+
+
 def attempts_process(attempt_ids: Sequence[int], *, lookup_first: bool = False) -> dict[str, int]:
     """Send the unsettled attempts among ``attempt_ids`` to their gateways and record results.
+
+    One card, one charge at a time: a card's attempts go in rounds, one per round, each
+    round committed before the next, and each under the cards' locks (:func:`cards_lock`)
+    so no other process charges the card meanwhile.  After a decline that forbids the
+    card (a hard decline, Mastercard advice 03/21: ``hooks.cards_blocked``) the card's
+    remaining attempts are not sent: they fail as ``card_blocked``.
 
     Attempts another process is charging right now are skipped.  With ``lookup_first``
     the gateway is asked what became of each key before anything is sent.
     """
-    outcome = {"succeeded": 0, "failed": 0, "unknown": 0, "skipped": 0}
+    outcome = {"succeeded": 0, "failed": 0, "unknown": 0, "skipped": 0, "blocked": 0}
     if not attempt_ids:
         return outcome
+    rounds = _card_rounds(attempt_ids)
+    outcome["skipped"] = len(set(attempt_ids)) - sum(len(ids) for ids in rounds)
+    for ids in rounds:
+        for key, value in _attempts_process_round(ids, lookup_first=lookup_first).items():
+            outcome[key] += value
+    return outcome
+
+
+def _withheld(attempt: PaymentAttempt) -> ChargeResult | None:
+    """An attempt on a card that may no longer be charged: never sent.  If a process that
+    died had sent it already, the gateway's answer for its key is recorded; otherwise
+    (``None``) it fails as ``card_blocked``."""
+    try:
+        return get_gateway(attempt.gateway).lookup_charge(attempt.idempotency_key)
+    except Exception as exc:
+        logger.warning("Could not ask about %s: %s", attempt.idempotency_key, type(exc))
+        return ChargeResult(status=ChargeStatus.UNKNOWN, message=type(exc).__name__)
+
+
+def _attempts_process_round(attempt_ids: Sequence[int], *, lookup_first: bool) -> dict[str, int]:
+    outcome = {"succeeded": 0, "failed": 0, "unknown": 0, "skipped": 0, "blocked": 0}
+    # A caller's own transaction may already hold rows below the cards (an invoice): it
+    # cannot then wait for a card's lock without breaking the lock order.
+    nested = connection.in_atomic_block
     with transaction.atomic():
+        fingerprints = set(
+            PaymentAttempt.objects.filter(pk__any=list(attempt_ids)).values_list(
+                "card_fingerprint", flat=True
+            )
+        )
+        # Level 5 before the attempts (7): the lock order of docs/locking.md.
+        if not nested:
+            cards_lock(fingerprints)
         attempts = list(
             PaymentAttempt.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__any=attempt_ids, status__in=UNSETTLED)
             .select_related("payment_method", "invoice")
         )
         outcome["skipped"] = len(set(attempt_ids)) - len(attempts)
+        blocked = hooks.cards_blocked({a.card_fingerprint for a in attempts})
+        sending = [a for a in attempts if a.card_fingerprint not in blocked]
+        withheld = [a for a in attempts if a.card_fingerprint in blocked]
         call = _lookup_gateway if lookup_first else _call_gateway
-        if len(attempts) == 1:
-            results = [call(attempts[0])]
+        if len(sending) == 1:
+            results = [call(sending[0])]
         else:
-            results = list(_charge_pool(_concurrency()).map(_threaded(call), attempts))
+            results = list(_charge_pool(_concurrency()).map(_threaded(call), sending))
         # A batch's declines share a handful of codes: each is classified once.
         classify = functools.lru_cache(maxsize=None)(hooks.classify_decline)
-        for attempt, result in zip(attempts, results, strict=True):
+        for attempt, result in zip(sending, results, strict=True):
             _apply_result(attempt, result, classify)
+        for attempt in withheld:
+            found = _withheld(attempt)
+            if found is not None:
+                _apply_result(attempt, found, classify)
+                continue
+            now = clock.now()
+            attempt.status = AttemptStatus.FAILED
+            attempt.decline_code = CARD_BLOCKED
+            attempt.decline_category = HARD
+            attempt.message = "Not sent: this card had a hard decline and is never charged again"
+            attempt.completed_at = now
+            outcome["blocked"] += 1
         bulk_update_rows(
             attempts,
             [
@@ -599,7 +694,7 @@ def attempts_reconcile(*, older_than_seconds: int = 0) -> dict[str, int]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    totals = {"succeeded": 0, "failed": 0, "unknown": 0, "skipped": 0}
+    totals = {"succeeded": 0, "failed": 0, "unknown": 0, "skipped": 0, "blocked": 0}
     for start in range(0, len(ids), 500):
         for key, value in attempts_process(ids[start : start + 500], lookup_first=True).items():
             totals[key] += value

@@ -52,7 +52,7 @@ from ..models import (
     MessageDecision,
     MessageStatus,
 )
-from ..selectors import installments_by_case, ladders_for
+from ..selectors import ask_leads, installments_by_case, ladders_for
 from ..sms import SmsMessage, get_sms_backend
 from ..timing import quiet_hours_end
 from .events import event_build
@@ -125,6 +125,32 @@ def message_plan(
         scheduled_for=send_time(now),
         created_at=now,
     )
+
+
+def messages_one_ask_per_card(messages: Sequence[DunningMessage]) -> int:
+    """A payer whose card was hard declined on several renewals is asked for a new card
+    once, not once per membership: only the oldest open case waiting on that card
+    speaks (its page pays every invoice on the card); the others' messages are kept as
+    not sent (``asked_with_other_case``).  Returns how many were silenced."""
+    asking = [
+        message
+        for message in messages
+        if message.status == MessageStatus.PENDING
+        and message.template not in CLOSING_TEMPLATES
+        and message.case.block_reason in WAIT_FOR_MEMBER
+        and message.case.blocked_fingerprint
+    ]
+    if not asking:
+        return 0
+    leads = ask_leads({message.case.pk: message.case for message in asking}.values())
+    silenced = 0
+    for message in asking:
+        case = message.case
+        lead = leads.get((case.member_id, case.blocked_fingerprint))
+        if lead is not None and lead != case.pk:
+            message.status, message.skip_reason = MessageStatus.SKIPPED, "asked_with_other_case"
+            silenced += 1
+    return silenced
 
 
 def messages_save(messages: Sequence[DunningMessage], now: dt.datetime) -> None:

@@ -56,24 +56,100 @@ from ..models import (
     DunningCase,
     DunningEvent,
     EventKind,
+    LadderStep,
     RetryPolicy,
     RetryReason,
     RetryStatus,
     ScheduledRetry,
 )
-from ..selectors import installments_by_case, owed_invoices, retry_policies_for, retry_policy_for
-from ..timing import retry_times
+from ..paydays import PaydayRules, paydays_between
+from ..selectors import (
+    installments_by_case,
+    ladder_for,
+    ladders_for,
+    owed_invoices,
+    payday_rules,
+    retry_policies_for,
+    retry_policy_for,
+)
+from ..timing import MIN_GAP, retry_times
 from .events import event_add, event_build
-from .schedule import SCHEDULE_FIELDS, cases_schedule
+from .schedule import SCHEDULE_FIELDS, cases_schedule, step_due_at
 
 # A retry that cannot run now because an attempt is still in flight waits this long.
 IN_FLIGHT_WAIT = dt.timedelta(hours=1)
 
 
-def window_end(case: DunningCase, policy: RetryPolicy | None = None) -> dt.datetime:
-    """The end of the case's retry window (paused days extend it)."""
+def window_end(
+    case: DunningCase,
+    policy: RetryPolicy | None = None,
+    ladder: Sequence[LadderStep] | None = None,
+) -> dt.datetime:
+    """The end of the case's retry window (paused days extend it).
+
+    By default (``until_cancellation``) the window runs until the ladder's cancellation
+    step: an hour before it fires.  Otherwise, or on a ladder that never cancels, it is
+    the policy's ``window_days`` after the first failure.
+    """
     policy = policy or retry_policy_for(case.plan_id)
+    if policy.until_cancellation:
+        steps = ladder if ladder is not None else ladder_for(case.plan_id)
+        cancel = next((step for step in steps if step.cancel_membership), None)
+        if cancel is not None:
+            return step_due_at(case, cancel) - MIN_GAP
     return case.opened_at + dt.timedelta(days=policy.window_days + case.paused_days)
+
+
+@dataclass(frozen=True)
+class RetryWindow:
+    """The case's retry window and budget, as the desk reads them."""
+
+    ends_at: dt.datetime
+    until_cancellation: bool
+    budget: int
+    made: int
+    planned: int
+
+
+def retry_window(case: DunningCase) -> RetryWindow:
+    """The window, the budget, the retries made and those planned (for the case page)."""
+    policy = retry_policy_for(case.plan_id)
+    ladder = ladder_for(case.plan_id)
+    cancels = policy.until_cancellation and any(step.cancel_membership for step in ladder)
+    return RetryWindow(
+        ends_at=window_end(case, policy, ladder),
+        until_cancellation=cancels,
+        budget=policy.max_attempts,
+        made=case.retries_made,
+        planned=ScheduledRetry.objects.filter(
+            case=case, status=RetryStatus.PENDING, reason=RetryReason.POLICY
+        ).count(),
+    )
+
+
+def retry_plan_times(
+    case: DunningCase,
+    category: str,
+    *,
+    after: dt.datetime,
+    policy: RetryPolicy,
+    until: dt.datetime,
+    paydays: PaydayRules,
+) -> list[dt.datetime]:
+    """The policy's retries for a decline of ``category`` at ``after``: what is left of
+    the budget, spread over what is left of the window by the decline-aware timing."""
+    tz = clock.gym_tz()
+    return retry_times(
+        category,
+        after=after,
+        until=until,
+        count=policy.max_attempts - case.retries_made,
+        mode=policy.mode,
+        fixed_interval_days=policy.fixed_interval_days,
+        retry_time=conf.retry_local_time(),
+        tz=tz,
+        paydays=paydays_between(after.astimezone(tz).date(), until.astimezone(tz).date(), paydays),
+    )
 
 
 def retries_cancel(
@@ -158,6 +234,8 @@ def retries_replan_many(
         reason=RetryReason.POLICY,
     ).update(status=RetryStatus.CANCELLED, skip_reason="replanned", done_at=now)
     policies = retry_policies_for({plan.case.plan_id for plan in replan})
+    ladders = ladders_for({plan.case.plan_id for plan in replan})
+    calendar = payday_rules()
     planned: list[ScheduledRetry] = []
     events: list[DunningEvent] = []
     for plan in replan:
@@ -166,15 +244,13 @@ def retries_replan_many(
         if case.status != CaseStatus.OPEN or plan.category in WAIT_FOR_MEMBER:
             continue
         policy = policies[case.plan_id]
-        times = retry_times(
+        times = retry_plan_times(
+            case,
             plan.category,
             after=now,
-            until=window_end(case, policy),
-            count=policy.max_attempts - case.retries_made,
-            mode=policy.mode,
-            fixed_interval_days=policy.fixed_interval_days,
-            retry_time=conf.retry_local_time(),
-            tz=clock.gym_tz(),
+            policy=policy,
+            until=window_end(case, policy, ladders[case.plan_id]),
+            paydays=calendar,
         )
         rows = [
             ScheduledRetry(
@@ -284,6 +360,7 @@ class _ClaimContext:
     dead: set[str]
     history: dict[str, list[dt.datetime]]
     policies: dict[int | None, RetryPolicy]
+    ladders: dict[int | None, list[LadderStep]]
     membership_cards: dict[int, int | None]  # membership id -> its card (payment method id)
     changed: list[ScheduledRetry] = field(default_factory=list)
     events: list[DunningEvent] = field(default_factory=list)
@@ -349,6 +426,7 @@ def _claim_context(
         dead=caps.credentials_dead(fingerprints),
         history=caps.credentials_history(fingerprints, now),
         policies=retry_policies_for({case.plan_id for case in cases.values()}),
+        ladders=ladders_for({case.plan_id for case in cases.values()}),
         membership_cards=dict(
             Membership.objects.filter(
                 pk__any={
@@ -461,7 +539,8 @@ def _claim_checks(
         if (
             verdict.retry_after is not None
             and retry.reason == RetryReason.POLICY
-            and verdict.retry_after <= window_end(case, context.policies[case.plan_id])
+            and verdict.retry_after
+            <= window_end(case, context.policies[case.plan_id], context.ladders[case.plan_id])
         ):
             return context.defer(retry, verdict.retry_after, verdict.reason)
         return context.finish(retry, RetryStatus.SKIPPED, f"network_rule_{verdict.reason}")

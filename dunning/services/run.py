@@ -48,7 +48,12 @@ from ..selectors import amount_at_risk, installments_by_case, ladders_for, owed_
 from . import followups
 from .events import event_build
 from .ladder import LadderOutcome, ladder_evaluate
-from .messages import messages_deliver_soon, messages_save, messages_settle_interrupted
+from .messages import (
+    messages_deliver_soon,
+    messages_one_ask_per_card,
+    messages_save,
+    messages_settle_interrupted,
+)
 from .paylinks import pay_links_settle_interrupted
 from .plans import installments_due
 from .recovery import cases_recover
@@ -255,6 +260,7 @@ def _advance_locked(case_ids: Sequence[int], now: dt.datetime, *, charge: bool) 
             executions.extend(outcome.executions)
             events.extend(outcome.events)
         bulk_insert_rows(executions)
+        messages_one_ask_per_card(messages)
         messages_save(messages, now)
         bulk_insert_rows(events)
         live = [case for case in cases if case.pk not in done.paid_without_hook]

@@ -35,6 +35,9 @@ def seed_policy() -> None:
     from django.apps import apps
 
     importlib.import_module("dunning.migrations.0002_seed_policy").seed(apps, None)
+    importlib.import_module("dunning.migrations.0008_recovery_fitted_to_paydays").forwards(
+        apps, None
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,10 @@ pytestmark = pytest.mark.django_db
         ("lost_card", "41", "do_not_try_again", "hard"),
         ("expired_card", "54", "", "customer_action"),
         ("issuer_not_available", "91", "try_again_later", "temporary"),
-        ("do_not_honor", "05", "", "generic"),
+        # "Do not honor" is timed as partly funds (issue 18); other generic codes stay.
+        ("do_not_honor", "05", "", "maybe_funds"),
+        ("", "05", "", "maybe_funds"),
+        ("generic_decline", "05", "", "generic"),
         # Stripe's advice code overrides the decline code's category.
         ("do_not_honor", "05", "do_not_try_again", "hard"),
         ("do_not_honor", "05", "try_again_later", "temporary"),
@@ -45,12 +48,14 @@ def test_the_seeded_table_covers_every_code_in_declines_md():
     decline_rules = dict(
         DeclineRule.objects.filter(kind=CodeKind.DECLINE).values_list("code", "category")
     )
-    for code, category in DECLINE_CATEGORIES.items():
+    # Dunning times "do not honor" (decline code and network code 05) as partly funds;
+    # billing's built-in table, used only without dunning, keeps it generic.
+    for code, category in {**DECLINE_CATEGORIES, "do_not_honor": "maybe_funds"}.items():
         assert decline_rules[code] == category
     network_rules = dict(
         DeclineRule.objects.filter(kind=CodeKind.NETWORK).values_list("code", "category")
     )
-    assert network_rules == NETWORK_CATEGORIES
+    assert network_rules == {**NETWORK_CATEGORIES, "05": "maybe_funds"}
 
 
 def test_billing_classifies_through_dunnings_table():

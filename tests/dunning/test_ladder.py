@@ -71,6 +71,7 @@ def test_the_default_ladder_fires_each_step_on_its_day(failing_member, time_mach
         "Access warning",
         "Access suspended",
         "Final notice",
+        "Friendly reminder",
         "Cancelled and sent to collections",
     ]
     assert case.stage == "Cancelled and sent to collections"

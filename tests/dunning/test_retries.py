@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.core import mail
 
@@ -48,9 +50,16 @@ def test_insufficient_funds_is_retried_on_paydays_and_recovers(failing_member, t
     fail_renewal(time_machine)
     case = case_of(membership)
     assert case.last_decline_category == DeclineCategory.FUNDS
-    run_until(time_machine, local(2026, 4, 20))
+    planned = list(case.retries.order_by("due_at").values_list("due_at", flat=True))
+    # The budget of 8 runs to the ladder's cancellation (day 30, 5 May): the Thai paydays
+    # after the failure (24 April: the 25th is a Saturday; 27th: civil service; 30th: the
+    # last working day), the rest in the long stretch before them.
+    assert len(planned) == 8
+    assert {local(2026, 4, 24), local(2026, 4, 27), local(2026, 4, 30)} <= set(planned)
+    assert planned[-1] < local(2026, 5, 5, 0)
+    run_until(time_machine, planned[1] + dt.timedelta(days=1))
     attempts = retry_attempts(case)
-    assert [a.created_at for a in attempts] == [local(2026, 4, 15), local(2026, 4, 16)]
+    assert [a.created_at for a in attempts] == planned[:2]
     assert [a.status for a in attempts] == [AttemptStatus.FAILED, AttemptStatus.SUCCEEDED]
     assert {a.trigger for a in attempts} == {AttemptTrigger.RETRY}
     case.refresh_from_db()
@@ -225,7 +234,9 @@ def shared_card_members(count: int, token: str, plan) -> list[Membership]:
 def test_a_long_run_never_exceeds_the_network_caps(
     bank, gym, time_machine, token, brand, members, policy
 ):
-    RetryPolicy.objects.update(max_attempts=policy[0], window_days=policy[1])
+    RetryPolicy.objects.update(
+        max_attempts=policy[0], window_days=policy[1], until_cancellation=False
+    )
     time_machine.move_to(local(2026, 3, 5, 9), tick=False)
     memberships = shared_card_members(members, token, PlanFactory())
     fingerprint = memberships[0].payment_method.fingerprint

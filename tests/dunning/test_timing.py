@@ -7,9 +7,9 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dunning.paydays import paydays_between
 from dunning.timing import (
     in_quiet_hours,
-    is_payday,
     quiet_hours_end,
     retry_times,
     spread,
@@ -47,37 +47,68 @@ def test_quiet_hours_end_is_never_inside_the_window_nor_before_now(at, start, en
     assert sendable - at <= dt.timedelta(days=1)
 
 
-def test_paydays_are_the_start_of_the_month_and_after_paydays():
-    april = [dt.date(2026, 4, d) for d in range(1, 31)]
-    assert [d.day for d in april if is_payday(d)] == [1, 2, 15, 16, 25, 26, 27, 28, 29, 30]
-
-
-def test_funds_retries_land_on_paydays_at_ten():
+def test_funds_retries_aim_at_the_first_hours_of_the_thai_paydays_after_the_failure():
+    """April 2026: the 16th (civil service, first half); the 25th is a Saturday (paid
+    Friday the 24th); the civil-service payday is the 27th (three working days before the
+    30th); the 30th is the last working day."""
     failed = local(2026, 4, 5, 2)
     times = retry_times(
-        "funds", after=failed, until=failed + dt.timedelta(days=14), count=8, tz=BANGKOK
+        "funds", after=failed, until=failed + dt.timedelta(days=31), count=4, tz=BANGKOK
     )
-    assert times == [local(2026, 4, 15), local(2026, 4, 16)]
-    # A window over the month's end picks the best paydays and stays within the count.
-    failed = local(2026, 4, 20, 2)
+    assert times == [local(2026, 4, 16), local(2026, 4, 24), local(2026, 4, 27), local(2026, 4, 30)]
+
+
+def test_funds_retries_skip_the_thai_holidays_at_the_turn_of_the_month():
+    # 1 May 2026 (Friday) is Labour Day and 4 May (Monday) Coronation Day: the month's
+    # first working day, and its payday, is Tuesday the 5th.
+    failed = local(2026, 4, 29, 2)
     times = retry_times(
-        "funds", after=failed, until=failed + dt.timedelta(days=14), count=4, tz=BANGKOK
+        "funds", after=failed, until=failed + dt.timedelta(days=10), count=2, tz=BANGKOK
     )
-    days = [t.astimezone(BANGKOK).date() for t in times]
-    assert days == [
-        dt.date(2026, 4, 25),
-        dt.date(2026, 4, 30),
-        dt.date(2026, 5, 1),
-        dt.date(2026, 5, 2),
+    assert times == [local(2026, 4, 30), local(2026, 5, 5)]
+
+
+def test_funds_retries_spend_the_rest_of_the_budget_between_the_paydays():
+    failed = local(2026, 4, 5, 2)
+    until = failed + dt.timedelta(days=31)
+    times = retry_times("funds", after=failed, until=until, count=8, tz=BANGKOK)
+    paydays = [
+        local(2026, 4, 16),
+        local(2026, 4, 24),
+        local(2026, 4, 27),
+        local(2026, 4, 30),
+        local(2026, 5, 5),
     ]
+    assert len(times) == 8 and set(paydays) <= set(times)
+    others = [t for t in times if t not in paydays]
+    # The others go into the longest stretches (the 11 days before the first payday
+    # first), and no two of them are closer than 2 days.
+    assert sum(failed < t < paydays[0] for t in others) >= 2
+    assert min(spread([failed, *sorted(others), until])) >= dt.timedelta(days=2)
 
 
 def test_funds_without_a_payday_in_the_window_spread_out_instead():
     failed = local(2026, 4, 3, 2)
-    times = retry_times(
-        "funds", after=failed, until=failed + dt.timedelta(days=7), count=8, tz=BANGKOK
-    )
-    assert times and all(not is_payday(t.astimezone(BANGKOK).date()) for t in times)
+    until = failed + dt.timedelta(days=7)
+    times = retry_times("funds", after=failed, until=until, count=8, tz=BANGKOK)
+    paydays = set(paydays_between(dt.date(2026, 4, 3), dt.date(2026, 4, 10)))
+    assert not paydays
+    assert times and all(failed < t <= until for t in times)
+
+
+def test_do_not_honor_alternates_generic_and_payday_timing():
+    failed = local(2026, 4, 5, 2)
+    until = failed + dt.timedelta(days=31)
+    times = retry_times("maybe_funds", after=failed, until=until, count=6, tz=BANGKOK)
+    generic = set(retry_times("generic", after=failed, until=until, count=10, tz=BANGKOK))
+    paydays = set(paydays_between(dt.date(2026, 4, 5), dt.date(2026, 5, 6)))
+    kinds = [
+        "payday" if t.astimezone(BANGKOK).date() in paydays else "generic" if t in generic else "?"
+        for t in times
+    ]
+    assert kinds == ["generic", "payday", "generic", "payday", "generic", "payday"]
+    assert times == sorted(times)
+    assert times[:2] == [local(2026, 4, 6), local(2026, 4, 16)]
 
 
 def test_temporary_retries_within_hours_then_daily():
@@ -151,7 +182,7 @@ def test_fixed_mode_retries_every_n_days():
 
 
 @given(
-    category=st.sampled_from(["funds", "temporary", "generic", "processing"]),
+    category=st.sampled_from(["funds", "temporary", "generic", "processing", "maybe_funds"]),
     after=instants,
     window_days=st.integers(min_value=7, max_value=60),
     count=st.integers(min_value=0, max_value=30),
