@@ -8,8 +8,13 @@ class MembersConfig(AppConfig):
     verbose_name = _("Members")
 
     def ready(self) -> None:
+        from allauth.account.signals import email_changed
+
         from . import hooks, roles, today
-        from .portal import menu
+        from .portal import auth, menu
+
+        # A member's confirmed new sign-in address becomes the address the gym writes to.
+        email_changed.connect(auth.login_email_changed, dispatch_uid="members.login_email")
 
         # Later apps add permissions in their own migrations; keep the role groups whole.
         post_migrate.connect(roles.sync_after_migrate, dispatch_uid="members.sync_roles")

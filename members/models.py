@@ -258,6 +258,22 @@ class Member(CleanTextModel, models.Model):
                 errors.setdefault(target, []).append(error)
             raise ValidationError(errors) from exc
 
+    def _login_email_taken(self) -> bool:
+        """This member has a portal login and their new email is someone else's sign-in
+        address: the login follows the member's email, so two logins would share one."""
+        if not self.user_id:
+            return False
+        from allauth.account.models import EmailAddress
+        from django.contrib.auth import get_user_model
+
+        users = get_user_model().objects.exclude(pk=self.user_id)
+        return (
+            EmailAddress.objects.filter(email__iexact=self.email)
+            .exclude(user_id=self.user_id)
+            .exists()
+            or users.filter(email__iexact=self.email).exists()
+        )
+
     def clean(self) -> None:
         errors: dict[str, list[ValidationError]] = {}
 
@@ -267,6 +283,14 @@ class Member(CleanTextModel, models.Model):
         self.first_name = (self.first_name or "").strip()
         self.last_name = (self.last_name or "").strip()
         self.email = (self.email or "").strip().lower()
+        if self.email and self._login_email_taken():
+            add(
+                "email",
+                ValidationError(
+                    _("Another login already uses this email address."),
+                    code="login_email_taken",
+                ),
+            )
         for field in ("phone", "emergency_contact_phone"):
             try:
                 setattr(self, field, normalize_phone(getattr(self, field)))

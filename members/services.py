@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from config import clock
 
+from .audit import audit_record
 from .models import (
     AgreementSignature,
     AgreementVersion,
@@ -36,6 +38,8 @@ from .models import (
     StaffSettings,
 )
 from .portal.invites import invite_path_parts
+
+logger = logging.getLogger(__name__)
 
 MEMBER_NUMBER_SEQUENCE = "member_number"
 MEMBER_NUMBER_START = 1000
@@ -135,10 +139,66 @@ def member_register(member: Member) -> Member:
 
 
 @transaction.atomic
+@transaction.atomic
 def member_update(member: Member, **data: Any) -> Member:
+    """Change a member's details (the desk, the API).  A member with a portal login signs
+    in with their email, so a new email moves the login to it, unverified until the
+    member confirms it (allauth asks them at their next sign-in)."""
     _apply(member, data)
     member.full_clean()
-    return _save_validated(member)
+    stored = (
+        Member.objects.filter(pk=member.pk).values_list("email", flat=True).first()
+        if member.user_id
+        else None
+    )
+    _save_validated(member)
+    if stored is not None and stored != member.email:
+        _login_email_follow(member)
+    return member
+
+
+def _login_email_follow(member: Member) -> None:
+    user = member.user
+    if user is None or user.is_staff or user.is_superuser:
+        return
+    EmailAddress.objects.filter(user=user).exclude(email__iexact=member.email).delete()
+    if member.email:
+        EmailAddress.objects.update_or_create(
+            user=user,
+            email=member.email,
+            defaults={"primary": True, "verified": False},
+        )
+    user.email = member.email
+    user.save(update_fields=["email"])
+
+
+@transaction.atomic
+def member_login_email_confirmed(user: Any, email: str) -> Member | None:
+    """The member confirmed a new sign-in address in the portal (allauth's change of
+    email): it becomes the address the gym writes to as well, recorded in the audit
+    trail.  Returns the member, or ``None`` when the login is not a member's.  Should
+    another member's record hold that address (the desk typed it there), the member's
+    record keeps its old one and the conflict is left for the desk."""
+    member = Member.objects.select_for_update().filter(user_id=user.pk).first()
+    email = (email or "").strip().lower()
+    if member is None or not email or member.email == email:
+        return member
+    if Member.objects.filter(email__iexact=email).exclude(pk=member.pk).exists():
+        logger.warning("member %s confirmed an address another member holds", member.pk)
+        return member
+    before = member.email
+    member.email = email
+    member.save(update_fields=["email", "updated_at"])
+    audit_record(
+        "member.email_change",
+        member,
+        member=member,
+        before={"email": before},
+        after={"email": email},
+        reason="confirmed by the member in the portal",
+        actor=user,
+    )
+    return member
 
 
 def member_language_set(member: Member, language: str) -> Member:

@@ -103,3 +103,10 @@ def set_language_cookie(response: HttpResponseBase, language: str) -> None:
         httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
         samesite=settings.LANGUAGE_COOKIE_SAMESITE,
     )
+
+
+def login_email_changed(sender: Any, user: Any, to_email_address: Any, **kwargs: Any) -> None:
+    """allauth's ``email_changed``: the member confirmed a new sign-in address."""
+    from ..services import member_login_email_confirmed
+
+    member_login_email_confirmed(user, to_email_address.email)
