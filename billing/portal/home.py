@@ -8,7 +8,6 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from config.dates import format_date
@@ -16,6 +15,7 @@ from members.hooks import DANGER, GOOD, WARN, PortalAction, PortalCard, PortalRo
 
 from ..models import MembershipStatus, PlanKind
 from ..money import format_amount
+from ..plan_terms import plan_name
 from ..summaries import MemberStanding, member_standing
 
 TONES: dict[str, str] = {
@@ -34,12 +34,6 @@ def portal_url(name: str, *args: Any) -> str:
         return reverse(name, args=args)
     except NoReverseMatch:
         return ""
-
-
-def plan_name(plan: Any) -> str:
-    if translation.get_language() == "th" and plan.name_th:
-        return str(plan.name_th)
-    return str(plan.name)
 
 
 def standing_for(request: HttpRequest, member: Any) -> MemberStanding:

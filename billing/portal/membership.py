@@ -18,7 +18,6 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
@@ -30,18 +29,13 @@ from members.portal.access import member_required
 
 from ..models import LIVE_STATUSES, CancelReason, Membership, MembershipStatus, Plan, PlanKind
 from ..money import format_amount
+from ..plan_terms import plan_name
 from ..services import memberships as lifecycle
 from ..services import terms
 from .scope import me, member_ids_in_reach
 
 SECTION = "membership"
 PREVIEW, CONFIRM = "preview", "confirm"
-
-
-def plan_label(plan: Plan) -> str:
-    if translation.get_language() == "th" and plan.name_th:
-        return str(plan.name_th)
-    return str(plan.name)
 
 
 def _memberships(request: HttpRequest) -> QuerySet[Membership]:
@@ -69,8 +63,8 @@ def membership_page(request: HttpRequest) -> HttpResponse:
     shown = [
         {
             "membership": membership,
-            "plan": plan_label(membership.plan),
-            "pending_plan": plan_label(membership.pending_plan) if membership.pending_plan else "",
+            "plan": plan_name(membership.plan),
+            "pending_plan": plan_name(membership.pending_plan) if membership.pending_plan else "",
             "mine_to_change": membership.payer_id == me(request).pk,
             "can_freeze": terms.can(membership, "freeze") and membership.plan.freezes_per_year > 0,
             "can_unfreeze": terms.can(membership, "unfreeze"),
@@ -136,7 +130,7 @@ def freeze(request: HttpRequest, membership_id: int) -> HttpResponse:
     )
     context: dict[str, Any] = {
         "membership": membership,
-        "plan": plan_label(membership.plan),
+        "plan": plan_name(membership.plan),
         "form": form,
     }
     if request.method == "POST" and form.is_valid():
@@ -181,7 +175,7 @@ def freeze(request: HttpRequest, membership_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def unfreeze(request: HttpRequest, membership_id: int) -> HttpResponse:
     membership = _paid_for(request, membership_id)
-    context: dict[str, Any] = {"membership": membership, "plan": plan_label(membership.plan)}
+    context: dict[str, Any] = {"membership": membership, "plan": plan_name(membership.plan)}
     if request.method == "POST":
         try:
             lifecycle.membership_unfreeze(membership, actor=request.user)
@@ -210,7 +204,7 @@ def cancel(request: HttpRequest, membership_id: int) -> HttpResponse:
     form = CancelForm(request.POST or None)
     context: dict[str, Any] = {
         "membership": membership,
-        "plan": plan_label(membership.plan),
+        "plan": plan_name(membership.plan),
         "form": form,
     }
     if request.method == "POST" and form.is_valid():
@@ -275,7 +269,7 @@ def change_plan(request: HttpRequest, membership_id: int) -> HttpResponse:
     choices = [
         {
             "plan": plan,
-            "label": plan_label(plan),
+            "label": plan_name(plan),
             "price": _money(plan.price, membership),
             "difference": _money(plan.price - membership.plan.price, membership),
             "upgrade": plan.price >= membership.plan.price,
@@ -284,7 +278,7 @@ def change_plan(request: HttpRequest, membership_id: int) -> HttpResponse:
     ]
     context: dict[str, Any] = {
         "membership": membership,
-        "plan": plan_label(membership.plan),
+        "plan": plan_name(membership.plan),
         "price": _money(membership.plan.price, membership),
         "choices": choices,
     }
@@ -299,11 +293,11 @@ def change_plan(request: HttpRequest, membership_id: int) -> HttpResponse:
             if request.POST.get("step") == CONFIRM:
                 if quote.upgrade:
                     lifecycle.membership_upgrade(membership, new_plan, actor=request.user)
-                    text = _("You are now on %(plan)s.") % {"plan": plan_label(new_plan)}
+                    text = _("You are now on %(plan)s.") % {"plan": plan_name(new_plan)}
                 else:
                     lifecycle.membership_downgrade(membership, new_plan, actor=request.user)
                     text = _("You move to %(plan)s on %(day)s.") % {
-                        "plan": plan_label(new_plan),
+                        "plan": plan_name(new_plan),
                         "day": format_date(quote.from_date),
                     }
                 return _done(request, text)
@@ -312,7 +306,7 @@ def change_plan(request: HttpRequest, membership_id: int) -> HttpResponse:
         else:
             context["quote"] = {
                 "plan": new_plan,
-                "label": plan_label(new_plan),
+                "label": plan_name(new_plan),
                 "upgrade": quote.upgrade,
                 "charge_now": _money(quote.charge_now, membership),
                 "from_date": quote.from_date,
