@@ -23,6 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._harness import (  # noqa: E402  (after the project is importable)
+    add_service_args,
+    django_environment,
+    django_ready,
+)
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -38,48 +44,21 @@ def parse_args() -> argparse.Namespace:
         default=2,
         help="Celery worker processes to fan out to (0: run the batches in this process)",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/gym_bench"
-        ),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
-    )
+    add_service_args(parser, database="gym_bench", redis_db=13, redis_env="REDIS_URL")
     return parser.parse_args()
 
 
 def configure(args: argparse.Namespace) -> None:
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": args.database_url,
-            "REDIS_URL": args.redis_url,
-            "SECRET_KEY": "benchmark-only-secret-key-0123456789-abcdefghijklmnop",
-            "DEBUG": "0",
-            "SECURE_SSL_REDIRECT": "0",
-            "CACHE_KEY_PREFIX": "gym-bench",
-            "CELERY_TASK_ALWAYS_EAGER": "0",
-            "SANDBOX_GATEWAY_LATENCY_MS": str(args.latency_ms),
-            "BILLING_CHARGE_CONCURRENCY": str(args.concurrency),
-            "BILLING_BATCH_SIZE": str(args.batch_size),
-            "LOG_LEVEL": "WARNING",
-            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        }
+    django_ready(
+        django_environment(
+            args,
+            cache_prefix="gym-bench",
+            CELERY_TASK_ALWAYS_EAGER="0",
+            SANDBOX_GATEWAY_LATENCY_MS=str(args.latency_ms),
+            BILLING_CHARGE_CONCURRENCY=str(args.concurrency),
+            BILLING_BATCH_SIZE=str(args.batch_size),
+        ),
     )
-    import psycopg
-
-    base = args.database_url.rsplit("/", 1)
-    with psycopg.connect(f"{base[0]}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{base[1]}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{base[1]}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def seed(count: int, day: dt.date) -> None:

@@ -41,10 +41,7 @@ import datetime as dt
 import http.client
 import os
 import re
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -53,7 +50,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SECRET_KEY = "benchmark-only-secret-key-0123456789-abcdefghijklmnop"
+from benchmarks._harness import (  # noqa: E402  (after the project is importable)
+    Gunicorn,
+    add_service_args,
+    django_environment,
+    django_ready,
+    load,
+    percentiles,
+)
+
 PASSWORD = "bench portal password 2026"
 PING = "/api/v1/ping"
 TARGET_P95_MS = 100.0
@@ -81,15 +86,7 @@ def parse_args() -> argparse.Namespace:
         help="threads per worker; above 1 runs gunicorn's gthread workers (default 4, as "
         "in the Procfile; 1: sync workers)",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/gym_bench_portal"
-        ),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
-    )
+    add_service_args(parser, database="gym_bench_portal", redis_db=2)
     args = parser.parse_args()
     if not 0 < args.logins <= args.members or not 0 <= args.long_members <= args.members:
         parser.error("--logins and --long-members must be within --members (and logins > 0)")
@@ -99,36 +96,17 @@ def parse_args() -> argparse.Namespace:
 
 
 def environment(args: argparse.Namespace) -> dict[str, str]:
-    return {
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "SECRET_KEY": SECRET_KEY,
-        "DEBUG": "0",
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CACHE_KEY_PREFIX": "gym-bench-portal",
-        "LOG_LEVEL": "WARNING",
-        "CELERY_TASK_ALWAYS_EAGER": "1",
-        "SMS_BACKEND": "billing.messaging.sms.locmem.LocmemSmsBackend",
-        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-    }
+    return django_environment(
+        args,
+        cache_prefix="gym-bench-portal",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        CELERY_TASK_ALWAYS_EAGER="1",
+        SMS_BACKEND="billing.messaging.sms.locmem.LocmemSmsBackend",
+    )
 
 
 def configure(args: argparse.Namespace) -> None:
-    os.environ.update(environment(args))
-    import psycopg
-
-    base = args.database_url.rsplit("/", 1)
-    with psycopg.connect(f"{base[0]}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{base[1]}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{base[1]}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    django_ready(environment(args))
 
 
 def classes_timetable_path() -> str | None:
@@ -285,37 +263,14 @@ def session_cookie(user_id: int) -> str:
     return f"sessionid={store.session_key}"
 
 
-class Server:
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Server:
-        env = {**os.environ, **environment(self.args)}
-        command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers"]
-        command += [str(self.args.workers), "--bind", f"127.0.0.1:{self.port}"]
-        command += ["--log-level", "warning", "--backlog", "2048"]
-        if self.args.threads > 1:
-            command += ["--worker-class", "gthread", "--threads", str(self.args.threads)]
-        self.log = open(Path(tempfile.gettempdir()) / "portal_gunicorn.log", "wb")
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=self.log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if fetch(self.port, "GET", PING)[0] == 200:
-                    return self
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start")
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-        self.log.close()
+def serve(args: argparse.Namespace) -> Gunicorn:
+    return Gunicorn(
+        environment(args),
+        workers=args.workers,
+        threads=args.threads,
+        ready=lambda port: fetch(port, "GET", PING)[0] == 200,
+        log_name="portal_gunicorn",
+    )
 
 
 def fetch(
@@ -374,20 +329,6 @@ def sign_in(port: int, email: str) -> tuple[str, float]:
     if status != 302 or not session:
         raise RuntimeError(f"signing in {email} answered {status} without a session")
     return f"sessionid={session}", elapsed
-
-
-def percentiles(samples: list[float]) -> str:
-    if not samples:
-        return "no samples"
-    ordered = sorted(samples)
-
-    def at(q: float) -> float:
-        return ordered[min(int(q * len(ordered)), len(ordered) - 1)] * 1000
-
-    return (
-        f"p50 {at(0.50):6.1f} ms  p95 {at(0.95):6.1f} ms  p99 {at(0.99):6.1f} ms  "
-        f"max {ordered[-1] * 1000:6.1f} ms"
-    )
 
 
 def p95(samples: list[float]) -> float:
@@ -456,10 +397,6 @@ def report(label: str, path: str, outcome: dict[str, Any], target: bool) -> None
     )
 
 
-def load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def main() -> None:
     args = parse_args()
     print(f"Load average at start: {load()} ({os.cpu_count()} cores)", flush=True)
@@ -471,7 +408,7 @@ def main() -> None:
     if timetable is not None:
         pages.append(("timetable", timetable))
 
-    with Server(args) as server:
+    with serve(args) as server:
         kind = f"gthread x {args.threads} threads" if args.threads > 1 else "sync"
         print(f"\ngunicorn {args.workers} {kind} workers on :{server.port}, PostgreSQL")
         signed = [sign_in(server.port, row["email"]) for row in rows[: args.logins]]

@@ -21,7 +21,6 @@ sales (the least any report of them must read) and one read of every product's i
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import time
@@ -31,6 +30,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._harness import (  # noqa: E402  (after the project is importable)
+    add_service_args,
+    django_environment,
+    django_ready,
+)
 
 BATCH = 5000
 
@@ -47,44 +52,18 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="keep the database a previous run seeded (no drop, no seed) when it has the data",
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/gym_bench_pos"
-        ),
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
-    )
+    add_service_args(parser, database="gym_bench_pos", redis_db=13, redis_env="REDIS_URL")
     return parser.parse_args()
 
 
 def configure(args: argparse.Namespace) -> None:
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": args.database_url,
-            "REDIS_URL": args.redis_url,
-            "SECRET_KEY": "benchmark-only-secret-key-0123456789-abcdefghijklmnop",
-            "DEBUG": "0",
-            "SECURE_SSL_REDIRECT": "0",
-            "CACHE_KEY_PREFIX": "gym-bench-pos",
-            "LOG_LEVEL": "WARNING",
-        }
+    django_ready(
+        django_environment(
+            args,
+            cache_prefix="gym-bench-pos",
+        ),
+        fresh_database=not args.reuse,
     )
-    import psycopg
-
-    base = args.database_url.rsplit("/", 1)
-    if not args.reuse:
-        with psycopg.connect(f"{base[0]}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{base[1]}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{base[1]}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def seed(sales: int, products: int) -> tuple[Any, Any]:
