@@ -31,6 +31,7 @@ from billing.money import format_amount
 from config import clock
 from config.dates import format_date
 from config.errors import DomainError
+from members.audit_admin import AuditedAdminMixin
 from members.selectors import member_search
 
 from .desk import PayLinkPages, case_page_context
@@ -499,7 +500,7 @@ class DunningCaseAdmin(PayLinkPages, admin.ModelAdmin):
 
 
 @admin.register(DeclineRule)
-class DeclineRuleAdmin(admin.ModelAdmin):
+class DeclineRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("code", "kind", "category", "note", "updated_at")
     list_editable = ("category",)
     list_filter = ("kind", "category")
@@ -508,7 +509,7 @@ class DeclineRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(RetryPolicy)
-class RetryPolicyAdmin(admin.ModelAdmin):
+class RetryPolicyAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "plan",
@@ -531,7 +532,7 @@ class RetryPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(PaydayCalendar)
-class PaydayCalendarAdmin(admin.ModelAdmin):
+class PaydayCalendarAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """The gym's paydays: funds retries aim at the first hours after them."""
 
     list_display = ("__str__", "gym", "last_working_day", "days_of_month", "civil_service")
@@ -557,7 +558,7 @@ class PaydayCalendarAdmin(admin.ModelAdmin):
 
 
 @admin.register(LadderStep)
-class LadderStepAdmin(admin.ModelAdmin):
+class LadderStepAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = (
         "position",
         "name",

@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from . import leads, roles, services, staff_security
+from .audit_admin import StaffAccountAuditMixin
 from .models import (
     AgreementSignature,
     AgreementVersion,
@@ -510,7 +511,7 @@ class GymProfileAdmin(admin.ModelAdmin):
 # --- Staff accounts: an owner resets a lost second factor -----------------------------
 
 
-class StaffUserAdmin(UserAdmin):
+class StaffUserAdmin(StaffAccountAuditMixin, UserAdmin):
     """Django's user screens, plus the owner's "Reset the second factor" (a lost phone):
     the staff member sets up a new one at their next sign-in.  Recorded with who did it."""
 

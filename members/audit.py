@@ -69,6 +69,18 @@ def acting(
 
 
 @contextmanager
+def as_job(name: str) -> Iterator[AuditContext | None]:
+    """A scheduled job (a Celery task, a management command run by the scheduler): what it
+    changes is recorded as done by the job ``name``.  Inside a web request (a task run
+    eagerly, a command called from a view) the request's actor stands: they caused it."""
+    if _context.get() is not None:
+        yield _context.get()
+        return
+    with acting(ActorKind.JOB, name) as ctx:
+        yield ctx
+
+
+@contextmanager
 def serving(request: Any, request_id: str = "") -> Iterator[AuditContext]:
     """The context of a web request: the actor is read from ``request.user`` when a
     record is written (authentication may happen late, as DRF's does)."""
@@ -84,8 +96,12 @@ def serving(request: Any, request_id: str = "") -> Iterator[AuditContext]:
         _context.reset(token)
 
 
-def actor_for_user(user: Any) -> Actor:
+def actor_for_user(user: Any, auth: Any = None) -> Actor:
     if user is None or not getattr(user, "is_authenticated", False):
+        # A device signs in with its own key (DRF's ``request.auth``), not an account.
+        device = getattr(auth, "audit_device_label", None)
+        if device:
+            return Actor(ActorKind.DEVICE, str(device))
         return Actor(ActorKind.SYSTEM, "system")
     key = getattr(user, "api_key_scopes", None)
     if key is not None:
@@ -104,7 +120,8 @@ def _current_actor(ctx: AuditContext | None, explicit: Any) -> Actor:
         return Actor(ActorKind.SYSTEM, "system")
     if ctx.actor is not None:
         return ctx.actor
-    return actor_for_user(getattr(ctx.request, "user", None))
+    request = ctx.request
+    return actor_for_user(getattr(request, "user", None), getattr(request, "auth", None))
 
 
 def jsonable(value: Any) -> Any:
@@ -247,3 +264,114 @@ def chain_verify(*, progress: Any = None, every: int = 10_000) -> ChainReport:
         if progress is not None and checked % every == 0:
             progress(checked)
     return ChainReport(checked)
+
+
+# --- Records of edits made on the admin's own forms ------------------------------------
+#
+# Catalogue items (plans, add-ons, packs, coupons), dunning policies and staff accounts
+# are edited on the admin's forms, whose save is the only path: ``AuditedAdminMixin``
+# (``members.audit_admin``) calls these with the state read before the form's save and
+# the state after it (and after its many-to-many fields and inlines).
+
+
+def model_state(obj: models.Model, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every concrete field's value (foreign keys by id), plus ``extra`` (related rows a
+    form edits with the record: groups, permissions, inlines)."""
+    state = {
+        field.name: jsonable(getattr(obj, field.attname))
+        for field in obj._meta.concrete_fields
+        if not field.primary_key and field.name not in _NEVER_RECORDED
+    }
+    state.update(jsonable(dict(extra or {})))
+    return state
+
+
+# Secrets and bookkeeping: never in the trail (a password hash is a secret; the rest
+# changes on every save and says nothing).
+_NEVER_RECORDED = frozenset({"password", "last_login", "updated_at", "modified_at"})
+
+
+def _model_action(obj: models.Model, verb: str) -> str:
+    return f"{obj._meta.model_name}.{verb}"[:60]
+
+
+def model_change_record(
+    obj: models.Model,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    *,
+    reason: str = "",
+    member: Any = None,
+) -> AuditRecord | None:
+    """Record ``obj`` made (``before`` None: every value after) or changed (only the fields
+    that differ; nothing when nothing did)."""
+    if before is None:
+        return audit_record(
+            _model_action(obj, "create"), obj, member=member, after=after, reason=reason
+        )
+    old, new = changed(dict(before), dict(after))
+    if not old and not new:
+        return None
+    return audit_record(
+        _model_action(obj, "change"), obj, member=member, before=old, after=new, reason=reason
+    )
+
+
+def model_delete_record(
+    obj: models.Model, before: Mapping[str, Any], *, reason: str = "", member: Any = None
+) -> AuditRecord:
+    """Record ``obj`` deleted, with every value it had."""
+    return audit_record(
+        _model_action(obj, "delete"), obj, member=member, before=before, reason=reason
+    )
+
+
+# --- Data protection: copies and erasures ----------------------------------------------
+
+
+def privacy_export_recorded(
+    member: Any, *, files: Mapping[str, int] | None = None, request_id: Any = None, reason: str = ""
+) -> AuditRecord:
+    """Record that a copy of ``member``'s data was made (``member.export``): call it in the
+    transaction that produces the export.  ``files``: each file's row count, as produced
+    (never the data itself); ``request_id``: the privacy request answered, if any."""
+    after: dict[str, Any] = {"files": dict(files or {})}
+    if request_id is not None:
+        after["privacy_request"] = request_id
+    return audit_record(
+        "member.export",
+        subject_type="members.member",
+        subject_id=getattr(member, "pk", member),
+        subject_label=f"#{getattr(member, 'pk', member)}",
+        member=member,
+        after=after,
+        reason=reason,
+    )
+
+
+def privacy_erasure_recorded(
+    member: Any,
+    *,
+    step: str,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    request_id: Any = None,
+    reason: str = "",
+) -> AuditRecord:
+    """Record a step of an erasure (``member.erasure_<step>``: ``requested``, ``approved``,
+    ``refused``, ``done``, ``retention_done``) in its transaction.  ``before``/``after``: the
+    request's status, and for ``done`` which fields were anonymised (names of fields, never
+    the personal data erased: the trail must not keep what the member asked to remove)."""
+    after = dict(after or {})
+    if request_id is not None:
+        after.setdefault("privacy_request", request_id)
+    return audit_record(
+        f"member.erasure_{step}"[:60],
+        subject_type="members.member",
+        subject_id=getattr(member, "pk", member),
+        subject_label=f"#{getattr(member, 'pk', member)}",
+        member=member,
+        before=before,
+        after=after,
+        reason=reason,
+    )

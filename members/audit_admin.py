@@ -7,11 +7,72 @@ import json
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.models import Group
+from django.db import models, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from . import audit
 from .audit_models import AuditRecord
+
+
+class AuditedAdminMixin:
+    """For records whose only path is the admin's own form (catalogue items, dunning
+    policies, staff accounts and groups): every add, change and delete is recorded in the
+    audit trail by ``members.audit.model_change_record`` / ``model_delete_record``, with the
+    values before and after, in the form's transaction.
+
+    The state before is read from the database before the form's values are saved; the
+    state after once its many-to-many fields and inlines are saved too.
+    ``audit_related(obj)`` adds related rows the form edits (groups, permissions, inline
+    rows) to both."""
+
+    def audit_related(self, obj: Any) -> dict[str, Any]:
+        return {}
+
+    def _audit_state(self, obj: Any) -> dict[str, Any]:
+        return audit.model_state(obj, self.audit_related(obj))
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        before = None
+        if change and obj.pk is not None:
+            stored = type(obj)._default_manager.filter(pk=obj.pk).first()
+            before = self._audit_state(stored) if stored is not None else None
+        obj._audit_before = before
+        obj._audit_pending = True
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        obj = form.instance
+        if getattr(obj, "_audit_pending", False):
+            obj._audit_pending = False
+            audit.model_change_record(obj, obj._audit_before, self._audit_state(obj))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with transaction.atomic():
+            audit.model_delete_record(obj, self._audit_state(obj))
+            super().delete_model(request, obj)  # type: ignore[misc]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        with transaction.atomic():
+            for obj in queryset:
+                audit.model_delete_record(obj, self._audit_state(obj))
+            super().delete_queryset(request, queryset)  # type: ignore[misc]
+
+
+def related_ids(manager: Any, field: str = "pk") -> list[Any]:
+    """A many-to-many's or reverse relation's values, sorted (for ``audit_related``)."""
+    return sorted(manager.values_list(field, flat=True))
+
+
+def related_rows(manager: Any, fields: list[str]) -> list[dict[str, Any]]:
+    """An inline's rows as the trail keeps them (for ``audit_related``)."""
+    rows: list[models.Model] = list(manager.order_by("pk"))
+    return [audit.snapshot(row, fields) for row in rows]
 
 
 @admin.register(AuditRecord)
@@ -79,3 +140,33 @@ class AuditRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- Staff accounts and roles ----------------------------------------------------------
+
+
+class StaffAccountAuditMixin(AuditedAdminMixin):
+    """A staff account's roles (groups), own permissions, staff and superuser flags, and
+    whether it is active, before and after each edit on the user screens."""
+
+    def audit_related(self, obj: Any) -> dict[str, Any]:
+        if obj is None or obj.pk is None:
+            return {"groups": [], "user_permissions": []}
+        return {
+            "groups": related_ids(obj.groups, "name"),
+            "user_permissions": related_ids(obj.user_permissions, "codename"),
+        }
+
+
+class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
+    """Roles (groups): their permissions, before and after each edit."""
+
+    def audit_related(self, obj: Any) -> dict[str, Any]:
+        if obj is None or obj.pk is None:
+            return {"permissions": []}
+        return {"permissions": related_ids(obj.permissions, "codename")}
+
+
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
+admin.site.register(Group, AuditedGroupAdmin)

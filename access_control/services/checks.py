@@ -20,6 +20,7 @@ from billing.services.packs import pack_visit_take
 from config import clock
 from config.db import insert_row
 from config.errors import InvalidInput
+from members.audit import audit_record
 from members.models import Member
 
 from .. import hooks, presence
@@ -281,6 +282,21 @@ def manual_check_in(
     )
     decision, _ = _record(event, decide(facts), facts)  # no device event id: no replay
     assert event.pk is not None
+    # The desk let the member in (or tried to): a gate decision taken by staff.
+    audit_record(
+        "access.manual_check_in",
+        subject_type="access_control.accessevent",
+        subject_id=event.pk,
+        subject_label=f"{snapshot.name} · {direction}",
+        member=member.pk,
+        after={
+            "decision": "granted" if decision.granted else "denied",
+            "reason": str(decision.reason),
+            "zone": snapshot.id,
+            "direction": direction,
+        },
+        actor=staff_user,
+    )
     if decision.granted and direction == Direction.IN:
         _report(snapshot.class_check_in, member.pk, snapshot.id, now, event.pk)
     return _result(decision.granted, decision.reason, decision.warnings, facts.member, event.pk)
@@ -328,4 +344,15 @@ def override_denial(event: AccessEvent, staff_user: Any, reason: str) -> AccessE
         overrides=denied,
     )
     presence.presence_record([granted])
+    audit_record(
+        "access.override",
+        subject_type="access_control.accessevent",
+        subject_id=granted.pk,
+        subject_label=f"#{denied.pk} → #{granted.pk}",
+        member=denied.member_id,
+        before={"decision": denied.decision, "reason": denied.reason, "event": denied.pk},
+        after={"decision": granted.decision, "reason": granted.reason, "event": granted.pk},
+        reason=reason,
+        actor=staff,
+    )
     return granted

@@ -10,6 +10,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from config import clock
+from members.audit import audit_record
 from members.models import Member
 
 from ..credentials import (
@@ -95,7 +96,26 @@ def credential_issue(
             credential.save()
     except IntegrityError as exc:  # issued elsewhere a moment ago
         raise CredentialNotAllowed(reason="value_in_use", value=stored) from exc
+    audit_record(
+        "credential.issue",
+        credential,
+        subject_label=_credential_label(credential),
+        member=member,
+        after=_credential_state(credential),
+        actor=issued_by,
+    )
     return credential
+
+
+def _credential_state(credential: Credential) -> dict[str, Any]:
+    """A credential as the trail keeps it.  Never its value: a QR pass's id is a secret,
+    and a card's number would let an erased member be found in a trail that can't be
+    anonymised (the trail names the credential by id; its row keeps the value)."""
+    return {"kind": credential.kind, "label": credential.label, "status": credential.status}
+
+
+def _credential_label(credential: Credential) -> str:
+    return f"{credential.get_kind_display()} #{credential.pk}"
 
 
 @transaction.atomic
@@ -109,6 +129,14 @@ def credential_revoke(credential: Credential, *, lost: bool = False) -> Credenti
         locked.status = CredentialStatus.LOST if lost else CredentialStatus.REVOKED
         locked.revoked_at = clock.now()
         locked.save(update_fields=["status", "revoked_at", "updated_at"])
+        audit_record(
+            "credential.revoke",
+            locked,
+            subject_label=_credential_label(locked),
+            member=locked.member_id,
+            before={"status": CredentialStatus.ACTIVE, "revoked_at": None},
+            after={"status": locked.status, "revoked_at": locked.revoked_at},
+        )
     credential.status, credential.revoked_at = locked.status, locked.revoked_at
     return locked
 

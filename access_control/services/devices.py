@@ -27,6 +27,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from config import clock
+from members.audit import audit_record
 
 from ..engine import ZoneSnapshot
 from ..errors import DeviceNotAllowed
@@ -53,6 +54,11 @@ class DeviceIdentity:
     seen_due: bool = False  # last_seen is older than the interval
     cache_key: str = ""  # empty: not cached
     key_hash: str = ""
+
+    @property
+    def audit_device_label(self) -> str:
+        """Who the audit trail names when this device's request changes something."""
+        return f"device {self.name} (#{self.id})"
 
 
 def _device_cache_key(digest: str) -> str:
@@ -191,6 +197,17 @@ def device_create(
     _install_key(device, key)
     device.full_clean()
     device.save()
+    audit_record(
+        "device.create",
+        device,
+        after={
+            "zone": zone.pk,
+            "name": name,
+            "kind": kind,
+            "direction": direction,
+            "key_prefix": device.key_prefix,
+        },
+    )
     return device, key.plain
 
 
@@ -200,9 +217,12 @@ def device_rotate_key(device: Device) -> str:
     locked = Device.objects.select_for_update().get(pk=device.pk)
     if locked.revoked_at is not None:
         raise DeviceNotAllowed(reason="revoked")
+    before = {"key_prefix": locked.key_prefix, "key_created_at": locked.key_created_at}
     key = generate_key()
     _install_key(locked, key)
     locked.save(update_fields=["key_prefix", "key_hash", "key_created_at"])
+    after = {"key_prefix": locked.key_prefix, "key_created_at": locked.key_created_at}
+    audit_record("device.rotate_key", locked, before=before, after=after)
     device.key_prefix, device.key_hash = locked.key_prefix, locked.key_hash
     device.key_created_at = locked.key_created_at
     return key.plain
@@ -215,6 +235,12 @@ def device_revoke(device: Device) -> Device:
     if locked.revoked_at is None:
         locked.revoked_at = clock.now()
         locked.save(update_fields=["revoked_at"])
+        audit_record(
+            "device.revoke",
+            locked,
+            before={"revoked_at": None},
+            after={"revoked_at": locked.revoked_at, "key_prefix": locked.key_prefix},
+        )
     device.revoked_at = locked.revoked_at
     return locked
 

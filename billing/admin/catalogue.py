@@ -9,6 +9,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from members.audit_admin import AuditedAdminMixin, related_rows
+
 from ..models import AddOn, Coupon, Interval, Pack, Plan, PlanEntitlement
 from ..money import format_rate
 
@@ -31,7 +33,7 @@ class PlanEntitlementInline(admin.TabularInline):
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "code",
@@ -45,6 +47,11 @@ class PlanAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "kind", "interval", "currency")
     search_fields = ("name", "name_th", "code")
     inlines = (PlanEntitlementInline,)
+
+    def audit_related(self, obj: Plan) -> dict[str, Any]:
+        fields = ["zone_code", "weekdays", "start_time", "end_time"]
+        return {"entitlements": related_rows(obj.entitlements, fields) if obj.pk else []}
+
     fieldsets = (
         (None, {"fields": (("code", "is_active"), ("name", "name_th"), "description")}),
         (
@@ -103,7 +110,7 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(AddOn)
-class AddOnAdmin(admin.ModelAdmin):
+class AddOnAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "code", "price_display", "tax_rate_bp", "is_active")
     list_filter = ("is_active", "currency")
     search_fields = ("name", "code")
@@ -114,7 +121,7 @@ class AddOnAdmin(admin.ModelAdmin):
 
 
 @admin.register(Pack)
-class PackAdmin(admin.ModelAdmin):
+class PackAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "code", "kind", "quantity", "valid_days", "price_display", "is_active")
     list_filter = ("kind", "is_active", "currency")
     search_fields = ("name", "code")
@@ -125,7 +132,7 @@ class PackAdmin(admin.ModelAdmin):
 
 
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
+class CouponAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = (
         "code",
         "name",

@@ -43,7 +43,7 @@ from ..models import (
     PaymentSource,
 )
 from ..periods import advance
-from .history import membership_events_save
+from .history import membership_events_audit, membership_events_save
 from .invoices import (
     LineSpec,
     allocate_numbers,
@@ -471,4 +471,5 @@ class MembershipLevers:
                 membership.updated_at = now
             bulk_update_rows(list(changed.values()), LEVER_FIELDS)
             bulk_insert_rows(events)
+            membership_events_audit(events)
             members_sync_status({membership.member_id for membership in changed.values()})

@@ -18,6 +18,14 @@ def membership_events_save(events: Sequence[MembershipEvent]) -> None:
         events[0].save()
     else:
         MembershipEvent.objects.bulk_create(list(events))
+    membership_events_audit(events)
+
+
+def membership_events_audit(events: Sequence[MembershipEvent]) -> None:
+    """The events' audit records (one insert), for events the caller inserted itself (the
+    set-based paths: past due, settled, dunning's levers)."""
+    if not events:
+        return
     audit_records(
         [
             Entry(

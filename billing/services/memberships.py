@@ -48,7 +48,7 @@ from ..models import (
 )
 from ..money import prorate
 from ..periods import advance, days_between
-from .history import membership_events_save
+from .history import membership_events_audit, membership_events_save
 from .invoices import LineSpec, invoice_create
 from .lines import cycle_line_specs, discount_line, plan_line
 from .terms import ALLOWED_FROM, cancel_terms, freeze_terms, plan_change_terms, require
@@ -740,6 +740,7 @@ def memberships_mark_past_due(failures: Mapping[int, PaymentAttempt]) -> None:
             membership.updated_at = now
         bulk_update_rows(memberships, ["status", "past_due_since", "updated_at"])
         bulk_insert_rows(events)
+        membership_events_audit(events)
         members_sync_status({membership.member_id for membership in memberships})
 
 
@@ -799,6 +800,7 @@ def memberships_settle(membership_ids: Iterable[int]) -> None:
             membership.updated_at = now
         bulk_update_rows(locked, LEVER_FIELDS)
         bulk_insert_rows(events)
+        membership_events_audit(events)
         members_sync_status({membership.member_id for membership in locked})
 
 

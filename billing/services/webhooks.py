@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from config import clock
+from members.audit import acting
+from members.audit_models import ActorKind
 
 from ..gateways import get_gateway
 from ..gateways.interface import EventType, GatewayEvent
@@ -21,8 +23,9 @@ def webhook_receive(gateway_name: str, payload: bytes, headers: dict[str, str]) 
     """
     event = get_gateway(gateway_name).parse_webhook(payload, headers)
     # The event is recorded and applied in one transaction: if applying fails, nothing is
-    # recorded, the gateway hears an error and delivers it again.
-    with transaction.atomic():
+    # recorded, the gateway hears an error and delivers it again.  What it changes is the
+    # gateway's doing in the audit trail (the request's id and address kept).
+    with acting(ActorKind.WEBHOOK, f"{gateway_name} webhook"), transaction.atomic():
         try:
             with transaction.atomic():
                 record = GatewayWebhookEvent.objects.create(

@@ -14,6 +14,7 @@ from billing.models import Invoice, InvoiceStatus
 from billing.services.invoices import invoice_mark_uncollectible
 from config import clock
 from config.errors import DomainError
+from members.audit import audit_record
 
 from .. import conf
 from ..errors import DunningActionRefused
@@ -61,6 +62,12 @@ def retry_now(case: DunningCase, *, user: Any = None) -> str:
             raise DunningActionRefused(reason="nothing_due")
         retry = retry_schedule_now(locked, invoice=owed[0], reason=RetryReason.STAFF, now=now)
         event_add(locked, EventKind.ACTION_TAKEN, actor=user, at=now, action="retry_now")
+        _audit(
+            "dunning.retry_now",
+            locked,
+            user,
+            after={"retry": retry.pk, "invoice": owed[0].number, "due_at": retry.due_at},
+        )
     outcome = retry_execute(retry.pk, now)
     if outcome.partition(":")[0] in ("skipped", "cancelled", "deferred", "busy", "not_pending"):
         raise DunningActionRefused(reason=outcome.partition(":")[2] or outcome)
@@ -75,6 +82,7 @@ def pause(case: DunningCase, *, until: dt.date, reason: str = "", user: Any = No
     now = clock.now()
     with transaction.atomic():
         locked = _locked(case, (CaseStatus.OPEN, CaseStatus.PAUSED))
+        before = _case_state(locked)
         if locked.status == CaseStatus.OPEN:
             locked.paused_on = today
         locked.status, locked.paused_until, locked.pause_reason = (
@@ -97,6 +105,7 @@ def pause(case: DunningCase, *, until: dt.date, reason: str = "", user: Any = No
         event_add(locked, EventKind.PAUSED, actor=user, at=now, until=until, reason=reason)
         cases_schedule([locked])
         locked.save()
+        _audit("dunning.pause", locked, user, before=before, reason=reason)
     return locked
 
 
@@ -104,7 +113,12 @@ def waive_fee(case: DunningCase, *, reason: str = "", user: Any = None) -> Invoi
     """Credit the case's unpaid late fee in full."""
     with transaction.atomic():
         locked = _locked(case, tuple(CaseStatus.values))
-        return plans.late_fee_waive(locked, reason=reason, user=user)
+        fee = locked.late_fee_invoice
+        before = {"late_fee_invoice": fee.number, "status": fee.status} if fee else {}
+        waived = plans.late_fee_waive(locked, reason=reason, user=user)
+        after = {"late_fee_invoice": waived.number, "status": waived.status}
+        _audit("dunning.waive_fee", locked, user, before=before, after=after, reason=reason)
+        return waived
 
 
 def offer_plan(
@@ -116,13 +130,22 @@ def offer_plan(
     user: Any = None,
 ) -> PaymentPlan:
     """Split the overdue balance into 2–4 installments (see ``dunning.services.plans``)."""
-    return plans.plan_offer(
-        case,
-        installments=installments,
-        interval_days=interval_days,
-        first_due_on=first_due_on,
-        user=user,
-    )
+    with transaction.atomic():
+        plan = plans.plan_offer(
+            case,
+            installments=installments,
+            interval_days=interval_days,
+            first_due_on=first_due_on,
+            user=user,
+        )
+        after = {
+            "payment_plan": plan.pk,
+            "installments": installments,
+            "interval_days": interval_days,
+            "first_due_on": first_due_on,
+        }
+        _audit("dunning.offer_plan", case, user, after=after)
+    return plan
 
 
 def send_to_collections(case: DunningCase, *, user: Any = None) -> DunningCase:
@@ -130,12 +153,14 @@ def send_to_collections(case: DunningCase, *, user: Any = None) -> DunningCase:
     now = clock.now()
     with transaction.atomic():
         locked = _locked(case, (CaseStatus.OPEN, CaseStatus.PAUSED))
+        before = _case_state(locked)
         locked.status, locked.collections_at = CaseStatus.COLLECTIONS, now
         retries_cancel(locked, why="with_collections", now=now)
         messages_cancel(locked, "with_collections", now)
         event_add(locked, EventKind.COLLECTIONS, actor=user, at=now)
         cases_schedule([locked])
         locked.save()
+        _audit("dunning.send_to_collections", locked, user, before=before)
     return locked
 
 
@@ -148,6 +173,7 @@ def write_off(case: DunningCase, *, reason: str = "", user: Any = None) -> Dunni
     now = clock.now()
     with transaction.atomic():
         locked = _locked(case)
+        before = _case_state(locked)
         installments = installments_by_case([locked.pk]).get(locked.pk)
         invoices = [*principal_invoices(locked, installments)]
         if locked.late_fee_invoice is not None:
@@ -171,4 +197,41 @@ def write_off(case: DunningCase, *, reason: str = "", user: Any = None) -> Dunni
         event_add(locked, EventKind.WRITTEN_OFF, actor=user, at=now, invoices=marked, reason=reason)
         locked.next_action_at, locked.next_action = None, ""
         locked.save()
+        _audit("dunning.write_off", locked, user, before=before, reason=reason, invoices=marked)
     return locked
+
+
+# What the audit trail keeps of a case before and after a staff action.
+_CASE_FIELDS = ("status", "paused_until", "pause_reason", "collections_at", "close_reason")
+
+
+def _case_state(case: DunningCase) -> dict[str, Any]:
+    return {name: getattr(case, name) for name in _CASE_FIELDS}
+
+
+def _audit(
+    action: str,
+    case: DunningCase,
+    user: Any,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str = "",
+    **more: Any,
+) -> None:
+    """A staff action on a case, in the audit trail (the timeline keeps it for the case
+    page): the case's fields that changed, before and after."""
+    old, new = (before, _case_state(case)) if before is not None else ({}, {})
+    if before is not None:
+        changed = [name for name in new if old.get(name) != new[name]]
+        old = {name: old.get(name) for name in changed}
+        new = {name: new[name] for name in changed}
+    audit_record(
+        action,
+        case,
+        member=case.member_id,
+        before=old,
+        after={**new, **(after or {}), **more},
+        reason=reason,
+        actor=user,
+    )
