@@ -140,6 +140,37 @@ def check_past_date(value: dt.date) -> dt.date:
     return value
 
 
+def command_date(
+    value: str,
+    *,
+    option: str = "--date",
+    days_ahead: int | None = None,
+    days_behind: int | None = None,
+) -> dt.date:
+    """A management command's date argument: ``YYYY-MM-DD`` within :func:`check_date`'s
+    window, else a ``CommandError`` saying so (the command prints it; never a traceback)."""
+    from django.core.management.base import CommandError
+
+    text = (value or "").strip()
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"{option} must be a date as YYYY-MM-DD, not {value!r}.") from None
+    try:
+        return check_date(day, days_ahead=days_ahead, days_behind=days_behind)
+    except ValidationError as exc:
+        raise CommandError(f"{option} {day}: {' '.join(exc.messages)}") from None
+
+
+def command_count(value: int, *, option: str, low: int = 0, high: int) -> int:
+    """A management command's count argument within ``low``..``high``."""
+    from django.core.management.base import CommandError
+
+    if not low <= value <= high:
+        raise CommandError(f"{option} must be between {low:,} and {high:,}, not {value:,}.")
+    return value
+
+
 class CleanTextModel:
     """Mix into a model: ``full_clean`` (so every service that validates, and every admin
     form) refuses unclean text in its ``CharField``s (single-line) and ``TextField``s

@@ -147,7 +147,13 @@ class AuditRecordAdmin(admin.ModelAdmin):
 
 class StaffAccountAuditMixin(AuditedAdminMixin):
     """A staff account's roles (groups), own permissions, staff and superuser flags, and
-    whether it is active, before and after each edit on the user screens."""
+    whether it is active, before and after each edit on the user screens.  When an
+    account joined and last signed in are shown, not edited (the form's minute-precise
+    copy would otherwise rewrite them on every save)."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))  # type: ignore[misc]
+        return (*fields, *(f for f in ("last_login", "date_joined") if f not in fields))
 
     def audit_related(self, obj: Any) -> dict[str, Any]:
         if obj is None or obj.pk is None:

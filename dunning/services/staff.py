@@ -105,7 +105,7 @@ def pause(case: DunningCase, *, until: dt.date, reason: str = "", user: Any = No
         event_add(locked, EventKind.PAUSED, actor=user, at=now, until=until, reason=reason)
         cases_schedule([locked])
         locked.save()
-        _audit("dunning.pause", locked, user, before=before, reason=reason)
+        _audit("dunning.pause", locked, user, case_before=before, reason=reason)
     return locked
 
 
@@ -160,7 +160,7 @@ def send_to_collections(case: DunningCase, *, user: Any = None) -> DunningCase:
         event_add(locked, EventKind.COLLECTIONS, actor=user, at=now)
         cases_schedule([locked])
         locked.save()
-        _audit("dunning.send_to_collections", locked, user, before=before)
+        _audit("dunning.send_to_collections", locked, user, case_before=before)
     return locked
 
 
@@ -197,7 +197,9 @@ def write_off(case: DunningCase, *, reason: str = "", user: Any = None) -> Dunni
         event_add(locked, EventKind.WRITTEN_OFF, actor=user, at=now, invoices=marked, reason=reason)
         locked.next_action_at, locked.next_action = None, ""
         locked.save()
-        _audit("dunning.write_off", locked, user, before=before, reason=reason, invoices=marked)
+        _audit(
+            "dunning.write_off", locked, user, case_before=before, reason=reason, invoices=marked
+        )
     return locked
 
 
@@ -214,24 +216,26 @@ def _audit(
     case: DunningCase,
     user: Any,
     *,
+    case_before: dict[str, Any] | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     reason: str = "",
     **more: Any,
 ) -> None:
     """A staff action on a case, in the audit trail (the timeline keeps it for the case
-    page): the case's fields that changed, before and after."""
-    old, new = (before, _case_state(case)) if before is not None else ({}, {})
-    if before is not None:
-        changed = [name for name in new if old.get(name) != new[name]]
-        old = {name: old.get(name) for name in changed}
-        new = {name: new[name] for name in changed}
+    page): the case's fields that changed (``case_before`` against the case now), and
+    what else the action changed."""
+    old, new = dict(before or {}), dict(after or {})
+    if case_before is not None:
+        now = _case_state(case)
+        for name in [name for name in now if case_before.get(name) != now[name]]:
+            old[name], new[name] = case_before.get(name), now[name]
     audit_record(
         action,
         case,
         member=case.member_id,
         before=old,
-        after={**new, **(after or {}), **more},
+        after={**new, **more},
         reason=reason,
         actor=user,
     )

@@ -37,9 +37,7 @@ def desk(make_staff):
     return make_staff(roles.FRONT_DESK, username="desk")
 
 
-def test_an_override_is_recorded_with_the_denial_before_and_the_grant_after(
-    reader, desk, clock
-):
+def test_an_override_is_recorded_with_the_denial_before_and_the_grant_after(reader, desk, clock):
     member = MemberFactory()
     card(member, "04A1B2C3")
     denied = AccessEvent.objects.get(pk=check(reader, "04A1B2C3")["event_id"])

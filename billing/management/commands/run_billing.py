@@ -5,19 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
 from billing.services.memberships import memberships_apply_scheduled
 from billing.services.run import billing_run
 from config import clock
+from config.inputs import command_date
+from members.audit import as_job
 
 
 def parse_date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"--date must be YYYY-MM-DD, got {value!r}.") from exc
+    """The day to bill: YYYY-MM-DD within the input window around today
+    (``config.inputs``: a year back for a catch-up, a year ahead for a trial)."""
+    return command_date(value)
 
 
 def _advance(bar: tqdm, n: int) -> None:  # type: ignore[type-arg]
@@ -38,6 +39,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Run by the scheduler (cron) or by hand: recorded as this job in the audit trail.
+        with as_job("manage.py run_billing"):
+            self._handle(options)
+
+    def _handle(self, options: dict[str, Any]) -> None:
         day = parse_date(options["date"]) if options["date"] else clock.today()
         with clock.travel_to_date(day):
             if options["dry_run"]:

@@ -12,6 +12,8 @@ from billing.models import MrrMonth
 from billing.money import format_amount
 from billing.services.snapshots import mrr_months_write
 from config import clock
+from config.inputs import command_date
+from members.audit import as_job
 
 
 def _month(text: str) -> dt.date:
@@ -36,12 +38,14 @@ class Command(BaseCommand):
         parser.add_argument("--date", help="act as if today were this date (YYYY-MM-DD)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Run by the scheduler (cron) or by hand: recorded as this job in the audit trail.
+        with as_job("manage.py snapshot_mrr"):
+            self._handle(options)
+
+    def _handle(self, options: dict[str, Any]) -> None:
         since = _month(options["since"]) if options["since"] else None
         if options["date"]:
-            try:
-                day = dt.date.fromisoformat(options["date"])
-            except ValueError as exc:
-                raise CommandError("--date must be YYYY-MM-DD") from exc
+            day = command_date(options["date"])
             with clock.travel_to_date(day):
                 self._write(since, options["rebuild"])
         else:

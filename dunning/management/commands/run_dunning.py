@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
 from config import clock
+from config.inputs import command_date
 from dunning.services.run import due_case_ids, dunning_run
+from members.audit import as_job
 
 
 class Command(BaseCommand):
@@ -26,6 +28,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Run by the scheduler (cron) or by hand: recorded as this job in the audit trail.
+        with as_job("manage.py run_dunning"):
+            self._handle(options)
+
+    def _handle(self, options: dict[str, Any]) -> None:
         day = self._parse_date(options.get("date"))
         if day is None:
             self._run(options)
@@ -36,10 +43,7 @@ class Command(BaseCommand):
     def _parse_date(self, value: str | None) -> dt.date | None:
         if not value:
             return None
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            raise CommandError(f"Give the date as YYYY-MM-DD, not {value!r}.") from None
+        return command_date(value)
 
     def _run(self, options: dict[str, Any]) -> None:
         now = clock.now()

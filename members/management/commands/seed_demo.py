@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.test.utils import override_settings
 
+from config.inputs import command_count
 from members.demo import SeedContext
 
 
@@ -26,9 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        members = options["members"]
-        if members < 0 or members > 1_000_000:
-            raise CommandError("--members must be between 0 and 1,000,000.")
+        members = command_count(options["members"], option="--members", high=1_000_000)
         target: Path | None = options["json"]
         if target is not None and target.exists() and target.is_dir():
             raise CommandError(f"--json {target} is a directory; give a file path.")
