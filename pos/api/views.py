@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from billing.api.serializers import ErrorSerializer
 from billing.models import Location
 from billing.selectors import account_statement
+from config.api.parsers import JSON_ONLY
 from members.models import Member
 
 from ..barcodes import normalise_scan
@@ -51,6 +52,8 @@ class ProductViewSet(
 ):
     """Products.  ``?code=`` finds one by barcode or SKU (what a scanner typed).  Creating
     and changing them (prices) is the manager's job."""
+
+    parser_classes = JSON_ONLY  # money moves in JSON only: integers stay integers
 
     serializer_class = s.ProductSerializer
     queryset = Product.objects.order_by("name", "pk")
@@ -89,6 +92,8 @@ class StockView(APIView):
 
 class StockChangeView(APIView):
     """Receive (front desk), adjust or count (manager) stock."""
+
+    parser_classes = JSON_ONLY  # money moves in JSON only: integers stay integers
 
     kind = "receive"
 
@@ -131,6 +136,8 @@ class TillViewSet(
 ):
     """Till sessions: open with a counted float, cash in and out, the X report any time,
     close with the drawer counted (the Z report)."""
+
+    parser_classes = JSON_ONLY  # money moves in JSON only: integers stay integers
 
     serializer_class = s.TillSerializer
     queryset = TillSession.objects.select_related("station").order_by("-pk")
@@ -222,6 +229,8 @@ class SaleViewSet(
     """Sales.  ``POST`` sells (or takes what is owed, or a deposit); send the same
     ``Idempotency-Key`` header (or ``idempotency_key``) again and the same sale comes back,
     sold and charged once."""
+
+    parser_classes = JSON_ONLY  # money moves in JSON only: integers stay integers
 
     serializer_class = s.SaleSerializer
     filterset_fields = ["till", "member", "status", "kind"]

@@ -1,6 +1,7 @@
 """The staff API keeps its contract under hostile input: schemathesis generates requests
-from our own OpenAPI schema, for every operation, as the owner, the front desk and an
-access device, and any server error or answer that contradicts the schema fails.
+from our own OpenAPI schema, for every operation, as the owner, the front desk, an
+access device and an integration's API key (every scope), and any server error or answer
+that contradicts the schema fails.
 
 Bounded in time: a few examples per operation (``SCHEMATHESIS_EXAMPLES``, default 4);
 raise it to fuzz harder locally, e.g. ``SCHEMATHESIS_EXAMPLES=50``.
@@ -9,6 +10,7 @@ raise it to fuzz harder locally, e.g. ``SCHEMATHESIS_EXAMPLES=50``.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -23,8 +25,9 @@ from schemathesis.specs.openapi.checks import ignored_auth, positive_data_accept
 from access_control.models import DeviceDirection, DeviceKind
 from access_control.services import device_create
 from billing.models import Location, Zone
+from config import clock
 from config.wsgi import application
-from members import roles
+from members import api_keys, roles
 from tests.billing.factories import PlanFactory, signed_up
 from tests.factories import MemberFactory
 
@@ -82,6 +85,20 @@ def device_credentials(db: None) -> dict[str, str]:
     return {"Authorization": f"Device {key}"}
 
 
+@pytest.fixture
+def api_key_credentials(make_staff: Any) -> dict[str, str]:
+    """An integration's key holding every scope (``Authorization: Api-Key <key>``)."""
+    _seed()
+    _key, plain = api_keys.api_key_create(
+        name="Fuzzer",
+        scopes=list(api_keys.SCOPES),
+        expires_at=clock.now() + dt.timedelta(days=30),
+        created_by=make_staff(roles.OWNER, username="owner"),
+        rate=100_000,  # the fuzzer's pace is not what is tested here
+    )
+    return {"Authorization": f"Api-Key {plain}"}
+
+
 def _call(case: Any, credentials: dict[str, str]) -> None:
     if not case.operation.path.startswith("/api/v1/billing/webhooks/"):
         case.headers = {**(case.headers or {}), **credentials}  # webhooks: no login
@@ -136,3 +153,9 @@ def test_the_api_keeps_its_contract_for_the_front_desk(
 
 def test_the_api_keeps_its_contract_for_a_device(api_schema: Any, device_credentials: Any) -> None:
     _fuzz(api_schema, device_credentials)
+
+
+def test_the_api_keeps_its_contract_for_an_api_key(
+    api_schema: Any, api_key_credentials: Any
+) -> None:
+    _fuzz(api_schema, api_key_credentials)
