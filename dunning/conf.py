@@ -64,6 +64,11 @@ def run_workers() -> int:
     return max(int(getattr(settings, "DUNNING_RUN_WORKERS", 2)), 1)
 
 
+def delivery_workers() -> int:
+    """How many chunks of messages one delivery task sends at once (1: one after the other)."""
+    return max(int(getattr(settings, "DUNNING_DELIVERY_WORKERS", 2)), 1)
+
+
 def max_promise_days() -> int:
     return int(getattr(settings, "DUNNING_MAX_PROMISE_DAYS", 30))
 

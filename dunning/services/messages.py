@@ -12,17 +12,20 @@ marketing opt-out changes nothing.  A message not sent is kept with the reason.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
+import queue
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import make_msgid
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import OperationalError, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
 from django.db import connection as db_connection
 from django.db.models import Q
 from django.db.models.functions import Coalesce, Least
@@ -30,7 +33,7 @@ from django.template import Context
 from django.template.loader import get_template
 from django.utils import translation
 
-from billing.models import InvoiceStatus
+from billing.models import Invoice, InvoiceStatus
 from billing.money import format_amount
 from billing.promptpay import conf as promptpay_conf
 from config import clock
@@ -41,6 +44,7 @@ from members.models import GymProfile, Member
 from .. import conf, links
 from ..errors import DunningActionRefused
 from ..models import (
+    ACTIVE_CASE_STATUSES,
     WAIT_FOR_MEMBER,
     CaseStatus,
     Channel,
@@ -56,7 +60,7 @@ from ..selectors import ask_leads, installments_by_case, ladders_for
 from ..sms import SmsMessage, get_sms_backend
 from ..timing import quiet_hours_end
 from .events import event_build
-from .schedule import cases_reschedule, step_date
+from .schedule import SCHEDULE_FIELDS, cases_reschedule, cases_schedule, step_date
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -427,12 +431,50 @@ def messages_deliver(
     if case_ids is not None:
         due = due.filter(case_id__any=list(case_ids))
     ids = list(due.order_by("scheduled_for", "pk").values_list("pk", flat=True))
-    sent = 0
-    gym = gym_profile() if ids else None
-    for start in range(0, len(ids), DELIVERY_CHUNK):
-        assert gym is not None
-        sent += _deliver_chunk(ids[start : start + DELIVERY_CHUNK], now, gym)
-    return sent
+    if not ids:
+        return 0
+    chunks = [ids[start : start + DELIVERY_CHUNK] for start in range(0, len(ids), DELIVERY_CHUNK)]
+    return _chunks_delivered(chunks, now, gym_profile())
+
+
+def _chunks_delivered(chunks: list[list[int]], now: dt.datetime, gym: GymProfile) -> int:
+    """:func:`_deliver_chunk` for each chunk; with ``DUNNING_DELIVERY_WORKERS`` above 1,
+    that many chunks at a time, each in a worker thread with its own database connection.
+
+    A chunk spends much of its time waiting: for the database (claim, record) and, in
+    production, for the provider.  Two chunks at once overlap one's waits with the
+    other's work.  The chunks hold disjoint messages and each step locks as it would
+    alone (claims ``SKIP LOCKED``; the record step locks cases in id order), so this is
+    what two delivery tasks running at once already do.  Inside a transaction (or on
+    SQLite) the chunks go one after the other, since other connections could not see
+    its rows.  Each worker runs in a copy of the caller's context (its clock, language
+    and audit context) with the caller's statement hooks, and closes its connections.
+    """
+    caller = connections[DEFAULT_DB_ALIAS]
+    workers = min(conf.delivery_workers(), len(chunks))
+    if workers <= 1 or caller.vendor != "postgresql" or caller.in_atomic_block:
+        return sum(_deliver_chunk(chunk, now, gym) for chunk in chunks)
+    hooks = list(caller.execute_wrappers)
+    work: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
+    for chunk in chunks:
+        work.put(chunk)
+
+    def drain_queue() -> int:
+        connections[DEFAULT_DB_ALIAS].execute_wrappers = list(hooks)
+        sent = 0
+        try:
+            while True:
+                try:
+                    chunk = work.get_nowait()
+                except queue.Empty:
+                    return sent
+                sent += _deliver_chunk(chunk, now, gym)
+        finally:
+            connections.close_all()  # this worker thread's own connections
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dunning-delivery") as pool:
+        running = [pool.submit(contextvars.copy_context().run, drain_queue) for _ in range(workers)]
+        return sum(worker.result() for worker in running)
 
 
 def messages_deliver_soon(case_ids: Sequence[int]) -> int:
@@ -457,37 +499,74 @@ def _open_connection() -> BaseEmailBackend | None:
     return connection
 
 
-_CLAIM_RELATED = (
-    "member",
-    "step",
-    "case__invoice",
-    "case__member",
-    "case__membership",
-    "case__late_fee_invoice",
-)
+# The case's rows a message needs to be rendered, read in one statement after the claim;
+# the message's member is its case's member (one row, built once), its step comes from
+# the ladder already loaded, and a late-fee invoice is read only for cases that have one.
+_CLAIM_RELATED = ("case__invoice", "case__member", "case__membership")
 
 
 def _claim(ids: Sequence[int], now: dt.datetime) -> list[DunningMessage]:
     """Step 1: claim the due messages among ``ids`` (``sending``) and commit.
 
-    ``SKIP LOCKED``: a message another sender is claiming is left to it.  Only message
-    rows are locked here, and nothing else is written, so the claim waits for nobody.
+    One statement: ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``.
+    A message another sender is claiming is left to it.  Only message rows are locked
+    and written, so the claim waits for nobody.  What the send needs is read after the
+    commit: the claimed rows are this sender's until it records their outcome.
     """
     claimed_at = clock.now()
-    with transaction.atomic():
-        messages = list(
-            DunningMessage.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__any=list(ids), status=MessageStatus.PENDING, scheduled_for__lte=now)
-            .select_related(*_CLAIM_RELATED)
-            .order_by("pk")
+    table = DunningMessage._meta.db_table
+    with transaction.atomic(), db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, claimed_at = %s WHERE id IN ("  # noqa: S608
+            f"SELECT id FROM {table} WHERE id = ANY(%s::bigint[]) AND status = %s"
+            " AND scheduled_for <= %s ORDER BY id FOR UPDATE SKIP LOCKED) RETURNING id",
+            [MessageStatus.SENDING, claimed_at, list(ids), MessageStatus.PENDING, now],
         )
-        if messages:
-            DunningMessage.objects.filter(pk__any=[m.pk for m in messages]).update(
-                status=MessageStatus.SENDING, claimed_at=claimed_at
-            )
+        claimed = [row[0] for row in cursor.fetchall()]
+    if not claimed:
+        return []
+    return list(
+        DunningMessage.objects.filter(pk__any=claimed)
+        .select_related(*_CLAIM_RELATED)
+        .order_by("pk")
+    )
+
+
+def _attach_related(
+    messages: Sequence[DunningMessage], ladders: dict[Any, list[LadderStep]]
+) -> None:
+    """Fill in what :func:`_claim` did not join: the member (the case's own row when it
+    is the same member), the step (from the ladders loaded for the chunk) and the late-fee
+    invoice; one query each only for what is left (usually nothing)."""
+    steps = {step.pk: step for ladder in ladders.values() for step in ladder}
+    others: set[int] = set()
     for message in messages:
-        message.status, message.claimed_at = MessageStatus.SENDING, claimed_at
-    return messages
+        case = message.case
+        if message.member_id == case.member_id:
+            message.member = case.member
+        else:
+            others.add(message.member_id)
+        if message.step_id is not None and message.step_id in steps:
+            message.step = steps[message.step_id]
+    if others:
+        members = Member.objects.in_bulk(list(others))
+        for message in messages:
+            if message.member_id in members:
+                message.member = members[message.member_id]
+    missing_steps = {
+        m.step_id for m in messages if m.step_id is not None and m.step_id not in steps
+    }
+    if missing_steps:
+        steps.update(LadderStep.objects.in_bulk(list(missing_steps)))
+        for message in messages:
+            if message.step_id in missing_steps:
+                message.step = steps[message.step_id]
+    fees = {m.case.late_fee_invoice_id for m in messages if m.case.late_fee_invoice_id}
+    if fees:
+        invoices = Invoice.objects.in_bulk(list(fees))
+        for message in messages:
+            if message.case.late_fee_invoice_id in invoices:
+                message.case.late_fee_invoice = invoices[message.case.late_fee_invoice_id]
 
 
 def _deliver_chunk(ids: Sequence[int], now: dt.datetime, gym: GymProfile) -> int:
@@ -495,6 +574,7 @@ def _deliver_chunk(ids: Sequence[int], now: dt.datetime, gym: GymProfile) -> int
     if not messages:
         return 0
     ladders = ladders_for({m.case.plan_id for m in messages})
+    _attach_related(messages, ladders)
     events = []
     held: dict[int, dt.datetime] = {}
     # Step 2, outside any transaction: one connection to the email provider for the
@@ -539,20 +619,20 @@ def _is_conflict(exc: OperationalError) -> bool:
     return code in ("40P01", "40001")  # deadlock_detected, serialization_failure
 
 
-def cases_lock(case_ids: Iterable[int]) -> None:
-    """Lock these cases in id order (the revenue loop's first lock; docs/locking.md).
+def cases_lock(case_ids: Iterable[int]) -> list[DunningCase]:
+    """Lock these cases in id order (the revenue loop's first lock; docs/locking.md) and
+    return them as they are now.
 
     ``FOR NO KEY UPDATE``: it serialises with the run, recovery and staff (who lock a
-    case ``FOR UPDATE``) and covers the foreign-key checks of the events written next.
+    case ``FOR UPDATE``) and covers the foreign-key checks of the events written next;
+    their schedule (not a key) may then be written.
     """
     ids = sorted(set(case_ids))
-    if ids:
-        list(
-            DunningCase.objects.select_for_update(no_key=True)
-            .filter(pk__any=ids)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+    if not ids:
+        return []
+    return list(
+        DunningCase.objects.select_for_update(no_key=True).filter(pk__any=ids).order_by("pk")
+    )
 
 
 def _record_outcomes(
@@ -560,12 +640,16 @@ def _record_outcomes(
 ) -> None:
     """Write what the sends did: cases first, then their messages (docs/locking.md)."""
     with transaction.atomic():
-        cases_lock(message.case_id for message in messages)
+        cases = cases_lock(message.case_id for message in messages)
         bulk_update_rows(list(messages), [*DELIVERY_FIELDS, "claimed_at"])
         bulk_insert_rows(list(events))
         # The run looks at each case again at its next pending message (or other action),
-        # so a message held by the quiet hours is sent when they end.
-        rescheduled = cases_reschedule({message.case_id for message in messages})
+        # so a message held by the quiet hours is sent when they end.  The cases were
+        # read with their locks: rescheduled without reading them again.
+        live = [case for case in cases if case.status in ACTIVE_CASE_STATUSES]
+        cases_schedule(live)
+        bulk_update_rows(live, SCHEDULE_FIELDS)
+        rescheduled = {case.pk for case in live}
         for case_id, at in held.items():
             if case_id in rescheduled:
                 continue
