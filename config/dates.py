@@ -13,6 +13,7 @@ Templates use the filters in ``config.templatetags.gym_dates`` (``{% load gym_da
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 from django.conf import settings
@@ -73,7 +74,18 @@ def format_date(value: dt.date | dt.datetime | None, style: str = "long") -> str
         return ""
     if isinstance(value, dt.datetime):
         value = timezone.localtime(value) if timezone.is_aware(value) else value
-    return dateformat.format(value, _with_year(DATE_STYLES[style], value))
+        return dateformat.format(value, _with_year(DATE_STYLES[style], value))
+    # A day is written the same way every time in one language: messages sent by the
+    # thousand ask for the same few days again and again.
+    return _day_text(value, style, translation.get_language(), bool(settings.THAI_BUDDHIST_YEAR))
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_text(value: dt.date, style: str, language: str | None, buddhist_year: bool) -> str:
+    """``value`` in ``style`` as written in ``language`` (the key holds everything the
+    text depends on: the language is active while it is formatted)."""
+    with translation.override(language):
+        return dateformat.format(value, _with_year(DATE_STYLES[style], value))
 
 
 def format_time(value: dt.datetime | dt.time | None, *, seconds: bool = False) -> str:

@@ -106,6 +106,13 @@ def moved_to_working_day(day: dt.date, country: str = DEFAULT_COUNTRY) -> dt.dat
 
 def month_paydays(year: int, month: int, rules: PaydayRules = THAI_DEFAULT) -> list[dt.date]:
     """The paydays of one month, in order."""
+    return list(_month_paydays(year, month, rules))
+
+
+@functools.lru_cache(maxsize=512)
+def _month_paydays(year: int, month: int, rules: PaydayRules) -> tuple[dt.date, ...]:
+    """:func:`month_paydays`, kept: a run plans retries for thousands of cases over the
+    same few months (the rules are frozen, so they are part of the key)."""
     working = working_days_of_month(year, month, rules.country)
     found: set[dt.date] = set()
     if working:
@@ -123,7 +130,7 @@ def month_paydays(year: int, month: int, rules: PaydayRules = THAI_DEFAULT) -> l
         if 1 <= number <= 31:
             found.add(moved_to_working_day(dt.date(year, month, min(number, last)), rules.country))
     found.update(d for d in rules.extra_dates if (d.year, d.month) == (year, month))
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def paydays_between(
