@@ -211,3 +211,37 @@ def test_an_interrupted_send_the_provider_cannot_confirm_waits_for_staff(
     assert (email.status, email.decision) == (MessageStatus.SENT, MessageDecision.TREAT_AS_SENT)
     lines = " ".join(entry.text for entry in timeline_entries(email.case))
     assert "Treated as sent, as staff decided" in lines
+
+
+def test_a_delivery_task_sends_two_chunks_at_once_and_each_message_once(
+    failing_member, time_machine, sandbox_provider, settings, monkeypatch
+):
+    """``DUNNING_DELIVERY_WORKERS`` chunks go out at once, each on its own thread and
+    connection; every message still reaches the provider once, with one event."""
+    from dunning.services import messages as delivery
+
+    settings.DUNNING_DELIVERY_WORKERS = 2
+    settings.SANDBOX_OUTBOX_LATENCY_MS = 40  # a chunk takes long enough for both threads
+    monkeypatch.setattr(delivery, "DELIVERY_CHUNK", 3)
+    messages = failed_overnight(failing_member, time_machine, 6)  # 12 messages, 4 chunks
+    threads: set[str] = set()
+    chunk = delivery._deliver_chunk
+
+    def watched(ids, now, gym):  # the real chunk, noting which thread sent it
+        threads.add(threading.current_thread().name)
+        return chunk(ids, now, gym)
+
+    monkeypatch.setattr(delivery, "_deliver_chunk", watched)
+    time_machine.move_to(MORNING, tick=True)
+
+    assert messages_deliver() == 12
+    assert len(threads) == 2
+    assert all(name.startswith("dunning-delivery") for name in threads)
+    assert set(received_counts(messages).values()) == {1}, "each message reached it once"
+    sent = DunningMessage.objects.filter(pk__in=[m.pk for m in messages])
+    assert set(sent.values_list("status", flat=True)) == {MessageStatus.SENT}
+    for message in messages:
+        assert message.case.events.filter(kind=EventKind.MESSAGE_SENT, message=message).count() == 1
+    # Nothing is pending any more: no case waits for a message.
+    cases = DunningCase.objects.filter(pk__in={m.case_id for m in messages})
+    assert not cases.filter(next_action="message").exists()
