@@ -7,8 +7,12 @@ One command: it recreates its own PostgreSQL database (``gym_bench_classes``;
 ``--database-url``), migrates it, seeds members with memberships, a front-desk login and
 sessions, then serves the real app with gunicorn (``config.wsgi``, 2 workers of 4 threads
 each as in the Procfile, loopback, DEBUG off; ``--threads 1``: sync workers) and drives
-it with stdlib HTTP clients (threads, each with its own connection; the session cookie and
-CSRF token of a staff login).
+it from one asyncio process over raw sockets (a new connection per request, the session
+cookie and CSRF token of a staff login; latency from the moment a request is due to the
+last byte of its answer).  Beside each figure: the load average, and the CPU per request
+of the app (gunicorn's workers), of PostgreSQL's backends and of the load generator
+itself, read from /proc (``benchmarks/cpu_meter.py``): on a shared machine the latencies
+move with the neighbours' load, CPU per request much less.
 
 - **floor**: ``GET /api/v1/ping`` (no authentication, no database) from the same
   clients, for its latency;
@@ -24,12 +28,13 @@ CSRF token of a staff login).
   bound, and then p99 measures the queue, not a booking: both runs are printed.)
 - **timetable**: 52 weeks of a 100-class weekly timetable generated (target <= 10 s).
 
-It prints bookings/s, p50/p95/p99 and places over capacity for each.
+It prints bookings/s, p50/p95/p99, places over capacity and CPU per booking for each.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import http.client
 import json
@@ -38,13 +43,15 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from cpu_meter import CpuMeter, cpu_line  # noqa: E402
 
 SECRET_KEY = "benchmark-only-secret-key-0123456789-abcdefghijklmnop"
 CSRF = "benchmarkcsrftoken0123456789abcd"  # 32 characters: an unmasked secret
@@ -59,7 +66,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--open-bookings", type=int, default=5000)
     parser.add_argument("--open-seconds", type=float, default=30.0)
-    parser.add_argument("--open-threads", type=int, default=48)
     parser.add_argument("--target-rate", type=float, default=100.0)
     parser.add_argument("--target-seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=2)
@@ -210,6 +216,7 @@ class Server:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.process: subprocess.Popen[bytes] | None = None
+        self.pid = 0
 
     def __enter__(self) -> Server:
         env = {**os.environ, **environment(self.args)}
@@ -221,6 +228,7 @@ class Server:
         # Refusals (409) are logged as warnings by Django: kept out of the report.
         self.log = open(Path(tempfile.gettempdir()) / "class_booking_gunicorn.log", "wb")
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=self.log)
+        self.pid = self.process.pid
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -272,54 +280,93 @@ def percentiles(samples: list[float]) -> str:
     )
 
 
-def floor(port: int, clients: int = 20, each: int = 20) -> list[float]:
-    latencies: list[float] = []
-    lock = threading.Lock()
+# --- The load generator: asyncio over raw sockets, requests built once ---------------------
+# One process, one thread: it spends far less CPU per request than a thread per client
+# (the 2 cores are shared with the server and PostgreSQL), and every latency is still
+# measured end to end, from the moment the request was due (its connection opened, sent)
+# to the last byte of the answer.  Each request opens its own connection, as a new
+# client would, and the server closes it after answering.
 
-    def run() -> None:
+
+def raw_request(
+    port: int, method: str, path: str, body: dict[str, Any] | None, cookie: str
+) -> bytes:
+    payload = json.dumps(body).encode() if body is not None else b""
+    head = [
+        f"{method} {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Accept: application/json",
+        "Connection: close",
+    ]
+    if body is not None:
+        head += ["Content-Type: application/json", f"X-CSRFToken: {CSRF}"]
+        head.append(f"Content-Length: {len(payload)}")
+    if cookie:
+        head.append(f"Cookie: {cookie}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + payload
+
+
+async def exchange(port: int, payload: bytes) -> tuple[int, bytes]:
+    """Send ``payload`` on a new connection; the answer's status and body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(payload)
+        data = await reader.read()  # to the end: the server closes after answering
+    finally:
+        writer.close()
+    head_end = data.find(b"\r\n\r\n")
+    if not data.startswith(b"HTTP/1.") or head_end < 0:
+        raise ConnectionError("no answer")
+    return int(data[9:12]), data[head_end + 4 :]
+
+
+def floor(port: int, clients: int = 20, each: int = 20) -> list[float]:
+    payload = raw_request(port, "GET", "/api/v1/ping", None, "")
+    latencies: list[float] = []
+
+    async def client() -> None:
         for _ in range(each):
             started = time.perf_counter()
-            request(port, "GET", "/api/v1/ping")
-            with lock:
-                latencies.append(time.perf_counter() - started)
+            await exchange(port, payload)
+            latencies.append(time.perf_counter() - started)
 
-    threads = [threading.Thread(target=run) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    async def run() -> None:
+        await asyncio.gather(*(client() for _ in range(clients)))
+
+    asyncio.run(run())
     return latencies
 
 
 def rush(port: int, data: dict[str, Any], clients: int) -> dict[str, Any]:
-    barrier = threading.Barrier(clients)
+    """Every client's request is released at the same instant."""
+    path = "/api/v1/classes/bookings/"
+    payloads = [
+        raw_request(port, "POST", path, {"session": data["rush"], "member": m}, data["cookie"])
+        for m in data["members"][:clients]
+    ]
     results: list[tuple[int, str, float, int]] = []
-    lock = threading.Lock()
 
-    def run(member_id: int) -> None:
-        barrier.wait()
+    async def client(gate: asyncio.Event, payload: bytes) -> None:
+        await gate.wait()
         started = time.perf_counter()
         try:
-            status, body = request(
-                port,
-                "POST",
-                "/api/v1/classes/bookings/",
-                {"session": data["rush"], "member": member_id},
-                data["cookie"],
-            )
-        except OSError:
+            status, raw = await exchange(port, payload)
+            body = json.loads(raw) if raw else {}
+        except (OSError, ValueError):
             status, body = 0, {}
         elapsed = time.perf_counter() - started
-        with lock:
-            results.append((status, str(body.get("status", "")), elapsed, int(body.get("id", 0))))
+        results.append((status, str(body.get("status", "")), elapsed, int(body.get("id", 0))))
 
-    threads = [threading.Thread(target=run, args=(m,)) for m in data["members"][:clients]]
-    for thread in threads:
-        thread.start()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
+    async def run() -> float:
+        gate = asyncio.Event()
+        tasks = [asyncio.create_task(client(gate, payload)) for payload in payloads]
+        await asyncio.sleep(0.2)  # every client is waiting at the gate
+        started = time.perf_counter()
+        gate.set()
+        await asyncio.gather(*tasks)
+        return time.perf_counter() - started
+
+    wall = asyncio.run(run())
     return {"results": results, "wall": wall}
 
 
@@ -331,51 +378,37 @@ def open_run(
     bookings: int,
     seconds: float,
 ) -> dict[str, Any]:
-    """Paced: booking i is due at i / rate; its latency counts from then."""
+    """Paced (open loop): booking i is due at i / rate, sent then whatever is still
+    unanswered, and its latency counts from then."""
     members = data["members"]
+    path = "/api/v1/classes/bookings/"
     plan = []
     for i in range(bookings):
         member = members[i % len(members)]
         session = week[(i // len(members) * 37 + i) % len(week)]
-        plan.append((member, session))
+        plan.append(
+            raw_request(port, "POST", path, {"session": session, "member": member}, data["cookie"])
+        )
     rate = bookings / seconds
     latencies: list[float] = []
     statuses: list[int] = []
-    lock = threading.Lock()
-    cursor = iter(range(len(plan)))
+
+    async def client(due: float, payload: bytes) -> None:
+        pause = due - time.perf_counter()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        try:
+            status, _ = await exchange(port, payload)
+        except OSError:
+            status = 0
+        latencies.append(time.perf_counter() - due)
+        statuses.append(status)
+
+    async def run(origin: float) -> None:
+        await asyncio.gather(*(client(origin + i / rate, p) for i, p in enumerate(plan)))
+
     origin = time.perf_counter() + 0.5
-
-    def run() -> None:
-        while True:
-            with lock:
-                index = next(cursor, None)
-            if index is None:
-                return
-            due = origin + index / rate
-            pause = due - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-            member, session = plan[index]
-            try:
-                status, _ = request(
-                    port,
-                    "POST",
-                    "/api/v1/classes/bookings/",
-                    {"session": session, "member": member},
-                    data["cookie"],
-                )
-            except OSError:
-                status = 0
-            done = time.perf_counter()
-            with lock:
-                latencies.append(done - due)
-                statuses.append(status)
-
-    threads = [threading.Thread(target=run) for _ in range(args.open_threads)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    asyncio.run(run(origin))
     wall = time.perf_counter() - origin
     return {"latencies": latencies, "statuses": statuses, "wall": wall, "rate": rate}
 
@@ -433,13 +466,18 @@ def main() -> None:
     data = seed(args)
     from classes.models import ClassSession
 
-    with Server(args) as server:
+    with Server(args) as server, CpuMeter(server.pid, args.database_url) as meter:
         kind = f"gthread x {args.threads} threads" if args.threads > 1 else "sync"
-        print(f"\ngunicorn {args.workers} {kind} workers on :{server.port}, PostgreSQL\n")
+        print(f"\ngunicorn {args.workers} {kind} workers on :{server.port}, PostgreSQL")
+        print(f"load average before: {load()}\n")
+        mark = meter.mark()
         ping = floor(server.port)
         print(f"floor  GET /api/v1/ping       {percentiles(ping)}")
+        print(f"       {cpu_line(meter.since(mark), len(ping))}")
 
+        mark = meter.mark()
         outcome = rush(server.port, data, args.rush_clients)
+        spent = meter.since(mark)
         results = outcome["results"]
         answered = [r for r in results if r[0] in (201, 409)]
         booked = sum(1 for r in results if r[1] == "booked")
@@ -448,14 +486,16 @@ def main() -> None:
         session = ClassSession.objects.get(pk=data["rush"])
         queued, in_order = waitlist_in_order(session.pk)
         print(
-            f"\nrush   {args.rush_clients} clients, one {args.rush_capacity}-place session\n"
+            f"\nrush   {args.rush_clients} clients, one {args.rush_capacity}-place session "
+            f"(load {load()})\n"
             f"       answered {len(answered)}/{len(results)} in {outcome['wall']:.1f} s "
             f"({len(results) / outcome['wall']:.0f} bookings/s); slowest {slowest:.2f} s "
             f"(target <= 10 s)\n"
             f"       {percentiles([r[2] for r in results])}\n"
             f"       booked {booked}, waitlisted {waiting} (queue {queued}, in arrival order: "
             f"{in_order}); session booked_count {session.booked_count}/{session.capacity}; "
-            f"places over capacity {over_capacity()}"
+            f"places over capacity {over_capacity()}\n"
+            f"       {cpu_line(spent, len(results))}"
         )
 
         runs = [
@@ -468,21 +508,29 @@ def main() -> None:
             ),
         ]
         for label, week, bookings, seconds in runs:
+            mark = meter.mark()
             opened = open_run(server.port, data, args, week, bookings, seconds)
+            spent = meter.since(mark)
             ok = sum(1 for s in opened["statuses"] if s == 201)
             print(
                 f"\n{label} {args.sessions} sessions, {bookings} bookings over "
-                f"{seconds:.0f} s (paced {opened['rate']:.0f}/s)\n"
+                f"{seconds:.0f} s (paced {opened['rate']:.0f}/s; load {load()})\n"
                 f"       {ok} answered 201 of {len(opened['statuses'])} in "
                 f"{opened['wall']:.1f} s ({len(opened['statuses']) / opened['wall']:.0f} "
                 f"bookings/s)\n"
                 f"       {percentiles(opened['latencies'])}  (target p99 <= 100 ms at 100/s)\n"
-                f"       places over capacity {over_capacity()}"
+                f"       places over capacity {over_capacity()}\n"
+                f"       {cpu_line(spent, len(opened['statuses']))}"
             )
         ping = floor(server.port)
-        print(f"\nfloor  GET /api/v1/ping       {percentiles(ping)}  (after)")
+        print(f"\nfloor  GET /api/v1/ping       {percentiles(ping)}  (after; load {load()})")
     elapsed = timetable(data)
     print(f"\ntimetable  52 weeks x 100 classes generated in {elapsed:.2f} s (target <= 10 s)")
+
+
+def load() -> str:
+    """The machine's load average (1, 5 and 15 minutes): the neighbours' share of it."""
+    return " ".join(f"{n:.2f}" for n in os.getloadavg())
 
 
 if __name__ == "__main__":
