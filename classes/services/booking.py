@@ -16,13 +16,15 @@ for a limited time.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Q
 
 from config import clock
+from config.db import prepared_cursor
 from members.models import Member
 
 from ..errors import BookingNotChanged, BookingRefused
@@ -124,7 +126,7 @@ def _take_place(
     booking.waitlist_position = None
     booking.offer_expires_at = None
     session.booked_count += 1
-    ClassSession.objects.filter(pk=session.pk).update(booked_count=session.booked_count)
+    _count_write(session)
 
 
 def _standing(member: Member, session: ClassSession, now: dt.datetime) -> dict[str, Any]:
@@ -135,18 +137,60 @@ def _standing(member: Member, session: ClassSession, now: dt.datetime) -> dict[s
     return {"membership": membership}
 
 
+@functools.cache
+def _queue_sql() -> str:
+    live = ", ".join(f"'{status}'" for status in LIVE_BOOKING)
+    waiting = f"status = '{BookingStatus.WAITLISTED}'"
+    return (
+        f"SELECT count(*) FILTER (WHERE {waiting} AND offer_expires_at > %s), "  # noqa: S608 - model metadata
+        f"count(*) FILTER (WHERE {waiting}), "
+        f"max(waitlist_position) FILTER (WHERE {waiting}), "
+        "count(*) FILTER (WHERE member_id = %s) "
+        f"FROM {Booking._meta.db_table} WHERE session_id = %s AND status IN ({live})"
+    )
+
+
 def _queue_state(session: ClassSession, member: Member, now: dt.datetime) -> dict[str, int]:
-    """In one query, under the session's lock (a statement of its own, so it sees every
+    """In one statement, under the session's lock (a statement of its own, so it sees every
     booking committed before the lock was granted): places held by open offers, the
     waitlist's length and last place, and whether ``member`` already has a live booking."""
-    waiting = Q(status=BookingStatus.WAITLISTED)
-    row = Booking.objects.filter(session_id=session.pk, status__in=LIVE_BOOKING).aggregate(
-        offers=Count("pk", filter=waiting & Q(offer_expires_at__gt=now)),
-        waiting=Count("pk", filter=waiting),
-        last=Max("waitlist_position", filter=waiting),
-        mine=Count("pk", filter=Q(member_id=member.pk)),
+    with prepared_cursor() as cursor:
+        cursor.execute(_queue_sql(), [now, member.pk, session.pk])
+        row = cursor.fetchone()
+    names = ("offers", "waiting", "last", "mine")
+    return {key: value or 0 for key, value in zip(names, row, strict=True)}
+
+
+@functools.cache
+def _lock_sql() -> str:
+    return (
+        "SELECT status, capacity, booked_count, starts_at, ends_at, class_type_id, room_id "  # noqa: S608 - model metadata
+        f"FROM {ClassSession._meta.db_table} WHERE id = %s FOR UPDATE"
     )
-    return {key: value or 0 for key, value in row.items()}
+
+
+def _lock_read_session(session: ClassSession) -> ClassSession:
+    """Lock ``session``'s row (read before, with its class type and room) and bring what
+    may have changed since up to date: one short statement.  A session moved to another
+    class type or room meanwhile is read again whole."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_lock_sql(), [session.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise BookingRefused(reason="session_cancelled")
+    if (row[5], row[6]) != (session.class_type_id, session.room_id):
+        return _locked_session(session.pk)
+    session.status, session.capacity, session.booked_count = row[0], row[1], row[2]
+    session.starts_at, session.ends_at = row[3], row[4]
+    return session
+
+
+def _count_write(session: ClassSession) -> None:
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ClassSession._meta.db_table} SET booked_count = %s WHERE id = %s",  # noqa: S608 - model metadata
+            [session.booked_count, session.pk],
+        )
 
 
 def book(
@@ -165,7 +209,8 @@ def book(
 
     ``override``: staff book outside the window, and must say why (logged).
     ``session``: the session already read by the caller (with its class type and room's
-    location), so it is not read twice; its lock is taken here all the same.
+    location), so it is not read twice; its lock is taken here all the same, and its
+    changing fields (status, times, capacity, places taken) are brought up to date on it.
     """
     override_reason = rules.clean_reason(override_reason)
     if override and not override_reason:
@@ -180,7 +225,7 @@ def book(
     try:
         return _book_locked(
             member,
-            session_id,
+            before,
             now,
             standing,
             source,
@@ -196,7 +241,7 @@ def book(
 
 def _book_locked(
     member: Member,
-    session_id: int,
+    before: ClassSession,
     now: dt.datetime,
     standing: dict[str, Any],
     source: str,
@@ -207,7 +252,7 @@ def _book_locked(
     waitlist: bool,
 ) -> Booking:
     with transaction.atomic():
-        session = _locked_session(session_id)
+        session = _lock_read_session(before)
         rules.check_session_open(session, now, override=override)
         queue = _queue_state(session, member, now)
         if queue["mine"]:

@@ -7,14 +7,15 @@ booking needs next.  Times are read on the location's wall clock.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, Subquery
 
 from billing.gateways.redaction import looks_like_card_number
-from billing.models import Membership, MembershipStatus
+from billing.models import Membership, MembershipStatus, Plan
 from config.dates import format_datetime
+from config.db import model_columns, model_from_row, prepared_cursor
 from config.inputs import clean_text, for_field
 from members.models import Member
 
@@ -86,30 +87,39 @@ REFUSED_STATUSES = {
 }
 
 
-def membership_for(member: Member, kind: ClassType, now: dt.datetime) -> Membership | None:
-    """The member's newest membership, whatever its status, in one query, with what the
-    booking rules read beside it: a running booking suspension's end, and whether the
-    class type is limited to some plans and includes this one."""
-    through = ClassType.plans.through
+@functools.cache
+def _membership_sql() -> str:
+    through = ClassType.plans.through._meta.db_table
+    suspension = BookingSuspension._meta.db_table
     return (
-        Membership.objects.filter(member_id=member.pk)
-        .select_related("plan")
-        .annotate(
-            suspended_until=Subquery(
-                BookingSuspension.objects.filter(
-                    member_id=OuterRef("member_id"), starts_at__lte=now, ends_at__gt=now
-                )
-                .order_by("-ends_at")
-                .values("ends_at")[:1]
-            ),
-            type_limited=Exists(through.objects.filter(classtype_id=kind.pk)),
-            plan_included=Exists(
-                through.objects.filter(classtype_id=kind.pk, plan_id=OuterRef("plan_id"))
-            ),
-        )
-        .order_by("-started_on", "-pk")
-        .first()
+        f"SELECT {model_columns(Membership, 'm')}, {model_columns(Plan, 'p')}, "  # noqa: S608 - model metadata
+        f"(SELECT s.ends_at FROM {suspension} s WHERE s.member_id = m.member_id "
+        "AND s.starts_at <= %s AND s.ends_at > %s ORDER BY s.ends_at DESC LIMIT 1), "
+        f"EXISTS (SELECT 1 FROM {through} t WHERE t.classtype_id = %s), "
+        f"EXISTS (SELECT 1 FROM {through} t WHERE t.classtype_id = %s AND t.plan_id = m.plan_id) "
+        f"FROM {Membership._meta.db_table} m JOIN {Plan._meta.db_table} p ON p.id = m.plan_id "
+        "WHERE m.member_id = %s ORDER BY m.started_on DESC, m.id DESC LIMIT 1"
     )
+
+
+def membership_for(member: Member, kind: ClassType, now: dt.datetime) -> Membership | None:
+    """The member's newest membership, whatever its status, in one statement, with its
+    plan and what the booking rules read beside it: a running booking suspension's end
+    (``suspended_until``), and whether the class type is limited to some plans
+    (``type_limited``) and includes this one (``plan_included``).
+
+    Written once as SQL (a prepared statement): a booking reads it every time, and
+    building the equivalent queryset cost more CPU than the whole statement."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_membership_sql(), [now, now, kind.pk, kind.pk, member.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    membership, end = model_from_row(Membership, row)
+    plan, end = model_from_row(Plan, row, end)
+    membership.plan = plan
+    membership.suspended_until, membership.type_limited, membership.plan_included = row[end:]  # type: ignore[attr-defined]
+    return membership
 
 
 def check_standing(
@@ -157,23 +167,35 @@ def check_entitled(membership: Membership | None) -> bool:
     return True
 
 
+@functools.cache
+def _clash_sql(overlap: bool) -> str:
+    live = ", ".join(f"'{status}'" for status in LIVE_BOOKING)
+    holds = ", ".join(f"'{status}'" for status in HOLDS_PLACE)
+    clash = f"(b.session_id = %s AND b.status IN ({live}))"
+    if overlap:
+        clash = (
+            f"({clash} OR (b.status IN ({holds}) AND s.starts_at < %s AND s.ends_at > %s "
+            "AND s.status = 'scheduled'))"
+        )
+    return (
+        f"SELECT b.session_id FROM {Booking._meta.db_table} b "  # noqa: S608 - model metadata
+        f"JOIN {ClassSession._meta.db_table} s ON s.id = b.session_id "
+        f"WHERE b.member_id = %s AND b.id <> %s AND {clash} LIMIT 2"
+    )
+
+
 def check_no_clash(
     member: Member, session: ClassSession, *, holds_place: bool, booking_id: int | None = None
 ) -> None:
-    """One live booking per member and session; no overlapping places (one query).
+    """One live booking per member and session; no overlapping places (one statement).
     ``booking_id``: the member's own waitlisted booking, which is about to take the place."""
-    clash = Q(session_id=session.pk, status__in=LIVE_BOOKING)
-    if holds_place and not settings.CLASSES_ALLOW_OVERLAP:
-        clash |= Q(
-            status__in=HOLDS_PLACE,
-            session__starts_at__lt=session.ends_at,
-            session__ends_at__gt=session.starts_at,
-            session__status="scheduled",
-        )
-    rows = Booking.objects.filter(clash, member_id=member.pk)
-    if booking_id is not None:
-        rows = rows.exclude(pk=booking_id)
-    found = list(rows.values_list("session_id", flat=True)[:2])
+    overlap = holds_place and not settings.CLASSES_ALLOW_OVERLAP
+    params: list[object] = [member.pk, booking_id or 0, session.pk]
+    if overlap:
+        params += [session.ends_at, session.starts_at]
+    with prepared_cursor() as cursor:
+        cursor.execute(_clash_sql(overlap), params)
+        found = [row[0] for row in cursor.fetchall()]
     if session.pk in found:
         raise BookingRefused(reason="already_booked")
     if found:
