@@ -123,9 +123,11 @@ def configure(args: argparse.Namespace) -> None:
 
 def seed(args: argparse.Namespace) -> dict[str, Any]:
     """Members with unlimited-class memberships, a front-desk session, the sessions."""
+    from importlib import import_module
+
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
-    from django.contrib.sessions.backends.db import SessionStore
 
     from billing.models import Location, Membership, Plan
     from classes.models import ClassSession, ClassType, Room
@@ -193,7 +195,7 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
     roles.sync_roles()
     user = get_user_model().objects.create_user("bench-desk", password="unused", is_staff=True)
     user.groups.add(Group.objects.get(name=roles.FRONT_DESK))
-    store = SessionStore()
+    store = import_module(settings.SESSION_ENGINE).SessionStore()  # as the app reads them
     store["_auth_user_id"] = str(user.pk)
     store["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
     store["_auth_user_hash"] = user.get_session_auth_hash()

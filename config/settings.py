@@ -143,6 +143,10 @@ if REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
+    # Sessions are read from Redis and kept in the database too (a cache miss, a flushed
+    # or lost Redis, reads the database): a signed-in request asks PostgreSQL nothing
+    # for its session.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -213,6 +217,8 @@ LOGIN_URL = "admin:login"
 # django-axes checks every sign-in first (admin form and API Basic auth alike).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Staff permissions in one statement (config.permissions_backend); authenticates nobody.
+    "config.permissions_backend.OneQueryPermissions",
     "django.contrib.auth.backends.ModelBackend",
     # Members sign in to the portal by email (django-allauth); it never admits staff.
     "members.portal.auth.MemberAuthenticationBackend",

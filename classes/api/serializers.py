@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from billing.api.serializers import RefusingCardNumbers
 from billing.money import format_amount
+from config.api.fields import RowByKeyField
 from config.inputs import clean_text
 from members.models import Member
 
@@ -103,11 +104,10 @@ class BookingSerializer(serializers.ModelSerializer):
 
 
 class BookRequestSerializer(RefusingCardNumbers):
-    # Read once, with what the booking rules need (the service does not read it again).
-    session = serializers.PrimaryKeyRelatedField(
-        queryset=ClassSession.objects.select_related("class_type", "room__location")
-    )
-    member = serializers.PrimaryKeyRelatedField(queryset=Member.objects.all())
+    # Read once, with what the booking rules need (the service does not read it again),
+    # each in one prepared statement (a booking's hot path).
+    session = RowByKeyField(model=ClassSession, related=("class_type", "room__location"))
+    member = RowByKeyField(model=Member)
     spot = serializers.IntegerField(required=False, min_value=1, max_value=500)
     waitlist = serializers.BooleanField(
         default=True, help_text="Join the waitlist when the class is full (else refuse: full)."
