@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
@@ -190,7 +191,7 @@ def check_no_clash(
     """One live booking per member and session; no overlapping places (one statement).
     ``booking_id``: the member's own waitlisted booking, which is about to take the place."""
     overlap = holds_place and not settings.CLASSES_ALLOW_OVERLAP
-    params: list[object] = [member.pk, booking_id or 0, session.pk]
+    params: list[Any] = [member.pk, booking_id or 0, session.pk]
     if overlap:
         params += [session.ends_at, session.starts_at]
     with prepared_cursor() as cursor:
