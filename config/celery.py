@@ -9,6 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("gym")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# config is no app of its own (its AppConfig is the admin's): its tasks are named here.
+app.autodiscover_tasks(["config"])
 
 # Each task's changes are recorded in the audit trail as done by the scheduled job (the
 # task's name), not by "system".  The context is opened before the task runs and closed

@@ -114,22 +114,35 @@ def mrr_live() -> list[MembershipMrr]:
         ).values_list("pk", "member_id", "plan_id", "status", "coupon_id")
     )
     held = _addons_on(today, None)
-    return [
-        MembershipMrr(
-            pk,
-            member_id,
-            plan_id,
-            status,
-            _value(
+    return _standings(rows, held, plans, addons, coupons)
+
+
+def _standings(
+    rows: Iterable[tuple[int, int, int, str, int | None]],
+    held: dict[int, list[tuple[int, int]]],
+    plans: dict[int, Plan],
+    addons: dict[int, AddOn],
+    coupons: dict[int, Coupon],
+) -> list[MembershipMrr]:
+    """Each membership's MRR; the value is worked out once per distinct (plan, add-ons,
+    coupon, status) (a gym has a few dozen of them among 100,000 memberships)."""
+    values: dict[tuple[int, tuple[tuple[int, int], ...], int | None, str], int] = {}
+    result = []
+    for pk, member_id, plan_id, status, coupon_id in rows:
+        if plan_id not in plans:
+            continue
+        items = tuple(held.get(pk, ()))
+        key = (plan_id, items, coupon_id, status)
+        value = values.get(key)
+        if value is None:
+            value = values[key] = _value(
                 plans[plan_id],
-                [(addons[a], q) for a, q in held.get(pk, [])],
+                [(addons[a], q) for a, q in items],
                 coupons.get(coupon_id) if coupon_id else None,
                 status,
-            ),
-        )
-        for pk, member_id, plan_id, status, coupon_id in rows
-        if plan_id in plans
-    ]
+            )
+        result.append(MembershipMrr(pk, member_id, plan_id, status, value))
+    return result
 
 
 def _addons_on(day: dt.date, membership_ids: set[int] | None) -> dict[int, list[tuple[int, int]]]:
@@ -206,22 +219,75 @@ def mrr_at(day: dt.date) -> list[MembershipMrr]:
         )
         rows = cursor.fetchall()
     held = _addons_on(day, {row[0] for row in rows})
-    return [
-        MembershipMrr(
-            pk,
-            member_id,
-            plan_id,
-            status,
-            _value(
-                plans[plan_id],
-                [(addons[a], q) for a, q in held.get(pk, [])],
-                coupons.get(coupon_id) if coupon_id else None,
-                status,
-            ),
+    return _standings(rows, held, plans, addons, coupons)
+
+
+# Memberships that brought in MRR at some moment of a month: each one's last event in the
+# month that set an MRR status, with its plan at that moment (as in _STATE_AT) and its
+# coupon if it applied by then.
+_PASSED = """
+WITH passed AS (
+    SELECT DISTINCT ON (e.membership_id) e.membership_id, e.created_at AS at, e.to_status
+    FROM billing_membershipevent e
+    WHERE e.to_status = ANY(%(statuses)s)
+      AND e.created_at >= %(since)s AND e.created_at < %(until)s
+    ORDER BY e.membership_id, e.created_at DESC, e.id DESC
+)
+SELECT m.id, m.member_id, COALESCE(pb.id, pa.id, m.plan_id), p.to_status,
+       CASE WHEN NOT EXISTS (
+           SELECT 1 FROM billing_membershipevent c
+           WHERE c.membership_id = m.id AND c.kind = 'coupon_applied' AND c.created_at > p.at
+       ) THEN m.coupon_id END,
+       p.at
+FROM passed p
+JOIN billing_membership m ON m.id = p.membership_id
+LEFT JOIN LATERAL (
+    SELECT e.detail ->> 'to' AS code FROM billing_membershipevent e
+    WHERE e.membership_id = m.id AND e.kind = ANY(%(changes)s) AND e.created_at <= p.at
+    ORDER BY e.created_at DESC, e.id DESC LIMIT 1
+) cb ON true
+LEFT JOIN billing_plan pb ON pb.code = cb.code
+LEFT JOIN LATERAL (
+    SELECT e.detail ->> 'from' AS code FROM billing_membershipevent e
+    WHERE e.membership_id = m.id AND e.kind = ANY(%(changes)s) AND e.created_at > p.at
+    ORDER BY e.created_at, e.id LIMIT 1
+) ca ON cb.code IS NULL
+LEFT JOIN billing_plan pa ON pa.code = ca.code
+WHERE m.currency = %(currency)s
+"""
+
+
+def mrr_passed(first: dt.date, last: dt.date) -> list[MembershipMrr]:
+    """Every membership that brought in MRR at some moment from the start of the gym-local
+    day ``first`` to the end of ``last``, with its MRR at the last such moment (its plan,
+    add-ons and a never-ending coupon then).  For the members who join and leave within
+    one month (``docs/reports.md``).  Five queries (the catalogue, the memberships, their
+    add-ons)."""
+    plans, addons, coupons = _catalogue()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PASSED,
+            {
+                "since": clock.local_midnight(first),
+                "until": clock.local_midnight(last + dt.timedelta(days=1)),
+                "changes": list(PLAN_CHANGE_EVENTS),
+                "statuses": [str(s) for s in MRR_STATUSES],
+                "currency": settings.GYM_CURRENCY,
+            },
         )
-        for pk, member_id, plan_id, status, coupon_id in rows
-        if plan_id in plans
-    ]
+        found = cursor.fetchall()
+    gym_tz = clock.gym_tz()
+    day_of = {row[0]: row[5].astimezone(gym_tz).date() for row in found}
+    held: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for membership_id, addon_id, quantity, started, ended in MembershipAddOn.objects.filter(
+        membership_id__in=list(day_of), started_on__lte=last
+    ).values_list("membership_id", "addon_id", "quantity", "started_on", "ended_on"):
+        day = day_of[membership_id]
+        if started <= day and (ended is None or ended > day):
+            held[membership_id].append((addon_id, quantity))
+    for items in held.values():
+        items.sort()
+    return _standings([row[:5] for row in found], held, plans, addons, coupons)
 
 
 def mrr_from_invoices(day: dt.date) -> dict[int, int]:

@@ -2,8 +2,14 @@
 cached.
 
 Each figure is computed by its own app (``docs/reports.md``) and kept in the cache for
-:data:`CACHE_SECONDS` under a key of its inputs and the gym's date, as plain data (no
-text in any language), so a cached figure is the figure computed afresh.
+:data:`CACHE_SECONDS` under a key of the inputs *it* reads (MRR does not change with the
+location, the heatmap does), the gym's date and the last snapshot written, as plain data
+(no text in any language), so a cached figure is the figure computed afresh.
+
+Nobody waits for the cold figures: the beat task ``config.tasks.reports_warm``
+(:func:`warm_dashboard`) recomputes the default view, for every location, every
+:data:`WARM_EVERY_MINUTES`, well within :data:`CACHE_SECONDS`, so the keys an owner
+opens are always there.
 """
 
 from __future__ import annotations
@@ -33,7 +39,10 @@ from config import clock
 from dunning.metrics import dunning_metrics
 from pos.reports import sales_by_category, sales_by_product, stock_to_reorder, takings_by_tender
 
-CACHE_SECONDS = 300
+# Kept longer than the warming interval, so a warmed figure never expires before the
+# next warming replaces it: figures are at most WARM_EVERY_MINUTES old.
+WARM_EVERY_MINUTES = 10
+CACHE_SECONDS = 20 * 60
 COHORT_MONTHS = 12
 T = TypeVar("T")
 
@@ -51,10 +60,6 @@ class ReportFilter:
     def months(self) -> tuple[dt.date, dt.date]:
         return month_start(self.start), month_start(self.end)
 
-    def key(self) -> str:
-        raw = f"{self.start}|{self.end}|{self.location_id}|{self.zone_id}|{clock.today()}"
-        return hashlib.sha256(raw.encode()).hexdigest()[:24]
-
 
 def snapshots_version() -> str:
     """The last closed month written: a snapshot written since makes new cache keys."""
@@ -62,11 +67,13 @@ def snapshots_version() -> str:
     return str(written)
 
 
-def cached(
-    name: str, report: ReportFilter, compute: Callable[[], T], *, fresh: bool, version: str
-) -> T:
+def cache_key(name: str, inputs: tuple[Any, ...], version: str) -> str:
+    raw = "|".join(str(part) for part in (*inputs, clock.today(), version))
+    return f"reports:{name}:{hashlib.sha256(raw.encode()).hexdigest()[:24]}"
+
+
+def cached(key: str, compute: Callable[[], T], *, fresh: bool) -> T:
     """``compute()``, from the cache when it was computed for the same inputs."""
-    key = f"reports:{name}:{report.key()}:{version}"
     if not fresh:
         hit = cache.get(key)
         if hit is not None:
@@ -100,31 +107,49 @@ def _location(report: ReportFilter) -> Location | None:
     return Location.objects.order_by("pk").first()
 
 
+def figure_inputs(report: ReportFilter) -> dict[str, tuple[tuple[Any, ...], Callable[[], Any]]]:
+    """Every figure of the dashboard, by name: the inputs it reads (its cache key) and the
+    function computing it."""
+    location = _location(report)
+    place = location.pk if location else None
+    first, last = report.months
+    dates = (report.start, report.end)
+    at = (*dates, report.location_id)
+    cohort_first = max(first, _months_back(last, COHORT_MONTHS - 1))
+    return {
+        "mrr": ((first, last), lambda: _mrr(report)),
+        "cohorts": ((cohort_first, last), lambda: cohorts(cohort_first, last)),
+        "revenue": (dates, lambda: revenue_by_product(report.start, report.end)),
+        "recovery": (dates, lambda: dunning_metrics(report.start, report.end)),
+        "arrears": ((), lambda: arrears_aging(clock.today())),
+        "heatmap": (
+            (*dates, place, report.zone_id),
+            lambda: (
+                attendance_heatmap(location, report.start, report.end, zone_id=report.zone_id)
+                if location
+                else None
+            ),
+        ),
+        "at_risk": ((), lambda: members_at_risk(clock.today())),
+        "classes": (
+            at,
+            lambda: class_figures(report.start, report.end, location_id=report.location_id),
+        ),
+        "pos_sales": (
+            at,
+            lambda: sales_by_product(report.start, report.end, location_id=report.location_id),
+        ),
+        "pos_tenders": (
+            at,
+            lambda: takings_by_tender(report.start, report.end, location_id=report.location_id),
+        ),
+        "pos_stock": ((place,), lambda: stock_to_reorder(location.pk) if location else []),
+    }
+
+
 def figure_functions(report: ReportFilter) -> dict[str, Callable[[], Any]]:
     """Every figure of the dashboard, by name, as a function of the filter."""
-    location = _location(report)
-    first, last = report.months
-    return {
-        "mrr": lambda: _mrr(report),
-        "cohorts": lambda: cohorts(max(first, _months_back(last, COHORT_MONTHS - 1)), last),
-        "revenue": lambda: revenue_by_product(report.start, report.end),
-        "recovery": lambda: dunning_metrics(report.start, report.end),
-        "arrears": lambda: arrears_aging(clock.today()),
-        "heatmap": lambda: (
-            attendance_heatmap(location, report.start, report.end, zone_id=report.zone_id)
-            if location
-            else None
-        ),
-        "at_risk": lambda: members_at_risk(clock.today()),
-        "classes": lambda: class_figures(report.start, report.end, location_id=report.location_id),
-        "pos_sales": lambda: sales_by_product(
-            report.start, report.end, location_id=report.location_id
-        ),
-        "pos_tenders": lambda: takings_by_tender(
-            report.start, report.end, location_id=report.location_id
-        ),
-        "pos_stock": lambda: stock_to_reorder(location.pk) if location else [],
-    }
+    return {name: compute for name, (_, compute) in figure_inputs(report).items()}
 
 
 def _months_back(month: dt.date, count: int) -> dt.date:
@@ -137,8 +162,32 @@ def dashboard_figures(report: ReportFilter, *, fresh: bool = False) -> dict[str,
     """Every figure for ``report``; ``fresh`` recomputes them all (and re-caches them)."""
     version = snapshots_version()
     figures = {
-        name: cached(name, report, compute, fresh=fresh, version=version)
-        for name, compute in figure_functions(report).items()
+        name: cached(cache_key(name, inputs, version), compute, fresh=fresh)
+        for name, (inputs, compute) in figure_inputs(report).items()
     }
     figures["pos_categories"] = sales_by_category(figures["pos_sales"])
     return figures
+
+
+def default_filter(location_id: int | None = None) -> ReportFilter:
+    """What the dashboard shows when opened: the last twelve months to today."""
+    today = clock.today()
+    return ReportFilter(_months_back(month_start(today), 11), today, location_id)
+
+
+def warm_dashboard() -> list[ReportFilter]:
+    """Recompute and cache the dashboard as it opens, for all locations and each one (a
+    figure the location does not change is computed once).  Returns the filters warmed."""
+    warmed = [default_filter()]
+    warmed += [
+        default_filter(pk) for pk in Location.objects.order_by("pk").values_list("pk", flat=True)
+    ]
+    done: set[str] = set()
+    version = snapshots_version()
+    for report in warmed:
+        for name, (inputs, compute) in figure_inputs(report).items():
+            key = cache_key(name, inputs, version)
+            if key not in done:
+                cached(key, compute, fresh=True)
+                done.add(key)
+    return warmed
