@@ -610,6 +610,36 @@ class InvoiceLine(models.Model):
     tax_amount = MoneyField(_("tax"), default=0, currency_field="invoice.currency")
     period_start = models.DateField(null=True, blank=True, verbose_name=_("period starts"))
     period_end = models.DateField(null=True, blank=True, verbose_name=_("period ends"))
+    # What the line bills, so revenue is grouped by the thing and not by the words on the
+    # line (a renamed plan stays one plan; a Thai description is the same add-on).
+    # Not indexed: nothing looks lines up by them, and a deleted plan leaves its lines.
+    plan = models.ForeignKey(
+        "Plan",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("plan"),
+    )
+    addon = models.ForeignKey(
+        "AddOn",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("add-on"),
+    )
+    pack = models.ForeignKey(
+        "Pack",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("pack"),
+    )
 
     class Meta:
         verbose_name = _("invoice line")

@@ -44,6 +44,10 @@ class LineSpec:
     quantity: int = 1
     period_start: dt.date | None = None
     period_end: dt.date | None = None
+    # What the line bills (revenue by plan, add-on and pack groups by these).
+    plan_id: int | None = None
+    addon_id: int | None = None
+    pack_id: int | None = None
 
     @property
     def amount(self) -> int:
@@ -64,6 +68,9 @@ def build_line(spec: LineSpec) -> InvoiceLine:
         tax_amount=tax,
         period_start=spec.period_start,
         period_end=spec.period_end,
+        plan_id=spec.plan_id,
+        addon_id=spec.addon_id,
+        pack_id=spec.pack_id,
     )
 
 

@@ -21,6 +21,7 @@ def plan_line(plan: Plan, period: tuple[dt.date, dt.date], amount: int | None = 
         plan.prices_include_tax,
         period_start=start,
         period_end=end,
+        plan_id=plan.pk,
     )
 
 
@@ -68,6 +69,7 @@ def cycle_line_specs(
                 quantity=item.quantity,
                 period_start=period[0],
                 period_end=period[1],
+                addon_id=item.addon_id,
             )
         )
     if coupon_applies(membership):

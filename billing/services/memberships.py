@@ -283,6 +283,7 @@ def membership_sign_up(
                     item.addon.tax_rate_bp,
                     plan.prices_include_tax,
                     quantity=item.quantity,
+                    addon_id=item.addon_id,
                 )
             )
         if membership.coupon and specs and specs[0].kind == LineKind.PLAN:
@@ -416,6 +417,7 @@ def membership_add_addon(
         membership.plan.prices_include_tax,
         period_start=today,
         period_end=end,
+        addon_id=addon.pk,
     )
     return _bill_now(membership, BillingReason.PRORATION, [line])
 

@@ -29,7 +29,16 @@ def pack_purchase(
         member=member.payer,
         currency=pack.currency,
         reason=BillingReason.PACK,
-        specs=[LineSpec(LineKind.PACK, pack.name, pack.price, pack.tax_rate_bp, inclusive=True)],
+        specs=[
+            LineSpec(
+                LineKind.PACK,
+                pack.name,
+                pack.price,
+                pack.tax_rate_bp,
+                inclusive=True,
+                pack_id=pack.pk,
+            )
+        ],
     )
     purchase = PackPurchase.objects.create(
         member=member,

@@ -219,6 +219,7 @@ def plan_change_terms(membership: Membership, new_plan: Plan, *, today: dt.date)
             old.prices_include_tax,
             period_start=today,
             period_end=end,
+            plan_id=old.pk,
         ),
         LineSpec(
             LineKind.PRORATION,
@@ -228,6 +229,7 @@ def plan_change_terms(membership: Membership, new_plan: Plan, *, today: dt.date)
             new_plan.prices_include_tax,
             period_start=today,
             period_end=end,
+            plan_id=new_plan.pk,
         ),
     ]
     return PlanChangeTerms(True, lines, today, new_plan.price)
