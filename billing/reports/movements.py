@@ -29,7 +29,7 @@ from config import clock
 
 from ..models import MembershipEvent, MrrMonth, MrrSnapshot
 from ..money import divide_round
-from .mrr import MembershipMrr, mrr_live
+from .mrr import MembershipMrr, mrr_live, mrr_passed
 from .rates import Rate, money_over
 
 NONPAYMENT_EVENT = "cancelled_for_nonpayment"
@@ -175,12 +175,28 @@ def movements_between(
     after: dict[int, Standing],
     seen_before: set[int],
     involuntary: set[int],
+    passing: dict[int, int] | None = None,
 ) -> Movements:
     """The month's movements from each member's standing at its two ends.  ``seen_before``:
     members who were subscribers at an earlier month's end; ``involuntary``: members dunning
-    cancelled a membership of during the month."""
+    cancelled a membership of during the month; ``passing``: members who were subscribers
+    at neither end but brought in MRR during the month, with that MRR (they are new or
+    reactivated and churned in the same month, by the same amount)."""
     result = Movements(month=month, currency=settings.GYM_CURRENCY)
     who: dict[str, list[int]] = defaultdict(list)
+    for member, mrr in sorted((passing or {}).items()):
+        if before.get(member, (0, False))[1] or after.get(member, (0, False))[1] or mrr <= 0:
+            continue
+        came = "reactivation" if member in seen_before else "new"
+        went = "involuntary" if member in involuntary else "voluntary"
+        setattr(result, came, getattr(result, came) + mrr)
+        counter = "reactivated_subscribers" if came == "reactivation" else "new_subscribers"
+        setattr(result, counter, getattr(result, counter) + 1)
+        setattr(result, f"churned_{went}", getattr(result, f"churned_{went}") + mrr)
+        counter = f"churned_{went}_subscribers"
+        setattr(result, counter, getattr(result, counter) + 1)
+        who[came].append(member)
+        who[f"churned_{went}"].append(member)
     for member in sorted(before.keys() | after.keys()):
         mrr_before, was = before.get(member, (0, False))
         mrr_after, is_now = after.get(member, (0, False))
@@ -252,16 +268,24 @@ def cancelled_for_nonpayment(month: dt.date, member_ids: Iterable[int]) -> set[i
 def movements_compute(
     month: dt.date, before: dict[int, Standing], after: dict[int, Standing]
 ) -> Movements:
-    """:func:`movements_between`, with who is new or reactivated and who left involuntarily
-    read from the records."""
+    """:func:`movements_between`, with who is new or reactivated, who left involuntarily
+    and who came and went within the month read from the records."""
+    passing = {
+        member: mrr
+        for member, (mrr, _sub) in by_member(
+            mrr_passed(month, min(month_end(month), clock.today()))
+        ).items()
+        if not before.get(member, (0, False))[1] and not after.get(member, (0, False))[1]
+    }
     arrived = [m for m, (_, sub) in after.items() if sub and not before.get(m, (0, False))[1]]
     left = [m for m, (_, sub) in before.items() if sub and not after.get(m, (0, False))[1]]
     return movements_between(
         month,
         before,
         after,
-        seen_as_subscribers(arrived, month),
-        cancelled_for_nonpayment(month, left),
+        seen_as_subscribers([*arrived, *passing], month),
+        cancelled_for_nonpayment(month, [*left, *passing]),
+        passing,
     )
 
 
