@@ -86,3 +86,37 @@ def cohorts(first: dt.date, last: dt.date) -> list[Cohort]:
         cohort.members[index] = count
         cohort.mrr[index] = int(mrr)
     return [result[month] for month in sorted(result)]
+
+
+_COHORT_MEMBERS = """
+WITH firsts AS (
+    SELECT member_id FROM billing_membership
+    WHERE currency = %(currency)s
+    GROUP BY member_id
+    HAVING date_trunc('month', MIN(started_on))::date = %(cohort)s
+)
+SELECT f.member_id, COALESCE(SUM(s.mrr), 0)
+FROM firsts f
+JOIN billing_mrrsnapshot s ON s.member_id = f.member_id AND {month}
+GROUP BY f.member_id
+ORDER BY f.member_id
+"""
+
+
+def cohort_members(cohort: dt.date, month: dt.date | None = None) -> list[tuple[int, int]]:
+    """The members behind a cohort's figures: ``(member, MRR)`` for the cohort that joined
+    in month ``cohort`` who were subscribers at the end of ``month`` (its MRR then), or,
+    without ``month``, every member the cohort counts (subscribers at some month's end;
+    their MRR at the end of the joining month).  One query."""
+    condition = "s.month = %(month)s" if month else "s.month >= %(cohort)s"
+    sql = _COHORT_MEMBERS.format(month=condition)
+    if month is None:
+        # Every member counted, with the joining month's MRR (0 for one who joined later
+        # in their first month's snapshot).
+        sql = sql.replace(
+            "COALESCE(SUM(s.mrr), 0)", "COALESCE(SUM(s.mrr) FILTER (WHERE s.month = %(cohort)s), 0)"
+        )
+    params = {"currency": settings.GYM_CURRENCY, "cohort": cohort, "month": month}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(member, int(mrr)) for member, mrr in cursor.fetchall()]

@@ -166,30 +166,74 @@ def cohort_table(rows: list[Any]) -> Table:
         note=_("Each cell: members still subscribed / MRR kept, against the joining month."),
     )
     for c in rows:
+        cohort = f"{c.month:%Y-%m}"
         cells = []
-        for members, mrr in zip(c.member_retention, c.mrr_retention, strict=True):
-            cells.append(Cell(f"{members} / {mrr}", f"{members.basis_points} / {mrr.basis_points}"))
+        for index, (members, mrr) in enumerate(
+            zip(c.member_retention, c.mrr_retention, strict=True)
+        ):
+            month = c.month
+            for _step in range(index):
+                month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            link = (
+                drill("cohort", cohort=cohort, month=f"{month:%Y-%m}") if c.members[index] else ""
+            )
+            cells.append(
+                Cell(
+                    f"{members} / {mrr}",
+                    f"{members.basis_points} / {mrr.basis_points}",
+                    link,
+                    number=True,
+                )
+            )
         cells += [text("")] * (longest - len(cells))
-        table.rows.append([month_cell(c.month), count(c.size), *cells])
+        size = count(c.size, drill("cohort", cohort=cohort) if c.size else "")
+        table.rows.append([month_cell(c.month), size, *cells])
     return table
 
 
-def revenue_table(rows: list[Any]) -> Table:
-    groups = {
+def revenue_groups() -> dict[str, str]:
+    return {
         "plan": _("Plan"),
         "proration": _("Plan changes (prorated)"),
         "addon": _("Add-on"),
         "pack": _("Pack"),
         "discount": _("Discounts"),
     }
+
+
+def revenue_link(row: Any, start: dt.date, end: dt.date) -> str:
+    params: dict[str, Any] = {"group": row.group, "start": start, "end": end}
+    if row.thing_id is not None:
+        params["id"] = row.thing_id
+    elif row.group in ("plan", "addon", "pack"):
+        params["name"] = row.name
+    return drill("revenue", **params)
+
+
+def revenue_table(rows: list[Any], start: dt.date, end: dt.date) -> Table:
+    groups = revenue_groups()
     table = Table(
         "revenue",
         _("Revenue by plan, add-on and pack"),
-        [_("Kind"), _("Name"), _("Invoice lines"), _("Revenue excluding VAT")],
-        note=_("Invoices issued in the range, excluding VAT."),
+        [
+            _("Kind"),
+            _("Name"),
+            _("Invoice lines"),
+            _("Invoiced excluding VAT"),
+            _("Credit notes"),
+            _("Revenue excluding VAT"),
+        ],
+        note=_(
+            "Invoices issued in the range less the credit notes issued in it, excluding VAT; "
+            "by what was billed, under its name today."
+        ),
     )
     for r in rows:
-        table.rows.append([text(str(groups[r.group])), text(r.name), count(r.lines), money(r.net)])
+        link = revenue_link(r, start, end) if r.lines else ""
+        table.rows.append(
+            [text(str(groups[r.group])), text(r.name), count(r.lines, link), money(r.invoiced),
+             money(-r.credited if r.credited else 0), money(r.net)]
+        )  # fmt: skip
     return table
 
 
@@ -264,6 +308,14 @@ def heatmap_table(heatmap: Any) -> Table:
     for index, counts in enumerate(heatmap.counts):
         table.rows.append([text(days[index]), *[count(c) for c in counts], count(sum(counts))])
     return table
+
+
+def at_risk_bands() -> dict[str, str]:
+    return {
+        "at_risk": _("Away 14–29 days"),
+        "lapsed": _("Away 30 days or more"),
+        "never": _("Never came in"),
+    }
 
 
 def at_risk_table(at_risk: Any, today: dt.date) -> Table:
@@ -341,12 +393,14 @@ def pos_tables(figures: dict[str, Any]) -> list[Table]:
     return [categories, sales, tenders, stock]
 
 
-def all_tables(figures: dict[str, Any], today: dt.date) -> dict[str, Table]:
+def all_tables(
+    figures: dict[str, Any], today: dt.date, start: dt.date, end: dt.date
+) -> dict[str, Table]:
     classes = figures["classes"]
     tables = [
         mrr_table(figures["mrr"]),
         cohort_table(figures["cohorts"]),
-        revenue_table(figures["revenue"]),
+        revenue_table(figures["revenue"], start, end),
         recovery_table(figures["recovery"]),
         arrears_table(figures["arrears"]),
         heatmap_table(figures["heatmap"]),

@@ -21,10 +21,11 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from access_control.reports import members_at_risk
-from billing.models import Location, Member, Zone
+from access_control.reports import BANDS, members_at_risk
+from billing.models import AddOn, Location, Member, Pack, Plan, Zone
 from billing.money import format_amount
 from billing.reports.arrears import BUCKET_KEYS, arrears_aging
+from billing.reports.cohorts import cohort_members
 from billing.reports.movements import (
     by_member,
     month_start,
@@ -33,16 +34,20 @@ from billing.reports.movements import (
     snapshot_standing,
 )
 from billing.reports.mrr import mrr_live
+from billing.reports.revenue import revenue_members
 from config import clock
-from config.dates import format_date
+from config.dates import format_date, format_datetime
+from config.inputs import text_problem
 
-from .report_figures import ReportFilter, dashboard_figures
+from .report_figures import ReportFilter, dashboard_figures, default_filter
 from .report_tables import (
     MOVEMENT_COLUMNS,
     Table,
     all_tables,
+    at_risk_bands,
     bucket_labels,
     movement_labels,
+    revenue_groups,
     weekday_names,
 )
 
@@ -96,11 +101,8 @@ class ReportFilterForm(forms.Form):
 
 
 def _default_range() -> dict[str, Any]:
-    today = clock.today()
-    start = month_start(today)
-    for _step in range(11):
-        start = previous_month(start)
-    return {"start": start, "end": today}
+    report = default_filter()  # what the beat task warms
+    return {"start": report.start, "end": report.end}
 
 
 def _require_owner(request: HttpRequest) -> None:
@@ -196,7 +198,7 @@ def dashboard_view(request: HttpRequest, site: Any) -> HttpResponse:
     if form.is_valid():
         report = form.report()
         figures = dashboard_figures(report)
-        tables = all_tables(figures, clock.today())
+        tables = all_tables(figures, clock.today(), report.start, report.end)
         context.update(
             figures=figures,
             tables=tables,
@@ -220,12 +222,13 @@ def csv_view(request: HttpRequest, table: str) -> HttpResponse:
             status=400,
             content_type="text/plain; charset=utf-8",
         )
-    figures = dashboard_figures(form.report())
+    report = form.report()
+    figures = dashboard_figures(report)
     if table == "arrears":
         figures["arrears"] = arrears_aging(clock.today(), limit=None)
     if table == "at_risk":
         figures["at_risk"] = members_at_risk(clock.today(), limit=None)
-    tables = all_tables(figures, clock.today())
+    tables = all_tables(figures, clock.today(), report.start, report.end)
     if table not in tables:
         raise Http404(_("No such table."))
     chosen = tables[table]
@@ -257,59 +260,195 @@ def _movement_members(figure: str, month: dt.date) -> list[dict[str, Any]]:
         after = snapshot_standing(month)
     moved = movements_compute(month, before, after)
     ids = moved.members.get(figure, [])
-    names = Member.objects.in_bulk(ids)
     currency = moved.currency
     return [
         {
-            "member": names[pk],
+            "member": pk,
             "before": format_amount(before.get(pk, (0, False))[0], currency),
             "after": format_amount(after.get(pk, (0, False))[0], currency),
         }
         for pk in ids
-        if pk in names
     ]
 
 
-def members_view(request: HttpRequest, site: Any) -> HttpResponse:
-    """The members behind a figure: a movement of a month, or an arrears bucket."""
-    _require_owner(request)
-    figure = request.GET.get("figure", "")
-    columns: list[str]
-    if figure in MOVEMENT_COLUMNS:
-        month = _month_param(request)
-        rows = _movement_members(figure, month)
-        title = f"{movement_labels()[figure]}: {format_date(month, 'month_year')}"
-        columns = [_("MRR at the start"), _("MRR at the end")]
-        lines = [(row["member"], [row["before"], row["after"]]) for row in rows]
-    elif figure == "arrears" and request.GET.get("bucket") in BUCKET_KEYS:
-        bucket = request.GET["bucket"]
-        arrears = arrears_aging(clock.today(), limit=None)
-        currency = settings.GYM_CURRENCY
-        owing = [row for row in arrears.members if row.buckets[bucket]]
-        members = Member.objects.in_bulk([row.member_id for row in owing])
-        title = f"{_('Arrears aging')}: {bucket_labels()[bucket]}"
-        columns = [_("Owed in this band"), _("Owed in all")]
-        lines = [
+MEMBERS_SHOWN = 500
+
+
+def _date_param(request: HttpRequest, name: str) -> dt.date:
+    try:
+        day = dt.date.fromisoformat(request.GET.get(name, ""))
+    except ValueError as exc:
+        raise Http404(_("Give dates such as 2027-05-31.")) from exc
+    if not EARLIEST <= day <= LATEST:
+        raise Http404(_("Give dates such as 2027-05-31."))
+    return day
+
+
+def _month_of(request: HttpRequest, name: str) -> dt.date:
+    try:
+        month = dt.date.fromisoformat(f"{request.GET.get(name, '')}-01")
+    except ValueError as exc:
+        raise Http404(_("Give a month such as 2027-05.")) from exc
+    if not EARLIEST <= month <= month_start(clock.today()):
+        raise Http404(_("Give a month such as 2027-05."))
+    return month
+
+
+Lines = list[tuple[int, list[str]]]
+
+
+def _cohort_lines(request: HttpRequest) -> tuple[str, list[str], Lines]:
+    cohort = _month_of(request, "cohort")
+    currency = settings.GYM_CURRENCY
+    joined = _("Joined %(month)s") % {"month": format_date(cohort, "month_year")}
+    if "month" in request.GET:
+        month = _month_of(request, "month")
+        if month < cohort:
+            raise Http404(_("Give a month such as 2027-05."))
+        rows = cohort_members(cohort, month)
+        then = _("subscribed at the end of %(month)s") % {"month": format_date(month, "month_year")}
+        title = f"{joined}: {then}"
+        return title, [_("MRR then")], [(m, [format_amount(v, currency)]) for m, v in rows]
+    rows = cohort_members(cohort)
+    return (
+        joined,
+        [_("MRR at the end of the joining month")],
+        [(m, [format_amount(v, currency)]) for m, v in rows],
+    )
+
+
+def _revenue_lines(request: HttpRequest) -> tuple[str, list[str], Lines]:
+    group = request.GET.get("group", "")
+    groups = revenue_groups()
+    if group not in groups:
+        raise Http404(_("No such figure."))
+    start, end = _date_param(request, "start"), _date_param(request, "end")
+    if start > end or (end - start).days > LONGEST_RANGE_DAYS:
+        raise Http404(_("Give dates such as 2027-05-31."))
+    thing_id: int | None = None
+    name = ""
+    if group in ("plan", "addon", "pack"):
+        raw = request.GET.get("id", "")
+        if raw:
+            if not raw.isdigit() or len(raw) > 12:
+                raise Http404(_("No such figure."))
+            thing_id = int(raw)
+            model: Any = {"plan": Plan, "addon": AddOn, "pack": Pack}[group]
+            found = model.objects.filter(pk=thing_id).values_list("name", flat=True).first()
+            if found is None:
+                raise Http404(_("No such figure."))
+            name = str(found)
+        else:
+            name = request.GET.get("name", "")
+            if not name or len(name) > 200 or text_problem(name) is not None:
+                raise Http404(_("No such figure."))
+    rows = revenue_members(start, end, group, thing_id, name)
+    currency = settings.GYM_CURRENCY
+    what = f"{groups[group]}: {name}" if name else groups[group]
+    title = f"{what}, {format_date(start)} – {format_date(end)}"
+    return (
+        title,
+        [_("Invoice lines"), _("Invoiced excluding VAT")],
+        [(m, [f"{lines:,}", format_amount(net, currency)]) for m, lines, net in rows],
+    )
+
+
+def _at_risk_lines(request: HttpRequest) -> tuple[str, list[str], Lines]:
+    band = request.GET.get("band", "")
+    if band not in BANDS:
+        raise Http404(_("No such figure."))
+    today = clock.today()
+    found = members_at_risk(today, limit=None, band=band)
+    return f"{_('Members at risk')}: {at_risk_bands()[band]}", [_("Last visit"), _("Days away")], [
+        (
+            row.member_id,
+            [format_datetime(row.last_entry) or _("Never"),
+             "–" if row.days_away(today) is None else f"{row.days_away(today):,}"],
+        )
+        for row in found.members
+    ]  # fmt: skip
+
+
+def _paying_lines(request: HttpRequest) -> tuple[str, list[str], Lines]:
+    currency = settings.GYM_CURRENCY
+    standing = sorted(
+        ((member, mrr) for member, (mrr, _sub) in by_member(mrr_live()).items() if mrr > 0),
+        key=lambda pair: (-pair[1], pair[0]),
+    )
+    return (
+        _("Paying members today"),
+        [_("MRR")],
+        [(member, [format_amount(mrr, currency)]) for member, mrr in standing],
+    )
+
+
+def _movement_lines(request: HttpRequest, figure: str) -> tuple[str, list[str], Lines]:
+    month = _month_param(request)
+    rows = _movement_members(figure, month)
+    title = f"{movement_labels()[figure]}: {format_date(month, 'month_year')}"
+    return (
+        title,
+        [_("MRR at the start"), _("MRR at the end")],
+        [(row["member"], [row["before"], row["after"]]) for row in rows],
+    )
+
+
+def _arrears_lines(request: HttpRequest) -> tuple[str, list[str], Lines]:
+    bucket = request.GET.get("bucket")
+    if bucket not in BUCKET_KEYS:
+        raise Http404(_("No such figure."))
+    arrears = arrears_aging(clock.today(), limit=None)
+    currency = settings.GYM_CURRENCY
+    owing = [row for row in arrears.members if row.buckets[bucket]]
+    title = f"{_('Arrears aging')}: {bucket_labels()[bucket]}"
+    return (
+        title,
+        [_("Owed in this band"), _("Owed in all")],
+        [
             (
-                members[row.member_id],
+                row.member_id,
                 [format_amount(row.buckets[bucket], currency), format_amount(row.total, currency)],
             )
             for row in owing
-            if row.member_id in members
-        ]  # fmt: skip
+            if row.member_id is not None
+        ],
+    )
+
+
+def members_view(request: HttpRequest, site: Any) -> HttpResponse:
+    """The members behind a figure: a movement of a month, an arrears band, a cohort (or
+    one of its months), a revenue row, a band of members at risk, the paying members."""
+    _require_owner(request)
+    figure = request.GET.get("figure", "")
+    if figure in MOVEMENT_COLUMNS:
+        title, columns, lines = _movement_lines(request, figure)
+    elif figure == "arrears":
+        title, columns, lines = _arrears_lines(request)
+    elif figure == "cohort":
+        title, columns, lines = _cohort_lines(request)
+    elif figure == "revenue":
+        title, columns, lines = _revenue_lines(request)
+    elif figure == "at_risk":
+        title, columns, lines = _at_risk_lines(request)
+    elif figure == "paying":
+        title, columns, lines = _paying_lines(request)
     else:
         raise Http404(_("No such figure."))
+    shown = lines[:MEMBERS_SHOWN]
+    members = Member.objects.in_bulk([member for member, _values in shown])
     context = {
         **site.each_context(request),
         "title": title,
         "columns": columns,
+        "total": len(lines),
         "lines": [
             {
-                "member": member,
-                "url": reverse("admin:members_member_change", args=[member.pk]),
+                "member": members[member],
+                "url": reverse("admin:members_member_change", args=[member]),
                 "values": values,
             }
-            for member, values in lines
+            for member, values in shown
+            if member in members
         ],
     }
     return TemplateResponse(request, "admin/reports/members.html", context)

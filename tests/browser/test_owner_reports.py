@@ -81,3 +81,56 @@ def test_the_front_desk_cannot_open_the_dashboard(
     assert response is not None and response.status == 403
     desk.goto("/admin/")
     expect(desk.locator("#user-tools")).not_to_contain_text({"en": "Reports", "th": "รายงาน"}[lang])
+
+
+COHORT_MEMBERS = {"en": "1 member", "th": "สมาชิก 1 คน"}
+
+
+def test_a_cohort_and_members_at_risk_open_the_right_members(
+    desk: Page, lang: str, server: str, login: Any, make_staff: Any
+) -> None:
+    joined_month, joined = a_gym_with_history()
+    stays, left = (m.member for m in joined)
+    login(desk, make_staff(roles.OWNER))
+    desk.goto("/admin/reports/")
+    # The cohort that joined two months ago: both members; at the end of the month after,
+    # only the one who stayed.
+    row = desk.locator("#table-cohorts tbody tr").first
+    row.locator("td").nth(1).get_by_role("link").click()
+    expect(desk.locator("#content-main")).to_contain_text(MEMBERS_PAGE[lang])
+    for member in (stays, left):
+        expect(desk.get_by_role("link", name=str(member))).to_be_visible()
+    desk.go_back()
+    desk.locator("#table-cohorts tbody tr").first.locator("td").nth(3).get_by_role("link").click()
+    expect(desk.locator("#content-main")).to_contain_text(COHORT_MEMBERS[lang])
+    expect(desk.get_by_role("link", name=str(stays))).to_be_visible()
+    expect(desk.get_by_role("link", name=str(left))).to_have_count(0)
+    # The one paying member never came in: the "never came" figure opens them.
+    desk.goto("/admin/reports/")
+    desk.locator("#at-risk-never").click()
+    expect(desk.locator("#content-main")).to_contain_text(COHORT_MEMBERS[lang])
+    expect(desk.get_by_role("link", name=str(stays))).to_be_visible()
+
+
+def test_the_dashboard_on_a_phone_draws_its_charts_and_its_tables_scroll(
+    phone: Page, lang: str, server: str, login: Any, make_staff: Any
+) -> None:
+    a_gym_with_history()
+    login(phone, make_staff(roles.OWNER))
+    phone.goto("/admin/reports/")
+    for chart in ("mrr", "churn", "revenue", "arrears", "classes", "tenders"):
+        canvas = phone.locator(f"#chart-{chart}")
+        expect(canvas).to_have_attribute("data-drawn", "true")
+        box = canvas.bounding_box()
+        assert box is not None and box["width"] > 200 and box["x"] + box["width"] <= 390
+    # The page itself does not scroll sideways; a wide table scrolls inside its own box.
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    scroller = phone.locator("#table-mrr .report-scroll")
+    assert scroller.evaluate("e => e.scrollWidth > e.clientWidth")
+    scroller.evaluate("e => { e.scrollLeft = e.scrollWidth; }")
+    assert scroller.evaluate("e => e.scrollLeft") > 0
+    # A figure in a table is still a link a thumb can follow.
+    link = phone.locator("#table-mrr tbody tr").first.get_by_role("link", name="฿2,000.00")
+    link.scroll_into_view_if_needed()
+    link.tap()
+    expect(phone.locator("#content-main")).to_contain_text(MEMBERS_PAGE[lang])

@@ -5,19 +5,32 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import importlib
 import io
 
 import pytest
 import time_machine
+from django.apps import apps
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django_celery_beat.models import PeriodicTask
 
 from access_control.models import AccessEvent
+from access_control.presence import presence_record
 from billing.models import Location, Zone
 from billing.services import memberships as ms
 from billing.services.snapshots import mrr_months_write
-from config.admin.report_figures import ReportFilter, dashboard_figures, figure_functions
+from config.admin.report_figures import (
+    ReportFilter,
+    dashboard_figures,
+    default_filter,
+    figure_functions,
+    figure_inputs,
+)
+from config.celery import app
+from config.tasks import reports_warm
 from members.roles import FRONT_DESK, MANAGER, OWNER
 from tests.billing.factories import PlanFactory, signed_up
 from tests.factories import MemberFactory
@@ -207,3 +220,136 @@ def test_statements_per_figure_do_not_grow_with_the_members(traveller):
     for _ in range(8):
         signed_up(member=MemberFactory(), plan=plan)
     assert _statements_per_figure(report) == few
+
+
+def _seen(member, zone, when: dt.datetime) -> None:
+    """A granted entry, recorded as the access service records one (event and presence)."""
+    event = AccessEvent.objects.create(
+        zone=zone,
+        member=member,
+        decision="granted",
+        reason="ok",
+        direction="in",
+        occurred_at=when,
+        source="manual",
+    )
+    presence_record([event])
+
+
+def _members(owner: Client, link: str) -> list:
+    page = owner.get(link)
+    assert page.status_code == 200, link
+    return [line["member"] for line in page.context["lines"]]
+
+
+def test_cohorts_revenue_at_risk_and_paying_open_their_members(traveller, as_role):
+    gym = build_gym(traveller)
+    stays, leaves = (m.member for m in gym["joined"])
+    plan = gym["joined"][0].plan
+    # On 15 March: one paying member last seen 20 days ago (at risk), one 40 days ago
+    # (lapsed), one who never came in.
+    away = signed_up(member=MemberFactory(), plan=plan).member
+    lapsed = signed_up(member=MemberFactory(), plan=plan).member
+    never = signed_up(member=MemberFactory(), plan=plan).member
+    _seen(away, gym["zone"], at(dt.date(2027, 2, 23)))
+    _seen(lapsed, gym["zone"], at(dt.date(2027, 2, 3)))
+    _seen(stays, gym["zone"], at(dt.date(2027, 3, 14)))  # in yesterday: not at risk
+    owner = as_role(OWNER)
+    page = owner.get("/admin/reports/", RANGE)
+    figures = page.context["figures"]
+    assert (figures["at_risk"].at_risk, figures["at_risk"].lapsed, figures["at_risk"].never) == (
+        1,
+        1,
+        1,
+    )
+
+    # Cohorts: January's two members; one of them still subscribed at February's end.
+    january = page.context["tables"]["cohorts"].rows[0]
+    assert january[0].csv == "2027-01" and january[1].csv == "2"
+    assert set(_members(owner, january[1].link)) == {stays, leaves}
+    assert _members(owner, january[3].link) == [stays]  # month 1: February
+
+    # Revenue: the plan's row opens everyone billed for it in the range.
+    revenue = page.context["tables"]["revenue"].rows[0]
+    assert revenue[1].text == plan.name
+    billed = set(_members(owner, revenue[2].link))
+    assert billed == {stays, leaves, gym["debtor"].member, away, lapsed, never}
+
+    # At risk, by band.
+    html = page.content.decode()
+    assert "figure=at_risk&amp;band=lapsed" in html
+    for band, who in (("at_risk", away), ("lapsed", lapsed), ("never", never)):
+        link = f"/admin/reports/members/?figure=at_risk&band={band}"
+        assert _members(owner, link) == [who], band
+
+    # The MRR card: who pays today.
+    assert set(_members(owner, "/admin/reports/members/?figure=paying")) == {
+        stays,
+        away,
+        lapsed,
+        never,
+    }
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"figure": "cohort", "cohort": "2027-1"},
+        {"figure": "cohort", "cohort": "2027-03", "month": "2027-01"},
+        {"figure": "revenue", "group": "plan", "start": "2027-01-01", "end": "2026-01-01"},
+        {"figure": "revenue", "group": "nothing", "start": "2027-01-01", "end": "2027-02-01"},
+        {"figure": "revenue", "group": "plan", "id": "x1", "start": "2027-01-01",
+         "end": "2027-02-01"},
+        {"figure": "revenue", "group": "plan", "id": "999999", "start": "2027-01-01",
+         "end": "2027-02-01"},
+        {"figure": "revenue", "group": "plan", "name": "Basic\x07", "start": "2027-01-01",
+         "end": "2027-02-01"},
+        {"figure": "at_risk", "band": "forever"},
+    ],
+)  # fmt: skip
+def test_bad_drill_downs_to_the_new_figures_are_404(traveller, as_role, query):
+    build_gym(traveller)
+    assert as_role(OWNER).get("/admin/reports/members/", query).status_code == 404
+
+
+def test_the_beat_task_warms_the_dashboard_as_it_opens_for_every_location(traveller, as_role):
+    gym = build_gym(traveller)
+    other = Location.objects.create(name="Silom", time_zone="Asia/Bangkok")
+    cache.clear()
+    assert reports_warm() == {"filters": 3}  # all locations, Sukhumvit, Silom
+    for location in (None, gym["location"].pk, other.pk):
+        opened = default_filter(location)
+        with CaptureQueriesContext(connection) as warm:
+            cached_figures = dashboard_figures(opened)
+        # Only the location and which months are written: every figure was warm.
+        assert len(warm.captured_queries) == 2, location
+        assert cached_figures == dashboard_figures(opened, fresh=True)
+    # The owner opening the dashboard meets the warmed figures.
+    with CaptureQueriesContext(connection) as opened_page:
+        assert as_role(OWNER).get("/admin/reports/").status_code == 200
+    report_queries = [q for q in opened_page.captured_queries if "mrrsnapshot" in q["sql"]]
+    assert report_queries == []
+
+
+def test_the_warming_task_is_on_the_beat_schedule_every_ten_minutes():
+    # The schedule is a data migration's row; the transactional tests flush it, so it is
+    # written again here by the migration's own function.
+    importlib.import_module("billing.migrations.0015_reports_warm_schedule").create_schedule(
+        apps, None
+    )
+    task = PeriodicTask.objects.get(task="config.tasks.reports_warm")
+    assert task.enabled and task.crontab.minute == "*/10" and task.crontab.hour == "*"
+    app.loader.import_default_modules()
+    assert "config.tasks.reports_warm" in app.tasks
+
+
+def test_a_figure_is_cached_under_the_inputs_it_reads(traveller):
+    gym = build_gym(traveller)
+    other = Location.objects.create(name="Silom", time_zone="Asia/Bangkok")
+    here = ReportFilter(dt.date(2027, 1, 1), dt.date(2027, 3, 15), gym["location"].pk)
+    there = ReportFilter(dt.date(2027, 1, 1), dt.date(2027, 3, 15), other.pk)
+    inputs_here, inputs_there = figure_inputs(here), figure_inputs(there)
+    assert inputs_here["mrr"][0] == inputs_there["mrr"][0]  # MRR is the gym's
+    assert inputs_here["heatmap"][0] != inputs_there["heatmap"][0]
+    assert dashboard_figures(here)["heatmap"].total == 1
+    assert dashboard_figures(there)["heatmap"].total == 0
