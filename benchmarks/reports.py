@@ -342,7 +342,7 @@ def seed(members: int, check_ins: int, today: dt.date) -> dict[str, Any]:
             "number": "'CN-' || i.id",
             "invoice_id": "i.id",
             "amount": "i.total / 10",
-            "tax_amount": "(i.tax_total * (i.total / 10)) / i.total",
+            "tax_amount": "(i.tax_total::bigint * (i.total / 10)) / i.total",
             "currency": "'THB'",
             "reason": "'Goodwill'",
             "issued_at": "i.issued_at + interval '3 days'",
