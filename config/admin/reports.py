@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -21,7 +22,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from access_control.reports import BANDS, members_at_risk
+from access_control.reports import BANDS, heatmap_members, members_at_risk
 from billing.models import AddOn, Location, Member, Pack, Plan, Zone
 from billing.money import format_amount
 from billing.reports.arrears import BUCKET_KEYS, arrears_aging
@@ -176,13 +177,30 @@ def _pct(rate: Any) -> float | None:
     return None if points is None else points / 100
 
 
-def _heat_levels(heatmap: Any) -> list[dict[str, Any]]:
+def _heat_levels(heatmap: Any, report: ReportFilter) -> list[dict[str, Any]]:
     if heatmap is None:
         return []
     peak = heatmap.peak or 1
+    base = {"figure": "heatmap", "start": report.start, "end": report.end}
+    base["location"] = heatmap.location.pk
+    if report.zone_id:
+        base["zone"] = report.zone_id
+    url = reverse("admin:reports_members")
     return [
-        {"day": day, "cells": [{"count": c, "level": (c * 5 + peak - 1) // peak} for c in counts]}
-        for day, counts in zip(weekday_names(), heatmap.counts, strict=True)
+        {
+            "day": day,
+            "cells": [
+                {
+                    "count": c,
+                    "level": (c * 5 + peak - 1) // peak,
+                    "link": f"{url}?{urlencode({**base, 'day': index + 1, 'hour': hour})}"
+                    if c
+                    else "",
+                }
+                for hour, c in enumerate(counts)
+            ],
+        }
+        for index, (day, counts) in enumerate(zip(weekday_names(), heatmap.counts, strict=True))
     ]
 
 
@@ -203,7 +221,7 @@ def dashboard_view(request: HttpRequest, site: Any) -> HttpResponse:
             figures=figures,
             tables=tables,
             charts=_charts(figures, tables),
-            heat=_heat_levels(figures["heatmap"]),
+            heat=_heat_levels(figures["heatmap"], report),
             query=request.GET.urlencode() if "start" in request.GET else "",
             report=report,
             currency=settings.GYM_CURRENCY,
@@ -369,6 +387,35 @@ def _at_risk_lines(request: HttpRequest) -> tuple[str, list[str], Lines]:
     ]  # fmt: skip
 
 
+def _int_param(request: HttpRequest, name: str, low: int, high: int) -> int:
+    raw = request.GET.get(name, "")
+    if not raw.isdigit() or len(raw) > 12 or not low <= int(raw) <= high:
+        raise Http404(_("No such figure."))
+    return int(raw)
+
+
+def _heatmap_lines(request: HttpRequest) -> tuple[str, list[str], Lines]:
+    weekday = _int_param(request, "day", 1, 7)
+    hour = _int_param(request, "hour", 0, 23)
+    start, end = _date_param(request, "start"), _date_param(request, "end")
+    if start > end or (end - start).days > LONGEST_RANGE_DAYS:
+        raise Http404(_("Give dates such as 2027-05-31."))
+    location = Location.objects.filter(pk=_int_param(request, "location", 1, 10**12)).first()
+    if location is None:
+        raise Http404(_("No such figure."))
+    zone_id = None
+    if request.GET.get("zone"):
+        zone_id = _int_param(request, "zone", 1, 10**12)
+        if not Zone.objects.filter(pk=zone_id, location=location).exists():
+            raise Http404(_("No such figure."))
+    rows = heatmap_members(location, start, end, weekday, hour, zone_id=zone_id)
+    day = weekday_names()[weekday - 1]
+    title = (
+        f"{location}: {day} {hour:02d}:00–{hour:02d}:59, {format_date(start)} – {format_date(end)}"
+    )
+    return title, [_("Entries")], [(member, [f"{count:,}"]) for member, count in rows]
+
+
 def _paying_lines(request: HttpRequest) -> tuple[str, list[str], Lines]:
     currency = settings.GYM_CURRENCY
     standing = sorted(
@@ -432,6 +479,8 @@ def members_view(request: HttpRequest, site: Any) -> HttpResponse:
         title, columns, lines = _at_risk_lines(request)
     elif figure == "paying":
         title, columns, lines = _paying_lines(request)
+    elif figure == "heatmap":
+        title, columns, lines = _heatmap_lines(request)
     else:
         raise Http404(_("No such figure."))
     shown = lines[:MEMBERS_SHOWN]

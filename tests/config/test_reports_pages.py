@@ -282,6 +282,12 @@ def test_cohorts_revenue_at_risk_and_paying_open_their_members(traveller, as_rol
         link = f"/admin/reports/members/?figure=at_risk&band={band}"
         assert _members(owner, link) == [who], band
 
+    # A heatmap cell: who came in then (Sunday 14 March, 18:30: the member who stays).
+    sunday_six_pm = page.context["heat"][6]["cells"][18]
+    assert sunday_six_pm["count"] == 1
+    assert _members(owner, sunday_six_pm["link"]) == [stays]
+    assert page.context["heat"][0]["cells"][18]["link"] == ""  # nobody on Monday
+
     # The MRR card: who pays today.
     assert set(_members(owner, "/admin/reports/members/?figure=paying")) == {
         stays,
@@ -305,6 +311,14 @@ def test_cohorts_revenue_at_risk_and_paying_open_their_members(traveller, as_rol
         {"figure": "revenue", "group": "plan", "name": "Basic\x07", "start": "2027-01-01",
          "end": "2027-02-01"},
         {"figure": "at_risk", "band": "forever"},
+        {"figure": "heatmap", "day": "8", "hour": "1", "start": "2027-01-01",
+         "end": "2027-02-01", "location": "1"},
+        {"figure": "heatmap", "day": "1", "hour": "24", "start": "2027-01-01",
+         "end": "2027-02-01", "location": "1"},
+        {"figure": "heatmap", "day": "1", "hour": "1", "start": "2027-01-01",
+         "end": "2027-02-01", "location": "999999"},
+        {"figure": "heatmap", "day": "1", "hour": "1", "start": "2027-01-01",
+         "end": "2027-02-01", "location": "-1"},
     ],
 )  # fmt: skip
 def test_bad_drill_downs_to_the_new_figures_are_404(traveller, as_role, query):
