@@ -89,7 +89,7 @@ COHORT_MEMBERS = {"en": "1 member", "th": "สมาชิก 1 คน"}
 def test_a_cohort_and_members_at_risk_open_the_right_members(
     desk: Page, lang: str, server: str, login: Any, make_staff: Any
 ) -> None:
-    joined_month, joined = a_gym_with_history()
+    _joined_month, joined = a_gym_with_history()
     stays, left = (m.member for m in joined)
     login(desk, make_staff(roles.OWNER))
     desk.goto("/admin/reports/")
