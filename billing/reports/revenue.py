@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, CharField, Count, Func, Q, Sum, Value, When
+from django.db.models import Count, Func, Sum, Value
 
 from config import clock
 
@@ -119,54 +119,79 @@ def credited_by_line(start: dt.date, end: dt.date) -> dict[RowKey, tuple[str, in
     return {key: (names[key], amount) for key, amount in shares.items()}
 
 
+# Lines grouped by what they bill: the ids alone (a handful of groups the planner hashes),
+# the names joined to the few groups afterwards.  Lines naming nothing are the second
+# statement's, grouped by their description.
+_BY_THING = """
+SELECT g.kind, g.plan_id, p.name, g.addon_id, a.name, g.pack_id, k.name, g.lines, g.net
+FROM (
+    SELECT l.kind, l.plan_id, l.addon_id, l.pack_id, COUNT(*) AS lines,
+           SUM(l.net_amount) AS net
+    FROM billing_invoiceline l
+    JOIN billing_invoice i ON i.id = l.invoice_id
+    WHERE {where}
+      AND NOT (l.kind = ANY(%(named)s)
+               AND l.plan_id IS NULL AND l.addon_id IS NULL AND l.pack_id IS NULL)
+    GROUP BY 1, 2, 3, 4
+) g
+LEFT JOIN billing_plan p ON p.id = g.plan_id
+LEFT JOIN billing_addon a ON a.id = g.addon_id
+LEFT JOIN billing_pack k ON k.id = g.pack_id
+"""
+_BY_DESCRIPTION = """
+SELECT l.kind, regexp_replace(l.description, %(suffix)s, ''), COUNT(*), SUM(l.net_amount)
+FROM billing_invoiceline l
+JOIN billing_invoice i ON i.id = l.invoice_id
+WHERE {where}
+  AND l.kind = ANY(%(named)s)
+  AND l.plan_id IS NULL AND l.addon_id IS NULL AND l.pack_id IS NULL
+GROUP BY 1, 2
+"""
+_ISSUED_IN_RANGE = """i.issued_at >= %(start)s AND i.issued_at < %(end)s
+      AND i.currency = %(currency)s AND i.status <> ALL(%(not_issued)s)
+      AND l.kind = ANY(%(kinds)s)"""
+
+
 def revenue_by_product(start: dt.date, end: dt.date) -> list[RevenueRow]:
     """Net revenue of invoices issued from ``start`` to ``end`` (gym-local, both included),
     less credit notes issued in the range, by plan, add-on and pack (by what was billed,
-    under its name now), proration and discount, largest first.  Two queries."""
+    under its name now), proration and discount, largest first.  Three queries."""
     first, after = _range(start, end)
-    unnamed = Q(plan__isnull=True, addon__isnull=True, pack__isnull=True)
-    rows = (
-        InvoiceLine.objects.filter(
-            invoice__issued_at__gte=first,
-            invoice__issued_at__lt=after,
-            invoice__currency=settings.GYM_CURRENCY,
-            kind__in=list(GROUPS),
-        )
-        .exclude(invoice__status__in=_NOT_ISSUED)
-        .annotate(
-            fallback=Case(
-                When(
-                    unnamed,
-                    then=_StripPeriod("description", Value(_PERIOD_SUFFIX), Value("")),
-                ),
-                default=Value(""),
-                output_field=CharField(),
-            )
-        )
-        .values(
-            "kind",
-            "plan_id",
-            "plan__name",
-            "addon_id",
-            "addon__name",
-            "pack_id",
-            "pack__name",
-            "fallback",
-        )
-        .annotate(lines=Count("pk"), net=Sum("net_amount"))
-        .order_by()
-    )
+    params = {
+        "start": first,
+        "end": after,
+        "currency": settings.GYM_CURRENCY,
+        "not_issued": [str(s) for s in _NOT_ISSUED],
+        "kinds": [str(k) for k in GROUPS],
+        "named": [str(LineKind.PLAN), str(LineKind.ADDON), str(LineKind.PACK)],
+        "suffix": _PERIOD_SUFFIX,
+    }
     merged: dict[RowKey, list[Any]] = {}
-    for row in rows:
-        key = _key(row["kind"], row["plan_id"], row["addon_id"], row["pack_id"], row["fallback"])
-        name = {
-            "plan": row["plan__name"],
-            "addon": row["addon__name"],
-            "pack": row["pack__name"],
-        }.get(key[0]) or key[2]
+
+    def add(key: RowKey, name: str, lines: int, net: int) -> None:
         entry = merged.setdefault(key, [name, 0, 0])
-        entry[1] += row["lines"]
-        entry[2] += int(row["net"] or 0)
+        entry[1] += lines
+        entry[2] += net
+
+    with connection.cursor() as cursor:
+        cursor.execute(_BY_THING.format(where=_ISSUED_IN_RANGE), params)
+        for (
+            kind,
+            plan,
+            plan_name,
+            addon,
+            addon_name,
+            pack,
+            pack_name,
+            lines,
+            net,
+        ) in cursor.fetchall():
+            key = _key(kind, plan, addon, pack, "")
+            name = {"plan": plan_name, "addon": addon_name, "pack": pack_name}.get(key[0])
+            add(key, name or "", lines, int(net or 0))
+        cursor.execute(_BY_DESCRIPTION.format(where=_ISSUED_IN_RANGE), params)
+        for kind, name, lines, net in cursor.fetchall():
+            add(_key(kind, None, None, None, name), name, lines, int(net or 0))
     credited = credited_by_line(start, end)
     for key in credited.keys() - merged.keys():
         merged[key] = [credited[key][0], 0, 0]  # credited in the range, invoiced before it
