@@ -462,7 +462,7 @@ def main() -> None:
         from billing.models import Location
 
         print(f"Reusing the gym a previous run built in {args.database_url.rsplit('/', 1)[1]}.")
-        place = {"location": Location.objects.order_by("pk").first()}
+        place = {"location": Location.objects.order_by("pk").get(name="Bench site")}
     else:
         print(f"Building the gym ({args.members:,} members, two years to {today}) …")
         started = time.monotonic()
