@@ -6,9 +6,9 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import Min, Q, QuerySet
+from django.db.models import Exists, Min, OuterRef, Q, QuerySet, Subquery
 
-from billing.models import Invoice, InvoiceStatus
+from billing.models import Invoice, InvoiceStatus, PaymentAttempt
 
 from .models import (
     ACTIVE_CASE_STATUSES,
@@ -128,23 +128,50 @@ def amount_at_risk(case: DunningCase, installments: list[PaymentPlanInstallment]
     )
 
 
-def same_card_cases(case: DunningCase) -> list[DunningCase]:
-    """The member's other open cases waiting for a new card to replace the same card
-    (a payer's renewals on one card that was hard declined), oldest first."""
+def same_card_invoices(case: DunningCase, today: dt.date) -> list[Invoice]:
+    """The member's other open invoices, due by ``today``, last charged to the card the
+    case waits to have replaced (a payer's renewals on one card that was hard declined),
+    oldest first: those already in a case waiting on that card, and those still being
+    charged in the same run (withheld, they will wait on it too).  Invoices on a payment
+    plan, or in a case that no longer waits on that card, are left out."""
     if not case.blocked_fingerprint or case.block_reason not in WAIT_FOR_MEMBER:
         return []
-    return list(
-        DunningCase.objects.filter(
-            member_id=case.member_id,
-            blocked_fingerprint=case.blocked_fingerprint,
-            block_reason__in=WAIT_FOR_MEMBER,
-            status__in=ACTIVE_CASE_STATUSES,
-            payment_plan__isnull=True,
-        )
-        .exclude(pk=case.pk)
-        .select_related("invoice")
+    last_card = (
+        PaymentAttempt.objects.filter(invoice_id=OuterRef("pk"))
+        .order_by("-pk")
+        .values("card_fingerprint")[:1]
+    )
+    waiting_elsewhere = DunningCase.objects.filter(invoice_id=OuterRef("pk")).exclude(
+        status__in=ACTIVE_CASE_STATUSES,
+        blocked_fingerprint=case.blocked_fingerprint,
+        block_reason__in=WAIT_FOR_MEMBER,
+        payment_plan__isnull=True,
+    )
+    found = (
+        Invoice.objects.filter(member_id=case.member_id, status=InvoiceStatus.OPEN)
+        .filter(Q(due_on__isnull=True) | Q(due_on__lte=today))
+        .exclude(pk=case.invoice_id)
+        .annotate(last_card=Subquery(last_card))
+        .filter(last_card=case.blocked_fingerprint)
+        .exclude(Exists(waiting_elsewhere))
         .order_by("pk")
     )
+    return [invoice for invoice in found if invoice.amount_due > 0]
+
+
+def pay_page_invoices(
+    case: DunningCase, installments: list[PaymentPlanInstallment] | None, today: dt.date
+) -> list[Invoice]:
+    """What the case's pay page collects, in order: the case's own invoices due by
+    ``today``, its open late fee, then (a payer asked once for a new card for every
+    renewal on it) the other invoices waiting on the same card (:func:`same_card_invoices`).
+    The page and the message that links to it both show this."""
+    owed = owed_invoices(case, installments, today)
+    fee = case.late_fee_invoice
+    if fee is not None and fee.status == InvoiceStatus.OPEN and fee.amount_due > 0:
+        owed.append(fee)
+    owed += [invoice for invoice in same_card_invoices(case, today) if invoice not in owed]
+    return owed
 
 
 def ask_leads(cases: Iterable[DunningCase]) -> dict[tuple[int, str], int]:

@@ -56,7 +56,7 @@ from ..models import (
     MessageDecision,
     MessageStatus,
 )
-from ..selectors import ask_leads, installments_by_case, ladders_for
+from ..selectors import ask_leads, installments_by_case, ladders_for, pay_page_invoices
 from ..sms import SmsMessage, get_sms_backend
 from ..timing import quiet_hours_end
 from .events import event_build
@@ -276,7 +276,29 @@ def message_context(
             case.membership is not None and case.membership.status in ("active", "trialing")
         ),
         **dates,
+        "invoice_numbers": invoice.number,
+        "page_invoices": [],
     }
+    if (
+        case.block_reason in WAIT_FOR_MEMBER
+        and case.blocked_fingerprint
+        and message.template not in CLOSING_TEMPLATES
+        and not (step is not None and step.cancel_membership)
+    ):
+        # The payer is asked once for a new card for every renewal on it, and the link's
+        # page collects them all: the message shows what the page will collect.
+        collected = pay_page_invoices(
+            case, installments_by_case([case.pk]).get(case.pk), clock.today()
+        )
+        # The late fee keeps its own line (``late_fee``).
+        principal = [i for i in collected if fee is None or i.pk != fee.pk]
+        if any(i.pk != invoice.pk for i in principal):
+            context["amount"] = format_amount(sum(i.amount_due for i in principal), case.currency)
+            context["invoice_numbers"] = ", ".join(i.number for i in principal)
+            context["page_invoices"] = [
+                {"number": i.number, "amount": format_amount(i.amount_due, i.currency)}
+                for i in principal
+            ]
     if message.template == "payment_plan":
         installments = installments_by_case([case.pk]).get(case.pk, [])
         context["installments"] = [

@@ -41,7 +41,7 @@ from members.models import Member
 
 from ..links import LinkInvalid, PayLink, read_token
 from ..models import DeclineCategory, DunningCase, DunningMessage, EventKind, MessageStatus
-from ..selectors import installments_by_case, owed_invoices, principal_invoices, same_card_cases
+from ..selectors import installments_by_case, pay_page_invoices, principal_invoices
 from .events import event_add
 from .messages import BEFORE_CLICKED
 
@@ -100,22 +100,13 @@ def page_for(token: str) -> PayPage:
     today = clock.today()
     if case is not None:
         installments = installments_by_case([case.pk]).get(case.pk)
-        page.owed = owed_invoices(case, installments, today)
+        # The member was asked once for a new card for every invoice on it: this page
+        # pays them all (and the message that asked says so: ``pay_page_invoices``).
+        page.owed = pay_page_invoices(case, installments, today)
         page.held = [
             invoice
             for invoice in principal_invoices(case, installments)
             if invoice.status == InvoiceStatus.UNCOLLECTIBLE and invoice.amount_due > 0
-        ]
-        fee = case.late_fee_invoice
-        if fee is not None and fee.status == InvoiceStatus.OPEN and fee.amount_due > 0:
-            page.owed.append(fee)
-        # The member was asked once for a new card for every invoice on it: this page
-        # pays them all.
-        page.owed += [
-            owed
-            for sibling in same_card_cases(case)
-            for owed in owed_invoices(sibling, None, today)
-            if owed not in page.owed
         ]
     elif invoice.status == InvoiceStatus.OPEN and invoice.amount_due > 0:
         page.owed = [invoice]

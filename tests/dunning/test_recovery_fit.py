@@ -155,6 +155,48 @@ def test_a_shared_card_hard_declined_on_one_renewal_gets_no_further_charge(bank,
     )
 
 
+def test_the_new_card_request_shows_what_its_page_collects(bank, gym, time_machine):
+    """The one message asking for a new card shows every invoice its page will collect and
+    their total, by email and by SMS, in the member's language."""
+    time_machine.move_to(local(2026, 3, 5, 9), tick=False)
+    plan = PlanFactory(price=80_000)
+    memberships, _fingerprint = family_on_one_card("tok_decline_lost_card", plan)
+    payer = memberships[0].payer
+    # A member alone on a card of their own, declined the same way.
+    member = MemberFactory()
+    alone = signed_up(member=member, plan=plan, token="tok_ok")
+    method = payment_method_attach(member, gateway="sandbox", token="tok_decline_lost_card.alone")
+    payment_method_set_default(method)
+    Membership.objects.filter(pk=alone.pk).update(payment_method=method)
+    mail.outbox = []
+    locmem.outbox.clear()
+
+    fail_renewal(time_machine)
+
+    (notice,) = [m for m in mail.outbox if m.to == [payer.email]]
+    assert "new card" in notice.subject.lower()
+    (sms,) = [s for s in locmem.outbox if s.to == payer.phone]
+    token = notice.body.split("/pay/")[1].split("/")[0]
+    page = page_for(token)
+    assert len(page.owed) == 3
+    total = "฿2,400.00"
+    assert page.total == 3 * 80_000
+    own = case_of(memberships[0]).invoice.number
+    assert own in notice.subject
+    for invoice in page.owed:
+        assert f"- {invoice.number}: ฿800.00" in notice.body
+        assert invoice.number in sms.body
+    assert f"Total due: {total}" in notice.body
+    assert "Amount due: ฿800.00" not in notice.body
+    assert total in sms.body and "฿800.00" not in sms.body
+
+    # A case alone on its card keeps its own invoice and amount.
+    (single,) = [m for m in mail.outbox if m.to == [member.email]]
+    assert "Amount due: ฿800.00" in single.body and "Total due" not in single.body
+    (single_sms,) = [s for s in locmem.outbox if s.to == member.phone]
+    assert "฿800.00" in single_sms.body
+
+
 def test_a_shared_card_charges_its_renewals_one_after_the_other(bank, gym, time_machine):
     """Funds declines do not block the card: each renewal still goes to the bank, one at a
     time (each round is committed before the next is sent)."""
