@@ -184,7 +184,12 @@ PAYS_AT_NEXT_MONEY = 0.50
 # The ladders' messages: (day, channels).
 OLD_LADDER = ((0, ("email", "sms")), (3, ("email",)), (7, ("email", "sms")),
               (10, ("email", "sms")), (14, ("email", "sms")))  # fmt: skip
-NEW_LADDER = (*OLD_LADDER, (21, ("email", "sms")))
+# The default ladder now (migrations 0008 and 0009): the day-3 reminder goes by SMS as well,
+# and a friendly reminder fills the silent stretch on day 21.
+NEW_LADDER = (
+    (0, ("email", "sms")), (3, ("email", "sms")), (7, ("email", "sms")),
+    (10, ("email", "sms")), (14, ("email", "sms")), (21, ("email", "sms")),
+)  # fmt: skip
 
 NEVER_RETRY_CODES = frozenset(
     {
@@ -520,6 +525,23 @@ class PolicySpec:
     one_card_at_a_time: bool
 
 
+LOW_FUNDS = ("funds", "maybe_funds")  # billing.declines.LOW_FUNDS
+
+
+def _same_pass(declined_at: dt.datetime, at: dt.datetime, tz: ZoneInfo) -> bool:
+    """Whether a retry due at ``at`` goes out in the same hourly dunning pass (one
+    ``attempts_process`` call) as the decline at ``declined_at``."""
+    hour = dt.timedelta(hours=1)
+    return (
+        declined_at <= at
+        and (at - declined_at) < hour
+        and (
+            at.astimezone(tz).replace(minute=0, second=0, microsecond=0)
+            == declined_at.astimezone(tz).replace(minute=0, second=0, microsecond=0)
+        )
+    )
+
+
 class Replay:
     """dunning's services' decisions on in-memory cases, calling the real policy code."""
 
@@ -577,6 +599,9 @@ class Replay:
         cases = [Case(i, end) for i in range(h.invoices)]
         history: dict[str, list[dt.datetime]] = {"original": []}
         dead: set[str] = set()
+        # Cards declined for low funds, and when: their other charges in the same run
+        # (the same hourly pass) are withheld as ``card_resting``.
+        resting: dict[str, dt.datetime] = {}
         outcome = Outcome()
         # The billing run: one charge per card at a time (new), or all at once (old).
         for case in cases:
@@ -585,6 +610,11 @@ class Replay:
                 outcome.withheld += 1
                 case.block_reason, case.blocked_card = "hard", "original"
                 continue
+            if self.spec.one_card_at_a_time and "original" in resting:
+                # ``card_resting``: not sent; the case opens with the decline's category.
+                outcome.withheld += 1
+                self._failed(case, "original", h.decline, at, tz)
+                continue
             history["original"].append(at)
             referee.attempt("original", h.brand, at)
             outcome.attempts += 1
@@ -592,6 +622,8 @@ class Replay:
             category = self._failed(case, "original", h.decline, at, tz)
             if self._never_again(h.decline, category, h.brand):
                 dead.add("original")
+            if category in LOW_FUNDS:
+                resting["original"] = at
         on_file = "original"
         acts = world.responses(h, self.spec.ladder)
         stop = h.cancel_at
@@ -615,6 +647,16 @@ class Replay:
             if card is None:
                 continue
             brand = h.brand if card == "original" else "visa"
+            if (
+                self.spec.one_card_at_a_time
+                and card in resting
+                and _same_pass(resting[card], at, tz)
+                and retry.reason == "policy"
+            ):
+                # Not sent; a policy retry gives its place in the budget back (it was
+                # never counted here).
+                outcome.withheld += 1
+                continue
             recent = [
                 t for t in history.setdefault(card, []) if at - self.caps.LONGEST_PERIOD < t <= at
             ]
@@ -637,6 +679,8 @@ class Replay:
             category = self._failed(case, card, decline, at, tz)
             if self._never_again(decline, category, brand):
                 dead.add(card)
+            if category in LOW_FUNDS:
+                resting[card] = at
         outcome.recovered_at = [c.recovered_at for c in cases]
         return outcome
 
@@ -863,7 +907,7 @@ def batch_path(payers: int, seed: int, database_url: str) -> BatchPathResult:
     from billing.gateways import get_gateway
     from billing.models import Membership, PaymentAttempt, Plan
     from billing.services.payments import (
-        CARD_BLOCKED,
+        NOT_SENT_CODES,
         payment_method_attach,
         payment_method_set_default,
     )
@@ -944,7 +988,7 @@ def batch_path(payers: int, seed: int, database_url: str) -> BatchPathResult:
         )
         referee = Referee()
         for attempt in attempts:
-            if attempt.decline_code == CARD_BLOCKED:
+            if attempt.decline_code in NOT_SENT_CODES:
                 result.withheld += 1
                 continue
             if bank.lookup_charge(attempt.idempotency_key) is None:
@@ -978,8 +1022,9 @@ def format_batch_path(r: BatchPathResult) -> str:
     return (
         f"Real batch path: {r.payers} payers, {r.memberships} memberships (2-4 per card), "
         f"billing_run + 30 days of dunning_run ({r.seconds:.0f} s)\n"
-        f"  charges that reached the bank: {r.sent:,}; withheld after a never-retry decline "
-        f"(card_blocked): {r.withheld:,}\n"
+        f"  charges that reached the bank: {r.sent:,}; withheld after a never-retry or "
+        f"low-funds decline on the card in the same run (card_blocked, card_resting): "
+        f"{r.withheld:,}\n"
         f"  violations (billing's first attempts included): never_retry {r.never_retry}, "
         f"caps {r.caps}\n"
         "  new-card requests (failed-payment notice by email, hard or customer-action): "
@@ -1016,7 +1061,8 @@ def main() -> None:
     )
     print(format_table(results))
     print(
-        "withheld: renewals not sent after the card's never-retry decline in the same run; "
+        "withheld: charges not sent after a never-retry or low-funds decline on the card in "
+        "the same run; "
         "violations: attempts that reached the bank breaking a rule, billing's first "
         "attempts included"
     )

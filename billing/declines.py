@@ -12,6 +12,11 @@ FUNDS = "funds"
 TEMPORARY = "temporary"
 GENERIC = "generic"
 PROCESSING = "processing"
+# Dunning's category for "do not honor": often low funds (its editable table's own).
+MAYBE_FUNDS = "maybe_funds"
+# After a decline of these categories the card has no money now: its other charges in
+# the same run are not sent (``billing.services.payments.attempts_process``).
+LOW_FUNDS = frozenset({FUNDS, MAYBE_FUNDS})
 
 DECLINE_CATEGORIES: dict[str, str] = {}
 for _category, _codes in {

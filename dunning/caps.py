@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from billing.models import AttemptStatus, PaymentAttempt
-from billing.services.payments import cards_lock
+from billing.services.payments import NOT_SENT_CODES, cards_lock
 
 from . import conf
 from .models import DeclineCategory
@@ -134,14 +134,20 @@ def credentials_history(
     fingerprints: Iterable[str], now: dt.datetime
 ) -> dict[str, list[dt.datetime]]:
     """Every attempt on each card from the longest cap period before ``now`` on, including
-    those written after ``now`` (by earlier batches of the same run, or another run)."""
+    those written after ``now`` (by earlier batches of the same run, or another run);
+    attempts billing withheld (never sent) are not reattempts and are left out."""
     history: dict[str, list[dt.datetime]] = defaultdict(list)
     wanted = {fp for fp in fingerprints if fp}
     if not wanted:
         return history
-    for fingerprint, at in PaymentAttempt.objects.filter(
-        card_fingerprint__in=wanted, created_at__gt=now - LONGEST_PERIOD
-    ).values_list("card_fingerprint", "created_at"):
+    for fingerprint, at in (
+        PaymentAttempt.objects.filter(
+            card_fingerprint__in=wanted, created_at__gt=now - LONGEST_PERIOD
+        )
+        # Charges billing withheld never reached a bank (card_blocked, card_resting).
+        .exclude(status=AttemptStatus.FAILED, decline_code__in=NOT_SENT_CODES)
+        .values_list("card_fingerprint", "created_at")
+    ):
         history[fingerprint].append(at)
     return history
 

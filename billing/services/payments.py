@@ -32,7 +32,7 @@ from config.db import bulk_insert_rows, bulk_update_rows
 from members.models import Member
 
 from .. import hooks
-from ..declines import CUSTOMER_ACTION, HARD
+from ..declines import CUSTOMER_ACTION, HARD, LOW_FUNDS
 from ..errors import PaymentNotAllowed
 from ..gateways import get_gateway
 from ..gateways.interface import (
@@ -61,6 +61,11 @@ logger = logging.getLogger(__name__)
 NO_PAYMENT_METHOD = "no_payment_method"
 # A charge not sent, because its card had a hard decline (``hooks.cards_blocked``).
 CARD_BLOCKED = "card_blocked"
+# A charge not sent, because its card was just declined for low funds in the same run
+# (a payer's other renewals on the card wait for its next retry; nothing reached the bank).
+CARD_RESTING = "card_resting"
+# Attempts that never reached a bank (the network caps do not count them).
+NOT_SENT_CODES = (CARD_BLOCKED, CARD_RESTING)
 UNSETTLED = (AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
 # What a gateway may finally answer for a charge that waited for authentication.
 FINAL_RESULTS = (ChargeStatus.SUCCEEDED, ChargeStatus.FAILED)
@@ -497,18 +502,25 @@ def attempts_process(attempt_ids: Sequence[int], *, lookup_first: bool = False) 
     round committed before the next, and each under the cards' locks (:func:`cards_lock`)
     so no other process charges the card meanwhile.  After a decline that forbids the
     card (a hard decline, Mastercard advice 03/21: ``hooks.cards_blocked``) the card's
-    remaining attempts are not sent: they fail as ``card_blocked``.
+    remaining attempts are not sent: they fail as ``card_blocked``.  After a low-funds
+    decline (``declines.LOW_FUNDS``) the card has no money now: its remaining attempts
+    in this call are not sent either and fail as ``card_resting``, with the decline's
+    category, so each is retried at the card's next planned retry (a payer's renewals on
+    one card then reach the bank once per retry, not once per renewal, and stay clear of
+    the networks' reattempt caps).
 
     Attempts another process is charging right now are skipped.  With ``lookup_first``
     the gateway is asked what became of each key before anything is sent.
     """
-    outcome = {"succeeded": 0, "failed": 0, "unknown": 0, "skipped": 0, "blocked": 0}
+    outcome = {"succeeded": 0, "failed": 0, "unknown": 0, "skipped": 0, "blocked": 0, "resting": 0}
     if not attempt_ids:
         return outcome
     rounds = _card_rounds(attempt_ids)
     outcome["skipped"] = len(set(attempt_ids)) - sum(len(ids) for ids in rounds)
+    resting: dict[str, str] = {}  # card -> the low-funds category it was declined with
     for ids in rounds:
-        for key, value in _attempts_process_round(ids, lookup_first=lookup_first).items():
+        processed = _attempts_process_round(ids, lookup_first=lookup_first, resting=resting)
+        for key, value in processed.items():
             outcome[key] += value
     return outcome
 
@@ -524,8 +536,14 @@ def _withheld(attempt: PaymentAttempt) -> ChargeResult | None:
         return ChargeResult(status=ChargeStatus.UNKNOWN, message=type(exc).__name__)
 
 
-def _attempts_process_round(attempt_ids: Sequence[int], *, lookup_first: bool) -> dict[str, int]:
-    outcome = {"succeeded": 0, "failed": 0, "unknown": 0, "skipped": 0, "blocked": 0}
+def _attempts_process_round(
+    attempt_ids: Sequence[int], *, lookup_first: bool, resting: dict[str, str] | None = None
+) -> dict[str, int]:
+    """One round of :func:`attempts_process`.  ``resting``: cards declined for low funds
+    earlier in the same call (their attempts are withheld); this round's low-funds
+    declines are added to it."""
+    resting = {} if resting is None else resting
+    outcome = {"succeeded": 0, "failed": 0, "unknown": 0, "skipped": 0, "blocked": 0, "resting": 0}
     # A caller's own transaction may already hold rows below the cards (an invoice): it
     # cannot then wait for a card's lock without breaking the lock order.
     nested = connection.in_atomic_block
@@ -545,8 +563,9 @@ def _attempts_process_round(attempt_ids: Sequence[int], *, lookup_first: bool) -
         )
         outcome["skipped"] = len(set(attempt_ids)) - len(attempts)
         blocked = hooks.cards_blocked({a.card_fingerprint for a in attempts})
-        sending = [a for a in attempts if a.card_fingerprint not in blocked]
-        withheld = [a for a in attempts if a.card_fingerprint in blocked]
+        held = blocked | {fp for fp in resting if fp}
+        sending = [a for a in attempts if a.card_fingerprint not in held]
+        withheld = [a for a in attempts if a.card_fingerprint in held]
         call = _lookup_gateway if lookup_first else _call_gateway
         if len(sending) == 1:
             results = [call(sending[0])]
@@ -563,11 +582,29 @@ def _attempts_process_round(attempt_ids: Sequence[int], *, lookup_first: bool) -
                 continue
             now = clock.now()
             attempt.status = AttemptStatus.FAILED
-            attempt.decline_code = CARD_BLOCKED
-            attempt.decline_category = HARD
-            attempt.message = "Not sent: this card had a hard decline and is never charged again"
             attempt.completed_at = now
-            outcome["blocked"] += 1
+            if attempt.card_fingerprint in blocked:
+                attempt.decline_code = CARD_BLOCKED
+                attempt.decline_category = HARD
+                attempt.message = (
+                    "Not sent: this card had a hard decline and is never charged again"
+                )
+                outcome["blocked"] += 1
+            else:
+                attempt.decline_code = CARD_RESTING
+                attempt.decline_category = resting[attempt.card_fingerprint]
+                attempt.message = (
+                    "Not sent: this card was just declined for low funds; "
+                    "retried at its next planned retry"
+                )
+                outcome["resting"] += 1
+        for attempt in sending:
+            if (
+                attempt.status == AttemptStatus.FAILED
+                and attempt.card_fingerprint
+                and attempt.decline_category in LOW_FUNDS
+            ):
+                resting.setdefault(attempt.card_fingerprint, attempt.decline_category)
         bulk_update_rows(
             attempts,
             [

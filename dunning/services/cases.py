@@ -23,6 +23,7 @@ from django.utils.translation import gettext
 
 from billing.models import Invoice, InvoiceStatus, PaymentAttempt
 from billing.money import format_amount
+from billing.services.payments import CARD_RESTING
 from config import clock
 from config.db import bulk_insert_rows, bulk_update_rows
 from members.models import MemberNote
@@ -40,6 +41,7 @@ from ..models import (
     EventKind,
     PaymentPlanInstallment,
     PlanStatus,
+    RetryReason,
     RetryStatus,
     ScheduledRetry,
 )
@@ -260,6 +262,9 @@ def _failures_record(failures: Mapping[int, _Failure]) -> None:
         if not cases:
             return
         ids = [case.pk for case in cases]
+        fields = FAILURE_FIELDS
+        if _budget_returned(cases, failures, now):
+            fields = [*fields, "retries_made"]
         ScheduledRetry.objects.filter(
             attempt_id__any=[failures[pk].attempt.pk for pk in ids], status=RetryStatus.SUBMITTED
         ).update(status=RetryStatus.FAILED, done_at=now)
@@ -271,7 +276,6 @@ def _failures_record(failures: Mapping[int, _Failure]) -> None:
                 for case in cases
             ]
         )
-        fields = FAILURE_FIELDS
         for case in cases:
             failure = failures[case.pk]
             if failure.installment is not None:
@@ -290,6 +294,37 @@ def _failures_record(failures: Mapping[int, _Failure]) -> None:
         cases_schedule(cases, installments=installments)
         bulk_update_rows(cases, fields)
         transaction.on_commit(lambda: advance_soon(ids))
+
+
+def _budget_returned(
+    cases: Sequence[DunningCase], failures: Mapping[int, _Failure], now: dt.datetime
+) -> bool:
+    """Retries billing did not send because their card had just been declined for low
+    funds in the same run (``card_resting``): nothing reached the bank, so the retry is
+    skipped rather than failed and a policy retry gives its place in the budget back.
+    Whether any case's ``retries_made`` changed."""
+    resting = {
+        failures[case.pk].attempt.pk: case
+        for case in cases
+        if failures[case.pk].attempt.decline_code == CARD_RESTING
+    }
+    if not resting:
+        return False
+    retries = list(
+        ScheduledRetry.objects.filter(
+            attempt_id__any=list(resting), status=RetryStatus.SUBMITTED
+        ).values_list("pk", "attempt_id", "reason")
+    )
+    ScheduledRetry.objects.filter(pk__any=[pk for pk, _, _ in retries]).update(
+        status=RetryStatus.SKIPPED, skip_reason=CARD_RESTING, done_at=now
+    )
+    returned = False
+    for _pk, attempt_id, reason in retries:
+        case = resting[attempt_id]
+        if reason == RetryReason.POLICY and case.retries_made > 0:
+            case.retries_made -= 1
+            returned = True
+    return returned
 
 
 # What recording a failure changes on a case.

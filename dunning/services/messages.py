@@ -294,7 +294,7 @@ def message_context(
         principal = [i for i in collected if fee is None or i.pk != fee.pk]
         if any(i.pk != invoice.pk for i in principal):
             context["amount"] = format_amount(sum(i.amount_due for i in principal), case.currency)
-            context["invoice_numbers"] = ", ".join(i.number for i in principal)
+            context["invoice_numbers"] = ", ".join(i.number or "" for i in principal)
             context["page_invoices"] = [
                 {"number": i.number, "amount": format_amount(i.amount_due, i.currency)}
                 for i in principal

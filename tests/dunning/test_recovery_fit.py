@@ -13,6 +13,7 @@ from billing.gateways import get_gateway
 from billing.models import AttemptStatus, Membership, PaymentAttempt
 from billing.services.payments import (
     CARD_BLOCKED,
+    CARD_RESTING,
     payment_method_attach,
     payment_method_set_default,
 )
@@ -24,6 +25,7 @@ from dunning.models import (
     RetryPolicy,
     RetryReason,
     RetryStatus,
+    ScheduledRetry,
 )
 from dunning.services.portal import page_for
 from dunning.services.retries import window_end
@@ -198,21 +200,86 @@ def test_the_new_card_request_shows_what_its_page_collects(bank, gym, time_machi
 
 
 def test_a_shared_card_charges_its_renewals_one_after_the_other(bank, gym, time_machine):
-    """Funds declines do not block the card: each renewal still goes to the bank, one at a
-    time (each round is committed before the next is sent)."""
+    """Each renewal is charged in its own round, each round committed before the next."""
     time_machine.move_to(local(2026, 3, 5, 9), tick=False)
-    _family, fingerprint = family_on_one_card("tok_decline_insufficient_funds", PlanFactory())
+    _family, fingerprint = family_on_one_card("tok_ok", PlanFactory())
     fail_renewal(time_machine)
     renewals = list(
         PaymentAttempt.objects.filter(card_fingerprint=fingerprint)
         .exclude(invoice__billing_reason="signup")
         .order_by("pk")
     )
-    assert len(renewals) == 3
-    assert [a.decline_code for a in renewals] == ["insufficient_funds"] * 3
+    assert [a.status for a in renewals] == [AttemptStatus.SUCCEEDED] * 3
     assert len(bank_received(fingerprint)) == 3
     completed = [a.completed_at for a in renewals if a.completed_at is not None]
     assert len(completed) == 3 and completed == sorted(completed)
+
+
+def test_a_shared_card_short_of_funds_rests_until_its_next_retry(bank, gym, time_machine):
+    """After a low-funds decline the card has no money now: the payer's other renewals on
+    it are not sent in that run (no reattempt counted against the caps, no retry used);
+    at the card's next retry the first renewal is charged, then the others, one by one."""
+    time_machine.move_to(local(2026, 3, 5, 9), tick=False)
+    family, fingerprint = family_on_one_card("tok_succeed_after_1", PlanFactory())
+    signups = len(bank_received(fingerprint))
+    fail_renewal(time_machine)
+    renewals = list(
+        PaymentAttempt.objects.filter(card_fingerprint=fingerprint)
+        .exclude(invoice__billing_reason="signup")
+        .order_by("pk")
+    )
+    assert [(a.decline_code, a.decline_category) for a in renewals] == [
+        ("insufficient_funds", "funds"),
+        (CARD_RESTING, "funds"),
+        (CARD_RESTING, "funds"),
+    ]
+    assert len(bank_received(fingerprint)) == signups + 1
+    cases = [case_of(m) for m in family]
+    assert [c.last_decline_category for c in cases] == ["funds"] * 3
+    assert all(c.block_reason == "" and c.retries_made == 0 for c in cases)
+    first_retry = min(r.due_at for r in ScheduledRetry.objects.filter(status=RetryStatus.PENDING))
+    assert all(
+        ScheduledRetry.objects.filter(
+            case=c, status=RetryStatus.PENDING, due_at=first_retry
+        ).exists()
+        for c in cases
+    )
+
+    run_at(time_machine, first_retry)
+    # One charge per renewal reached the bank at the retry: the first paid, and so the
+    # others were sent after it, in their own rounds.
+    received = bank_received(fingerprint)
+    assert len(received) == signups + 1 + 3
+    assert [a.status for a in received[-3:]] == [AttemptStatus.SUCCEEDED] * 3
+    assert {c.pk for c in DunningCase.objects.filter(status="recovered")} == {c.pk for c in cases}
+
+
+def test_a_retry_not_sent_on_a_resting_card_gives_its_place_back(bank, gym, time_machine):
+    """A policy retry withheld because the card was declined for low funds earlier in the
+    same run is skipped (not failed) and not counted in the case's retries."""
+    time_machine.move_to(local(2026, 3, 5, 9), tick=False)
+    family, fingerprint = family_on_one_card("tok_decline_insufficient_funds", PlanFactory())
+    fail_renewal(time_machine)
+    cases = [case_of(m) for m in family]
+    first_retry = min(r.due_at for r in ScheduledRetry.objects.filter(status=RetryStatus.PENDING))
+    before = len(bank_received(fingerprint))
+    run_at(time_machine, first_retry)
+    assert len(bank_received(fingerprint)) == before + 1
+    done = ScheduledRetry.objects.filter(case__in=cases, due_at=first_retry).order_by("case_id")
+    assert [(r.status, r.skip_reason) for r in done] == [
+        (RetryStatus.FAILED, ""),
+        (RetryStatus.SKIPPED, CARD_RESTING),
+        (RetryStatus.SKIPPED, CARD_RESTING),
+    ]
+    for case in cases:
+        case.refresh_from_db()
+    assert [c.retries_made for c in cases] == [1, 0, 0]
+    assert [
+        a.decline_code
+        for a in PaymentAttempt.objects.filter(
+            card_fingerprint=fingerprint, created_at__gte=first_retry
+        ).order_by("pk")
+    ] == ["insufficient_funds", CARD_RESTING, CARD_RESTING]
 
 
 def test_the_silent_stretch_gets_one_friendly_message_with_the_pay_link(
