@@ -127,6 +127,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "dunning.view_ladderstep",
         "dunning.change_ladderstep",
         "dunning.add_ladderstep",
+        "dunning.view_paydaycalendar",
+        "dunning.change_paydaycalendar",
+        "dunning.add_paydaycalendar",
         "dunning.view_paymentplan",
         "dunning.add_paymentplan",
         # Devices and stock.

@@ -23,6 +23,8 @@ MATRIX = [
     ("members.change_gymprofile", False, False, True),
     ("auth.change_user", False, False, True),
     ("django_celery_beat.change_periodictask", False, False, True),
+    ("dunning.change_retrypolicy", False, True, True),
+    ("dunning.change_paydaycalendar", False, True, True),
 ]
 
 
