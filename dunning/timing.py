@@ -132,28 +132,30 @@ def maybe_funds_retry_times(
     tz: ZoneInfo,
     paydays: Sequence[dt.date],
 ) -> list[dt.datetime]:
-    """ "Do not honor": alternate the generic timing and the payday timing.
+    """ "Do not honor": the budget alternates between the generic timing and the payday
+    timing, and the retries go out in time order.
 
-    The first retry follows the generic timing (the decline may be nothing to do with
-    money), the next the first payday after it, then the next generic day after that,
-    and so on; when one runs out, the other goes on.
+    The first retry goes to the generic timing's first day (the decline may be nothing
+    to do with money), the second to the first payday, the third to the generic timing's
+    second day, the fourth to the second payday, and so on; never two on one day (a
+    source whose next instant falls within a day of one already chosen gives its turn to
+    its following one), and when one source runs out the other goes on.  Each timing
+    keeps its own instants: the generic timing's early days are not lost behind a
+    payday, nor a payday behind the next generic day.
     """
-    generic = generic_retry_times(after, until, len(GENERIC_DAYS), retry_time, tz)
-    payday = payday_instants(after, until, retry_time, tz, paydays)
-    sources = [generic, payday]
-    times: list[dt.datetime] = []
+    sources = [
+        generic_retry_times(after, until, len(GENERIC_DAYS), retry_time, tz),
+        payday_instants(after, until, retry_time, tz, paydays),
+    ]
+    chosen: list[dt.datetime] = []
     turn = 0
-    last = after
-    while len(times) < count:
-        nxt = next((at for at in sources[turn] if at > last + MIN_GAP), None)
-        if nxt is None:
-            nxt = next((at for at in sources[1 - turn] if at > last + MIN_GAP), None)
-            if nxt is None:
-                break
-        times.append(nxt)
-        last = nxt
-        turn = 1 - turn
-    return times
+    while len(chosen) < count and any(sources):
+        source = sources[turn] if sources[turn] else sources[1 - turn]
+        at = source.pop(0)
+        if all(abs(at - other) >= dt.timedelta(days=1) for other in chosen):
+            chosen.append(at)
+            turn = 1 - turn
+    return sorted(chosen)
 
 
 def _widening_offsets(span: int, count: int) -> list[int]:

@@ -731,7 +731,7 @@ def attempts_reconcile(*, older_than_seconds: int = 0) -> dict[str, int]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    totals = {"succeeded": 0, "failed": 0, "unknown": 0, "skipped": 0, "blocked": 0}
+    totals = {"succeeded": 0, "failed": 0, "unknown": 0, "skipped": 0, "blocked": 0, "resting": 0}
     for start in range(0, len(ids), 500):
         for key, value in attempts_process(ids[start : start + 500], lookup_first=True).items():
             totals[key] += value

@@ -7,6 +7,7 @@ import datetime as dt
 from django.db.models import Min
 
 from billing.models import Membership, PaymentAttempt
+from billing.services.payments import NOT_SENT_CODES
 from billing.services.run import billing_run
 from dunning.caps import cap_rules
 from dunning.models import ACTIVE_CASE_STATUSES, DunningCase, DunningMessage, MessageStatus
@@ -59,11 +60,12 @@ def run_until(time_machine, end: dt.datetime, *, max_runs: int = 500) -> int:
 
 
 def worst_window(fingerprint: str, brand: str) -> dict[str, int]:
-    """The most attempts any rolling window of each cap rule saw on this card."""
+    """The most attempts any rolling window of each cap rule saw on this card (those
+    billing withheld, never sent to the bank, left out)."""
     times = sorted(
-        PaymentAttempt.objects.filter(card_fingerprint=fingerprint).values_list(
-            "created_at", flat=True
-        )
+        PaymentAttempt.objects.filter(card_fingerprint=fingerprint)
+        .exclude(decline_code__in=NOT_SENT_CODES)
+        .values_list("created_at", flat=True)
     )
     worst: dict[str, int] = {}
     for rule in cap_rules(brand):

@@ -19,7 +19,7 @@ import random
 import pytest
 
 from billing.models import AttemptTrigger, Membership, PaymentAttempt
-from billing.services.payments import CARD_BLOCKED
+from billing.services.payments import NOT_SENT_CODES
 from billing.services.run import billing_run
 from dunning.caps import cap_rules, never_again_condition
 from dunning.services.run import dunning_run
@@ -51,7 +51,8 @@ def cap_breaches(fingerprint: str, brand: str) -> list[str]:
     """Each dunning charge on the card whose window (counting every attempt) is over a cap."""
     attempts = list(
         PaymentAttempt.objects.filter(card_fingerprint=fingerprint)
-        .exclude(decline_code=CARD_BLOCKED)  # failed here, never sent to the bank
+        # Withheld by billing (card_blocked, card_resting): never sent to the bank.
+        .exclude(decline_code__in=NOT_SENT_CODES)
         .values_list("created_at", "trigger")
     )
     times = sorted(at for at, _ in attempts)
@@ -71,7 +72,7 @@ def sent_after_hard_decline(fingerprint: str) -> int:
     first = (
         PaymentAttempt.objects.filter(card_fingerprint=fingerprint)
         .filter(never_again_condition())
-        .exclude(decline_code=CARD_BLOCKED)
+        .exclude(decline_code__in=NOT_SENT_CODES)
         .order_by("created_at", "pk")
         .first()
     )
@@ -83,7 +84,7 @@ def sent_after_hard_decline(fingerprint: str) -> int:
         PaymentAttempt.objects.filter(
             card_fingerprint=fingerprint, pk__gt=first.pk, trigger__in=DUNNING_TRIGGERS
         )
-        .exclude(decline_code=CARD_BLOCKED)
+        .exclude(decline_code__in=NOT_SENT_CODES)
         .count()
     )
 

@@ -228,7 +228,8 @@ def shared_card_members(count: int, token: str, plan) -> list[Membership]:
         # make 81 attempts in six days without the caps.
         ("tok_mc_advice_try_again_later_do_not_honor", "mastercard", 9, (8, 14)),
         # Generic declines on one Visa card over a 60-day window with a large budget.
-        ("tok_decline_do_not_honor", "visa", 6, (30, 60)),
+        # ("do not honor" is partly funds: its family's charges rest after each decline.)
+        ("tok_decline_generic_decline", "visa", 6, (30, 60)),
     ],
 )
 def test_a_long_run_never_exceeds_the_network_caps(

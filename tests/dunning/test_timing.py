@@ -97,18 +97,34 @@ def test_funds_without_a_payday_in_the_window_spread_out_instead():
 
 
 def test_do_not_honor_alternates_generic_and_payday_timing():
+    """The budget goes alternately to the generic timing's days and to the paydays, each
+    in its own order, never two retries on one day; they go out in time order."""
     failed = local(2026, 4, 5, 2)
     until = failed + dt.timedelta(days=31)
     times = retry_times("maybe_funds", after=failed, until=until, count=6, tz=BANGKOK)
-    generic = set(retry_times("generic", after=failed, until=until, count=10, tz=BANGKOK))
-    paydays = set(paydays_between(dt.date(2026, 4, 5), dt.date(2026, 5, 6)))
-    kinds = [
-        "payday" if t.astimezone(BANGKOK).date() in paydays else "generic" if t in generic else "?"
-        for t in times
-    ]
-    assert kinds == ["generic", "payday", "generic", "payday", "generic", "payday"]
-    assert times == sorted(times)
-    assert times[:2] == [local(2026, 4, 6), local(2026, 4, 16)]
+    generic = retry_times("generic", after=failed, until=until, count=10, tz=BANGKOK)
+    paydays = paydays_between(dt.date(2026, 4, 5), dt.date(2026, 5, 6))
+    payday_times = [local(d.year, d.month, d.day, 10) for d in paydays if d > dt.date(2026, 4, 5)]
+    assert times == sorted(times) and len(times) == 6
+    # Half the budget each: the generic timing's first three days, the first three paydays.
+    assert [t for t in times if t in generic] == generic[:3]
+    assert [t for t in times if t not in generic] == payday_times[:3]
+    assert times[:2] == [local(2026, 4, 6), local(2026, 4, 8)]
+    days = [t.astimezone(BANGKOK).date() for t in times]
+    assert len(set(days)) == len(days)
+
+
+def test_do_not_honor_gives_a_turn_away_rather_than_retry_twice_in_a_day():
+    """A payday on a generic day is not used twice: that timing's next instant takes the
+    turn.  Failed on Friday 24 April 2026: the generic timing's day 1 (the 25th) and the
+    paydays' first ones are far apart, but its 6th day (30 April) is the month's last
+    working day."""
+    failed = local(2026, 4, 24, 2)
+    until = failed + dt.timedelta(days=30)
+    times = retry_times("maybe_funds", after=failed, until=until, count=8, tz=BANGKOK)
+    days = [t.astimezone(BANGKOK).date() for t in times]
+    assert len(set(days)) == len(days) == 8
+    assert all(failed < t <= until for t in times)
 
 
 def test_temporary_retries_within_hours_then_daily():
