@@ -10,8 +10,9 @@ included:
 
 * **default**: the project's default policy (an unsaved ``RetryPolicy()``: decline-aware
   timing, 8 retries until the ladder's cancellation step; the Thai payday calendar;
-  "do not honor" as ``maybe_funds``; the ladder with its day-21 friendly reminder; a
-  family's renewals on one card charged one after the other);
+  "do not honor" as ``maybe_funds``; the ladder with its day-3 reminder by SMS too and
+  its day-21 friendly reminder; a family's renewals on one card charged one after the
+  other, the rest withheld in that run after a never-retry or a low-funds decline);
 * **old 14-day**: the policy on main before issue 18 (8 retries within 14 days, paydays
   as fixed dates 1st–2nd, 15th–16th, 25th–last, "do not honor" as ``generic``, no
   day-21 message, every renewal of a family sent to the bank at once);
