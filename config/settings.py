@@ -397,8 +397,9 @@ DUNNING_MAX_PROMISE_DAYS = env.int("DUNNING_MAX_PROMISE_DAYS", default=30)
 DUNNING_BATCH_SIZE = env.int("DUNNING_BATCH_SIZE", default=200)
 # Batches one run advances at once, each in its own thread and database connection.
 DUNNING_RUN_WORKERS = env.int("DUNNING_RUN_WORKERS", default=2)
-# Chunks of messages one delivery task sends at once, each in its own thread and connection.
-DUNNING_DELIVERY_WORKERS = env.int("DUNNING_DELIVERY_WORKERS", default=2)
+# Chunks of messages one delivery task sends at once, each in its own thread and connection
+# (more than 1 pays off when the provider is slow to answer; see docs/dunning.md).
+DUNNING_DELIVERY_WORKERS = env.int("DUNNING_DELIVERY_WORKERS", default=1)
 # SMS, for every app (billing.messaging.sms): ...console.ConsoleSmsBackend (demo),
 # ...locmem.LocmemSmsBackend (tests), ...sandbox.SandboxSmsBackend (a provider that can be
 # asked) or ...twilio.TwilioSmsBackend with the TWILIO_* settings below.  The older

@@ -66,7 +66,7 @@ def run_workers() -> int:
 
 def delivery_workers() -> int:
     """How many chunks of messages one delivery task sends at once (1: one after the other)."""
-    return max(int(getattr(settings, "DUNNING_DELIVERY_WORKERS", 2)), 1)
+    return max(int(getattr(settings, "DUNNING_DELIVERY_WORKERS", 1)), 1)
 
 
 def max_promise_days() -> int:
