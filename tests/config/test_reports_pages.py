@@ -19,6 +19,7 @@ from django_celery_beat.models import PeriodicTask
 
 from access_control.models import AccessEvent
 from access_control.presence import presence_record
+from access_control.reports import members_at_risk
 from billing.models import Location, Zone
 from billing.services import memberships as ms
 from billing.services.snapshots import mrr_months_write
@@ -367,3 +368,19 @@ def test_a_figure_is_cached_under_the_inputs_it_reads(traveller):
     assert inputs_here["heatmap"][0] != inputs_there["heatmap"][0]
     assert dashboard_figures(here)["heatmap"].total == 1
     assert dashboard_figures(there)["heatmap"].total == 0
+
+
+def test_members_at_risk_read_the_presence_rows_not_every_check_in(traveller):
+    """The last visit comes from the rows the access service keeps (one per member and
+    zone), so the figure's cost does not grow with the years of check-ins."""
+    gym = build_gym(traveller)
+    _seen(gym["joined"][0].member, gym["zone"], at(dt.date(2027, 2, 20)))
+    with CaptureQueriesContext(connection) as queries:
+        found = members_at_risk(dt.date(2027, 3, 15))
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "access_control_zonepresence" in sql
+    assert "access_control_accessevent" not in sql
+    # Its presence row says 20 February though a later entry (14 March, written by
+    # build_gym as an event alone) exists: the rows are what the figure reads.
+    assert [m.member_id for m in found.members] == [gym["joined"][0].member_id]
+    assert (found.at_risk, found.lapsed, found.never) == (1, 0, 0)
