@@ -170,7 +170,7 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
         name="Bench class",
         name_th="คลาสทดสอบ",
         waitlist_limit=500,
-        opens_days_before=14,
+        opens_days_before=28,  # the second week ends 15 days out: all of it open
         default_capacity=25,
     )
     now = clock.now()
