@@ -32,3 +32,8 @@ class BillingConfig(AppConfig):
         # and membership.
         hooks.register(hooks.portal_home_cards, home.portal_home_cards)
         hooks.register(hooks.portal_menu, menu.portal_menu)
+
+        from .audit_text import audit_value_text
+
+        # The audit trail shows prices and fees as money, tax rates as percentages.
+        hooks.register(hooks.audit_value_text, audit_value_text)

@@ -6,16 +6,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from . import audit
+from . import audit, hooks
 from .audit_models import AuditRecord
 
 
@@ -113,14 +115,16 @@ class AuditRecordAdmin(admin.ModelAdmin):
     @admin.display(description=_("changes"))
     def changes(self, record: AuditRecord) -> Any:
         keys = sorted(set(record.before) | set(record.after))
+        model = _subject_model(record.subject_type)
         rows = format_html_join(
             "",
-            "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
+            '<tr><th>{} <span class="quiet">{}</span></th><td>{}</td><td>{}</td></tr>',
             (
                 (
+                    _field_label(model, key),
                     key,
-                    json.dumps(record.before.get(key), ensure_ascii=False),
-                    json.dumps(record.after.get(key), ensure_ascii=False),
+                    _value_text(model, key, record.before),
+                    _value_text(model, key, record.after),
                 )
                 for key in keys
             ),
@@ -176,3 +180,31 @@ class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
 if admin.site.is_registered(Group):
     admin.site.unregister(Group)
 admin.site.register(Group, AuditedGroupAdmin)
+
+
+def _subject_model(subject_type: str) -> Any:
+    try:
+        return apps.get_model(subject_type) if "." in subject_type else None
+    except (LookupError, ValueError):
+        return None
+
+
+def _field_label(model: Any, key: str) -> str:
+    """The field's own name in the reader's language (the key itself when not a field)."""
+    try:
+        return str(model._meta.get_field(key).verbose_name) if model is not None else ""
+    except FieldDoesNotExist:
+        return ""
+
+
+def _value_text(model: Any, key: str, values: dict[str, Any]) -> str:
+    """A value as a person reads it: money as ``฿800.00`` and rates as ``7%`` (read by the
+    apps that own those fields, through ``hooks.audit_value_text``), else as recorded."""
+    if key not in values:
+        return ""
+    value = values[key]
+    if value is not None:
+        text = hooks.audit_value_for(model, key, value, values)
+        if text is not None:
+            return text
+    return json.dumps(value, ensure_ascii=False)

@@ -31,6 +31,11 @@ queries, whatever the member's history.
 
 ``portal_menu``: each callable takes the request and returns entries of the portal's
 menu (:class:`PortalLink`).  No queries: it runs on every portal page.
+
+``audit_value_text``: each callable takes an audit record's subject model (or ``None``),
+a key of its before/after values, the value, and the record's other values on that
+side, and returns the text a person reads (``฿800.00`` for a money field, ``7%`` for a
+rate) or ``None`` when the value means nothing special to it.  No queries.
 """
 
 from __future__ import annotations
@@ -149,6 +154,7 @@ member_page_facts: list[Callable[[HttpRequest, Any], Sequence[MemberFact]]] = []
 today_sections: list[Callable[[HttpRequest], Sequence[TodaySection]]] = []
 portal_home_cards: list[Callable[[HttpRequest, Any], Sequence[PortalCard]]] = []
 portal_menu: list[Callable[[HttpRequest], Sequence[PortalLink]]] = []
+audit_value_text: list[Callable[[Any, str, Any, dict[str, Any]], str | None]] = []
 
 
 def register(hook: list[Any], function: Callable[..., Any]) -> None:
@@ -186,3 +192,12 @@ def portal_cards_for(request: HttpRequest, member: Any) -> list[PortalCard]:
 def portal_menu_for(request: HttpRequest) -> list[PortalLink]:
     links = [link for make in portal_menu for link in make(request)]
     return sorted(links, key=lambda link: link.order)
+
+
+def audit_value_for(model: Any, key: str, value: Any, values: dict[str, Any]) -> str | None:
+    """The first registered reading of an audit value, or ``None``."""
+    for function in audit_value_text:
+        text = function(model, key, value, values)
+        if text is not None:
+            return text
+    return None

@@ -46,8 +46,9 @@ def test_the_owner_finds_a_price_change_and_a_members_trail(
     expect(changes.locator("thead")).to_contain_text(after)
     expect(changes.locator("tbody tr")).to_have_count(1)
     expect(changes.locator("tbody tr")).to_contain_text("price")
-    expect(changes.locator("tbody tr td").nth(0)).to_have_text("150000")
-    expect(changes.locator("tbody tr td").nth(1)).to_have_text("180000")
+    # Money as people read it, never minor units.
+    expect(changes.locator("tbody tr td").nth(0)).to_have_text("฿1,500.00")
+    expect(changes.locator("tbody tr td").nth(1)).to_have_text("฿1,800.00")
 
     # One member's trail: what was done to them, and nothing else.
     desk.goto(f"/admin/members/auditrecord/?member__id__exact={member.pk}")
