@@ -8,6 +8,10 @@ class AccessControlConfig(AppConfig):
     verbose_name = _("Access control")
 
     def ready(self) -> None:
+        # What it holds about a member: exported and erased through members.privacy.
+        from .privacy import register_access_control
+
+        register_access_control()
         from members import hooks
 
         from .admin import member_page

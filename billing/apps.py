@@ -7,6 +7,10 @@ class BillingConfig(AppConfig):
     verbose_name = _("Billing")
 
     def ready(self) -> None:
+        # What it holds about a member: exported and erased through members.privacy.
+        from .privacy import register_billing
+
+        register_billing()
         # Registers the ``__any`` lookup that billing's and dunning's batch queries use.
         from django.core import checks
 

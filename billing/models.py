@@ -582,6 +582,29 @@ class Invoice(models.Model):
         return max(self.total - self.amount_paid - self.amount_credited, 0)
 
 
+class InvoiceBuyer(models.Model):
+    """The buyer a tax invoice names, frozen when the member's personal data is erased
+    (``billing.privacy``): the tax invoice stays as it was issued for the legal retention
+    period (Revenue Code: 5 years), then this is anonymised too."""
+
+    invoice = models.OneToOneField(
+        Invoice, on_delete=models.CASCADE, related_name="buyer_record", verbose_name=_("invoice")
+    )
+    name = models.CharField(_("buyer's name"), max_length=200)
+    address = models.CharField(_("buyer's address"), max_length=700, blank=True)
+    tax_id = models.CharField(_("buyer's tax ID"), max_length=13, blank=True)
+    branch = models.CharField(_("buyer's branch"), max_length=40, blank=True)
+    frozen_at = models.DateTimeField(_("frozen"), default=clock.now)
+    anonymised_at = models.DateTimeField(_("anonymised"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invoice buyer (kept for tax)")
+        verbose_name_plural = _("invoice buyers (kept for tax)")
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}: {self.name}"
+
+
 class LineKind(models.TextChoices):
     PLAN = "plan", _("Membership")
     ADDON = "addon", _("Add-on")

@@ -7,6 +7,10 @@ class ClassesConfig(AppConfig):
     verbose_name = _("Classes")
 
     def ready(self) -> None:
+        # What it holds about a member: exported and erased through members.privacy.
+        from .privacy import register_classes
+
+        register_classes()
         from access_control import hooks as gate_hooks
         from members import hooks
 

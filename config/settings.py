@@ -300,6 +300,10 @@ BILLING_PDF_FONT_DIR = env.str("BILLING_PDF_FONT_DIR", default="/usr/share/fonts
 THAI_BUDDHIST_YEAR = env.bool("THAI_BUDDHIST_YEAR", default=True)
 # Below this age a member needs a guardian.  Thailand's age of majority is 20.
 MEMBERS_ADULT_AGE = env.int("MEMBERS_ADULT_AGE", default=20)
+# Personal data (docs/privacy.md): how long a member's download link works, and how long
+# invoices and tax documents are kept unchanged after an erasure (Revenue Code: 5 years).
+PRIVACY_EXPORT_LINK_HOURS = env.int("PRIVACY_EXPORT_LINK_HOURS", default=24)
+PRIVACY_TAX_RETENTION_YEARS = env.int("PRIVACY_TAX_RETENTION_YEARS", default=5)
 
 # --- Static and media -----------------------------------------------------------------
 STATIC_URL = "static/"

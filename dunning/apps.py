@@ -8,6 +8,10 @@ class DunningConfig(AppConfig):
     verbose_name = _("Dunning")
 
     def ready(self) -> None:
+        # What it holds about a member: exported and erased through members.privacy.
+        from .privacy import register_dunning
+
+        register_dunning()
         from anymail.signals import tracking
 
         from . import hooks, receivers

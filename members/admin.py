@@ -31,8 +31,10 @@ from .models import (
     MemberNote,
     MemberStatus,
     PrivacyRequest,
+    PrivacyRequestKind,
     PrivacyRequestStatus,
 )
+from .privacy.admin_views import PrivacyPagesMixin
 from .profile import ProfilePagesMixin, status_badge
 from .selectors import RANK_NUMBER, member_search_ranked
 
@@ -114,7 +116,7 @@ class HasOpenAlertFilter(admin.SimpleListFilter):
 
 
 @admin.register(Member)
-class MemberAdmin(ProfilePagesMixin, admin.ModelAdmin):
+class MemberAdmin(PrivacyPagesMixin, ProfilePagesMixin, admin.ModelAdmin):
     list_display = ("member_number", "full_name_display", "phone", "email_display")
     list_display_links = ("member_number", "full_name_display")
 
@@ -226,7 +228,7 @@ class MemberAdmin(ProfilePagesMixin, admin.ModelAdmin):
         return names
 
     def get_urls(self) -> list[URLPattern]:
-        return self.profile_urls() + super().get_urls()
+        return self.privacy_urls() + self.profile_urls() + super().get_urls()
 
     def change_view(
         self,
@@ -564,7 +566,16 @@ for _app_label, _model_name in (
 class PrivacyRequestAdmin(admin.ModelAdmin):
     """Members' requests for a copy or the erasure of their data, made in the portal."""
 
-    list_display = ("member", "kind", "status", "requested_at", "handled_at", "handled_by")
+    list_display = (
+        "member",
+        "kind",
+        "status",
+        "source",
+        "requested_at",
+        "handled_at",
+        "handled_by",
+        "privacy_page",
+    )
     list_filter = ("status", "kind")
     search_fields = ("member__first_name", "member__last_name", "member__email")
     list_select_related = ("member", "handled_by")
@@ -575,8 +586,11 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         "requested_at",
         "ip_address",
         "status",
+        "source",
+        "requested_by",
         "handled_at",
         "handled_by",
+        "answer",
     )
     actions = ["mark_done", "mark_refused"]
 
@@ -587,9 +601,28 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         return False
 
     def _close(self, request: HttpRequest, queryset: QuerySet[PrivacyRequest], status: str) -> None:
+        skipped = 0
         for item in queryset:
+            if item.kind == PrivacyRequestKind.ERASURE:
+                skipped += 1  # answered on the member's privacy page: approve or decline
+                continue
             services.privacy_request_close(item, status=status, by=request.user)
         self.message_user(request, _("Requests updated."), messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                _(
+                    "Erasure requests are approved or declined on the member's privacy "
+                    "page: %(count)d left as they were."
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
+
+    @admin.display(description=_("privacy page"))
+    def privacy_page(self, obj: PrivacyRequest) -> str:
+        url = reverse("admin:members_member_privacy", args=[obj.member_id])
+        return format_html('<a href="{}">{}</a>', url, _("Open"))
 
     @admin.action(description=_("Mark as answered"), permissions=["change"])
     def mark_done(self, request: HttpRequest, queryset: QuerySet[PrivacyRequest]) -> None:

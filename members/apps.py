@@ -12,6 +12,8 @@ class MembersConfig(AppConfig):
 
         from . import hooks, roles, today
         from .portal import auth, menu
+        from .privacy.erasure import register_blocker
+        from .privacy.members_data import member_blockers, register_members
 
         # A member's confirmed new sign-in address becomes the address the gym writes to.
         email_changed.connect(auth.login_email_changed, dispatch_uid="members.login_email")
@@ -22,3 +24,9 @@ class MembersConfig(AppConfig):
         hooks.register(hooks.today_sections, today.today_sections)
         # The portal's menu starts with the shell's own pages; other apps add theirs.
         hooks.register(hooks.portal_menu, menu.portal_menu)
+        # What members hold about a member (docs/privacy.md); other apps register theirs.
+        register_members()
+        register_blocker(member_blockers)
+        from .privacy.admin_views import privacy_tool
+
+        hooks.register(hooks.member_page_tools, privacy_tool)

@@ -200,6 +200,9 @@ class Member(CleanTextModel, models.Model):
     )
     created_at = models.DateTimeField(_("joined"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
+    # Set when the member's personal data was erased (``members.privacy.erasure``): the
+    # record stays, anonymised, for the invoices the law keeps (docs/privacy.md).
+    erased_at = models.DateTimeField(_("erased"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("member")
@@ -358,9 +361,15 @@ class PrivacyRequestStatus(models.TextChoices):
     REFUSED = "refused", _("Declined")
 
 
+class PrivacyRequestSource(models.TextChoices):
+    PORTAL = "portal", _("Member portal")
+    DESK = "desk", _("Front desk")
+
+
 class PrivacyRequest(CleanTextModel, models.Model):
     """A member's request under the data protection law (PDPA, GDPR): a copy of their
-    data, or its erasure.  Made in the portal; staff answer it (the law gives 30 days)."""
+    data, or its erasure.  Made in the portal or at the desk; a copy is ready at once, an
+    erasure waits for a manager's approval (``members.privacy``; the law gives 30 days)."""
 
     member = models.ForeignKey(
         Member, on_delete=models.CASCADE, related_name="privacy_requests", verbose_name=_("member")
@@ -374,6 +383,20 @@ class PrivacyRequest(CleanTextModel, models.Model):
         db_index=True,
     )
     note = models.TextField(_("member's note"), blank=True, max_length=1000)
+    source = models.CharField(
+        _("made in"),
+        max_length=10,
+        choices=PrivacyRequestSource.choices,
+        default=PrivacyRequestSource.PORTAL,
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
     requested_at = models.DateTimeField(_("requested"), default=clock.now, db_index=True)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     handled_at = models.DateTimeField(_("handled"), null=True, blank=True)
@@ -385,11 +408,16 @@ class PrivacyRequest(CleanTextModel, models.Model):
         related_name="+",
         verbose_name=_("handled by"),
     )
+    answer = models.CharField(_("answer"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("privacy request")
         verbose_name_plural = _("privacy requests")
         ordering = ["-requested_at", "-pk"]
+        permissions = [
+            ("export_member_data", "Can download a member's data (PDPA)"),
+            ("approve_erasure", "Can approve the erasure of a member's data"),
+        ]
         constraints = [
             # One open request of each kind per member: asking again changes nothing.
             models.UniqueConstraint(
@@ -401,6 +429,62 @@ class PrivacyRequest(CleanTextModel, models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} · {self.get_kind_display()}"
+
+
+class ConsentKind(models.TextChoices):
+    MARKETING_EMAIL = "marketing_email", _("Marketing emails")
+    MARKETING_SMS = "marketing_sms", _("Marketing SMS")
+    BILLING_EMAIL = "billing_email", _("Billing and service emails")
+    BILLING_SMS = "billing_sms", _("Billing and service SMS")
+    TERMS = "terms", _("Membership terms")
+    WAIVER = "waiver", _("Liability waiver")
+    PRIVACY_NOTICE = "privacy", _("Privacy notice (PDPA)")
+    PHOTO = "photo", _("Photo on file")
+
+
+class ConsentSource(models.TextChoices):
+    PORTAL = "portal", _("Member portal")
+    JOIN = "join", _("Online join")
+    DESK = "desk", _("Front desk")
+    API = "api", _("Staff API")
+    ERASURE = "erasure", _("Data erased")
+    SYSTEM = "system", _("System")
+
+
+class Consent(models.Model):
+    """One consent given or withdrawn: what, yes or no, when, and where it came from.
+
+    Append-only: a change is a new row, so the history shows what the member agreed to at
+    any time.  The member's flags (``marketing_email``...) are the current answer;
+    ``members.services.consent_record`` writes both."""
+
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="consents", verbose_name=_("member")
+    )
+    kind = models.CharField(_("consent"), max_length=20, choices=ConsentKind.choices)
+    granted = models.BooleanField(_("given"))
+    source = models.CharField(_("where"), max_length=10, choices=ConsentSource.choices)
+    at = models.DateTimeField(_("when"), default=clock.now, db_index=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    evidence = models.CharField(_("evidence"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["member", "kind", "-at"], name="consent_member_kind_at")]
+
+    def __str__(self) -> str:
+        yes = _("given") if self.granted else _("withdrawn")
+        return f"{self.get_kind_display()}: {yes}"
 
 
 class MemberNote(CleanTextModel, models.Model):

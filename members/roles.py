@@ -40,6 +40,10 @@ _MEMBER_CORE = [
     "members.view_lead",
     "members.change_lead",
     "members.view_leadmessage",
+    # Privacy: the desk records a member's erasure request and sees their consents; a
+    # manager downloads their data and approves the erasure.
+    "members.add_privacyrequest",
+    "members.view_consent",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -98,6 +102,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Members' data requests from the portal (copy, erasure).
         "members.view_privacyrequest",
         "members.change_privacyrequest",
+        "members.export_member_data",
+        "members.approve_erasure",
         "members.add_agreementversion",
         "members.change_agreementversion",
         # Plans and prices.

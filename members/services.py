@@ -24,8 +24,12 @@ from config import clock
 
 from .audit import audit_record
 from .models import (
+    AgreementKind,
     AgreementSignature,
     AgreementVersion,
+    Consent,
+    ConsentKind,
+    ConsentSource,
     GymProfile,
     Household,
     Language,
@@ -138,12 +142,90 @@ def member_register(member: Member) -> Member:
     return _save_validated(member)
 
 
+# The member's flags each consent kind keeps the current answer in.
+CONSENT_FLAGS: dict[str, str] = {
+    ConsentKind.MARKETING_EMAIL: "marketing_email",
+    ConsentKind.MARKETING_SMS: "marketing_sms",
+    ConsentKind.BILLING_EMAIL: "transactional_email",
+    ConsentKind.BILLING_SMS: "transactional_sms",
+}
+AGREEMENT_CONSENTS: dict[str, str] = {
+    AgreementKind.MEMBERSHIP_TERMS: ConsentKind.TERMS,
+    AgreementKind.WAIVER: ConsentKind.WAIVER,
+    AgreementKind.PRIVACY: ConsentKind.PRIVACY_NOTICE,
+}
+
+
+def _consent_context(ip_address: str | None, by: Any) -> tuple[str | None, Any]:
+    """The request's address and staff member when the caller gave none."""
+    from .audit import _context
+
+    ctx = _context.get()
+    if ip_address is None and ctx is not None:
+        ip_address = ctx.ip
+    if by is None and ctx is not None and ctx.request is not None:
+        user = getattr(ctx.request, "user", None)
+        if getattr(user, "is_staff", False):
+            by = user
+    return ip_address, by
+
+
+def consent_record(
+    member: Member,
+    kind: str,
+    *,
+    granted: bool,
+    source: str,
+    ip_address: str | None = None,
+    by: Any = None,
+    evidence: str = "",
+    at: dt.datetime | None = None,
+) -> Consent:
+    """Record a consent given or withdrawn, with its time and source; the member's flag
+    for it (marketing, billing messages) is set to match."""
+    if kind not in ConsentKind.values:
+        raise ValidationError({"kind": _("Unknown consent.")}, code="consent_kind")
+    if source not in ConsentSource.values:
+        raise ValidationError({"source": _("Unknown source.")}, code="consent_source")
+    ip_address, by = _consent_context(ip_address, by)
+    consent = Consent.objects.create(
+        member=member,
+        kind=kind,
+        granted=bool(granted),
+        source=source,
+        at=at or clock.now(),
+        ip_address=ip_address or None,
+        recorded_by=by if getattr(by, "is_staff", False) else None,
+        evidence=(evidence or "")[:200],
+    )
+    flag = CONSENT_FLAGS.get(kind)
+    if flag and getattr(member, flag) != bool(granted):
+        setattr(member, flag, bool(granted))
+        Member.objects.filter(pk=member.pk).update(**{flag: bool(granted)})
+    return consent
+
+
+def _consents_changed(member: Member, before: Mapping[str, Any], *, source: str) -> None:
+    for kind, flag in CONSENT_FLAGS.items():
+        if flag in before and before[flag] != getattr(member, flag):
+            consent_record(member, kind, granted=getattr(member, flag), source=source)
+
+
+def _consent_flags(member: Member) -> dict[str, Any]:
+    if not member.pk:
+        return {}
+    return Member.objects.filter(pk=member.pk).values(*CONSENT_FLAGS.values()).first() or {}
+
+
 @transaction.atomic
-@transaction.atomic
-def member_update(member: Member, **data: Any) -> Member:
+def member_update(
+    member: Member, *, consent_source: str = ConsentSource.DESK, **data: Any
+) -> Member:
     """Change a member's details (the desk, the API).  A member with a portal login signs
     in with their email, so a new email moves the login to it, unverified until the
-    member confirms it (allauth asks them at their next sign-in)."""
+    member confirms it (allauth asks them at their next sign-in).  A changed consent flag
+    is recorded (``Consent``) with ``consent_source``."""
+    before = _consent_flags(member)
     _apply(member, data)
     member.full_clean()
     stored = (
@@ -154,6 +236,7 @@ def member_update(member: Member, **data: Any) -> Member:
     _save_validated(member)
     if stored is not None and stored != member.email:
         _login_email_follow(member)
+    _consents_changed(member, before, source=consent_source)
     return member
 
 
@@ -211,11 +294,21 @@ def member_language_set(member: Member, language: str) -> Member:
 
 
 @transaction.atomic
-def member_set_marketing_consent(member: Member, *, email: bool, sms: bool) -> Member:
+def member_set_marketing_consent(
+    member: Member, *, email: bool, sms: bool, source: str = ConsentSource.PORTAL
+) -> Member:
+    """The member's marketing consent, recorded per channel that changed (``Consent``)."""
+    before = _consent_flags(member)
     member.marketing_email = email
     member.marketing_sms = sms
     member.marketing_consent_at = clock.now() if (email or sms) else None
     member.save(update_fields=["marketing_email", "marketing_sms", "marketing_consent_at"])
+    for kind, flag, now in (
+        (ConsentKind.MARKETING_EMAIL, "marketing_email", email),
+        (ConsentKind.MARKETING_SMS, "marketing_sms", sms),
+    ):
+        if before.get(flag) != now or not member.consents.filter(kind=kind).exists():
+            consent_record(member, kind, granted=now, source=source)
     return member
 
 
@@ -257,6 +350,7 @@ def agreement_sign(
     ip_address: str | None,
     user_agent: str = "",
     signed_at: dt.datetime | None = None,
+    consent_source: str = ConsentSource.DESK,
 ) -> AgreementSignature:
     """Record that ``signer_name`` accepted ``version`` for ``member``; never twice.
 
@@ -271,7 +365,7 @@ def agreement_sign(
         raise ValidationError({"signer_name": _("A guardian must sign for a minor.")})
     if AgreementSignature.objects.filter(member=member, version=version).exists():
         raise ValidationError({"version": _("This version is already signed.")})
-    return AgreementSignature.objects.create(
+    signature = AgreementSignature.objects.create(
         member=member,
         version=version,
         signer_name=signer_name,
@@ -280,6 +374,16 @@ def agreement_sign(
         ip_address=ip_address or None,
         user_agent=(user_agent or "")[:400],
     )
+    consent_record(
+        member,
+        AGREEMENT_CONSENTS.get(version.kind, ConsentKind.TERMS),
+        granted=True,
+        source=consent_source,
+        ip_address=ip_address,
+        evidence=f"{version.kind} v{version.version}",
+        at=signature.signed_at,
+    )
+    return signature
 
 
 def note_add(
@@ -406,7 +510,7 @@ def member_profile_update(
     if unknown:
         raise ValidationError({field: _("This field cannot be set here.") for field in unknown})
     locked = Member.objects.select_for_update().get(pk=member.pk)
-    member_update(locked, **data)
+    member_update(locked, consent_source=ConsentSource.PORTAL, **data)
     if (locked.marketing_email, locked.marketing_sms) != (marketing_email, marketing_sms):
         member_set_marketing_consent(locked, email=marketing_email, sms=marketing_sms)
     return locked

@@ -7,6 +7,10 @@ class PosConfig(AppConfig):
     verbose_name = _("Point of sale")
 
     def ready(self) -> None:
+        # What it holds about a member: exported and erased through members.privacy.
+        from .privacy import register_pos
+
+        register_pos()
         from billing import hooks as billing_hooks
         from members import hooks as member_hooks
 

@@ -31,7 +31,7 @@ from django.utils import timezone, translation
 from config import dates
 from members.models import GymProfile, Member
 
-from ..models import Invoice, InvoiceStatus
+from ..models import Invoice, InvoiceBuyer, InvoiceStatus
 from ..money import format_amount, format_rate
 from .pdf import FAMILY, html_to_pdf
 from .thai_words import baht_text
@@ -93,6 +93,17 @@ def buyer(member: Member) -> Party:
     )
 
 
+def invoice_buyer(invoice: Invoice) -> Party:
+    """The buyer this invoice names: as frozen when the member's data was erased (kept
+    unchanged for the retention period), else as the member's details say."""
+    frozen = InvoiceBuyer.objects.filter(invoice_id=invoice.pk).first()
+    if frozen is not None:
+        return Party(
+            name=frozen.name, address=frozen.address, tax_id=frozen.tax_id, branch=frozen.branch
+        )
+    return buyer(invoice.member)
+
+
 def _both_dates(value: dt.date | dt.datetime | None) -> tuple[str, str]:
     """The date in Thai (Buddhist year where the gym uses it) and in English."""
     if value is None:
@@ -146,7 +157,7 @@ def tax_invoice_context(invoice: Invoice) -> dict[str, Any]:
         "void": invoice.status == InvoiceStatus.VOID,
         "paid": invoice.status == InvoiceStatus.PAID,
         "seller": seller(invoice),
-        "buyer": buyer(invoice.member),
+        "buyer": invoice_buyer(invoice),
         "issued_th": issued_th,
         "issued_en": issued_en,
         "paid_th": paid_th,

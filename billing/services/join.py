@@ -375,7 +375,7 @@ def _save_people(details: JoinDetails) -> Member:
         member.household = household
         member.save(update_fields=["household", "updated_at"])
     if details.marketing_email:
-        member_set_marketing_consent(member, email=True, sms=False)
+        member_set_marketing_consent(member, email=True, sms=False, source="join")
     return member
 
 
@@ -392,6 +392,7 @@ def _record_signatures(member: Member, signature: JoinSignature) -> None:
             ip_address=signature.ip_address,
             user_agent=signature.user_agent,
             signed_at=signature.signed_at,
+            consent_source="join",
         )
 
 

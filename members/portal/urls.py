@@ -12,5 +12,6 @@ urlpatterns = [
     path("family/<int:member_id>/", views.dependant, name="dependant"),
     path("profile/", views.profile, name="profile"),
     path("privacy/", views.privacy, name="privacy"),
+    path("privacy/download/<str:token>/", views.privacy_download, name="privacy_download"),
     path("invite/<str:uid>/<str:token>/", views.invite, name="invite"),
 ]

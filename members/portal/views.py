@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -23,8 +23,18 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from config import clock
+
 from .. import hooks, services
-from ..models import Member, PrivacyRequest, PrivacyRequestKind
+from ..models import (
+    Member,
+    PrivacyRequest,
+    PrivacyRequestKind,
+    PrivacyRequestSource,
+    PrivacyRequestStatus,
+)
+from ..privacy import erasure
+from ..privacy import export as privacy_export
 from ..services import PORTAL_PROFILE_FIELDS
 from .access import (
     is_portal_user,
@@ -128,29 +138,76 @@ def privacy(request: HttpRequest) -> HttpResponse:
     request.portal_section = "privacy"  # type: ignore[attr-defined]
     member = request.member  # type: ignore[attr-defined]
     form = PrivacyRequestForm(request.POST or None)
+    ip_address = request.META.get("REMOTE_ADDR") or None
     if request.method == "POST" and form.is_valid():
         try:
-            services.privacy_request_make(
-                member,
-                kind=form.cleaned_data["kind"],
-                note=form.cleaned_data["note"],
-                ip_address=request.META.get("REMOTE_ADDR") or None,
-            )
+            if form.cleaned_data["kind"] == PrivacyRequestKind.EXPORT:
+                privacy_export.export_request(
+                    member, source=PrivacyRequestSource.PORTAL, ip_address=ip_address
+                )
+                done = _(
+                    "Your copy is ready: download it below. The link works for %(hours)s hours."
+                ) % {"hours": settings.PRIVACY_EXPORT_LINK_HOURS}
+            else:
+                erasure.erasure_request(
+                    member,
+                    note=form.cleaned_data["note"],
+                    source=PrivacyRequestSource.PORTAL,
+                    ip_address=ip_address,
+                )
+                done = _("Your request is recorded. A manager will answer it within 30 days.")
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            messages.success(
-                request,
-                _("Your request is recorded. We will answer it by email within 30 days."),
-            )
+            messages.success(request, done)
             return HttpResponseRedirect(reverse("portal:privacy"))
+    now = clock.now()
+    requests: list[dict[str, Any]] = []
+    for item in PrivacyRequest.objects.filter(member=member).order_by("-requested_at", "-pk")[:20]:
+        link = expires = None
+        if item.kind == PrivacyRequestKind.EXPORT and item.status == PrivacyRequestStatus.DONE:
+            expires = privacy_export.export_link_expires(item)
+            if expires > now:
+                link = reverse(
+                    "portal:privacy_download", args=[privacy_export.export_link_token(item)]
+                )
+        requests.append({"item": item, "link": link, "expires": expires})
     context = {
         "member": member,
         "form": form,
-        "requests": PrivacyRequest.objects.filter(member=member).order_by("-requested_at")[:20],
+        "requests": requests,
         "kinds": PrivacyRequestKind,
+        "erasure_open": any(
+            entry["item"].kind == PrivacyRequestKind.ERASURE
+            and entry["item"].status == PrivacyRequestStatus.OPEN
+            for entry in requests
+        ),
+        "link_hours": settings.PRIVACY_EXPORT_LINK_HOURS,
     }
     return render(request, "members/portal/privacy.html", context)
+
+
+@never_cache
+@member_required
+def privacy_download(request: HttpRequest, token: str) -> HttpResponse:
+    """The member's own copy of their data, through the signed link the privacy page
+    shows: only theirs, and only until it expires (410 then; 404 for any other link)."""
+    member = request.member  # type: ignore[attr-defined]
+    try:
+        answered = privacy_export.export_link_request(token, member)
+    except privacy_export.LinkExpired:
+        return render(
+            request, "members/portal/privacy_link_expired.html", {"member": member}, status=410
+        )
+    except privacy_export.LinkInvalid as exc:
+        raise Http404(_("This download link is not valid.")) from exc
+    export = privacy_export.member_export(
+        member, reason=str(_("Downloaded from the portal")), request_id=answered.pk
+    )
+    response = HttpResponse(export.content, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @never_cache

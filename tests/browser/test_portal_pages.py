@@ -12,10 +12,7 @@ from tests.browser.axe import assert_accessible
 from tests.factories import MemberFactory
 
 SAVED = {"en": "Your details are saved.", "th": "บันทึกข้อมูลของคุณแล้ว"}
-RECORDED = {
-    "en": "Your request is recorded.",
-    "th": "บันทึกคำขอของคุณแล้ว",
-}
+READY = {"en": "Your copy is ready", "th": "สำเนาข้อมูลของคุณพร้อมแล้ว"}
 
 
 @pytest.fixture
@@ -69,7 +66,7 @@ def test_a_member_asks_for_a_copy_of_their_data(phone: Page, lang: str, member, 
     phone.goto("/portal/privacy/")
     assert_accessible(phone)
     phone.locator("#export-form button[type=submit]").click()
-    expect(phone.locator(".messages")).to_contain_text(RECORDED[lang])
+    expect(phone.locator(".messages")).to_contain_text(READY[lang])
     expect(phone.locator("#privacy-requests li")).to_have_count(1)
     assert PrivacyRequest.objects.filter(member=member, kind="export").count() == 1
     assert_accessible(phone)
