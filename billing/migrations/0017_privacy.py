@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0014_mrr_snapshots'),
+        ('billing', '0016_invoice_line_identity'),
     ]
 
     operations = [
