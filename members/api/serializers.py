@@ -56,4 +56,4 @@ class MemberSerializer(serializers.ModelSerializer):
         return services.member_create(**validated_data)
 
     def update(self, instance: Member, validated_data: dict[str, Any]) -> Member:
-        return services.member_update(instance, **validated_data)
+        return services.member_update(instance, consent_source="api", **validated_data)

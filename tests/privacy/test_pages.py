@@ -189,3 +189,15 @@ def test_an_erased_member_is_signed_out_of_the_portal(member_client, portal_memb
     response = member_client.get(reverse("portal:privacy"))
     assert response.status_code == 302
     assert Member.objects.get(pk=portal_member.pk).erased_at is not None
+
+
+def test_a_consent_changed_through_the_staff_api_is_recorded_as_the_apis(make_staff):
+    from rest_framework.test import APIClient
+
+    member = MemberFactory()
+    client = APIClient()
+    client.force_authenticate(make_staff(roles.FRONT_DESK))
+    response = client.patch(f"/api/v1/members/{member.pk}/", {"marketing_sms": True}, format="json")
+    assert response.status_code == 200
+    consent = member.consents.get(kind="marketing_sms")
+    assert consent.granted and consent.source == "api" and consent.recorded_by is not None
