@@ -195,6 +195,20 @@ def audit_records(entries: list[Entry]) -> list[AuditRecord]:
         return AuditRecord.objects.bulk_create(records)
 
 
+def _without_names(label: str, member: Any) -> str:
+    """The trail outlives an erasure and is never rewritten, so it names a member by their
+    number, never by their name: "Somchai Jaidee (#1042) — Gold" is kept as "#1042 — Gold"."""
+    number = getattr(member, "member_number", None)
+    names = [getattr(member, "full_name", ""), getattr(member, "first_name", "")]
+    if number is None:
+        return label
+    label = label.replace(f"{names[0]} (#{number})", f"#{number}") if names[0] else label
+    for name in names:
+        if name and len(name) > 1:
+            label = label.replace(name, f"#{number}")
+    return label
+
+
 def _build(ctx: AuditContext | None, entry: Entry, at: dt.datetime, previous: str) -> AuditRecord:
     who = _current_actor(ctx, entry.actor)
     record = AuditRecord(
@@ -205,7 +219,7 @@ def _build(ctx: AuditContext | None, entry: Entry, at: dt.datetime, previous: st
         action=entry.action,
         subject_type=entry.subject_type,
         subject_id=str(entry.subject_id),
-        subject_label=entry.subject_label[:200],
+        subject_label=_without_names(entry.subject_label, entry.member)[:200],
         member_id=getattr(entry.member, "pk", entry.member),
         before=jsonable(dict(entry.before or {})),
         after=jsonable(dict(entry.after or {})),
@@ -236,6 +250,8 @@ def audit_record(
         subject_type = subject_type or subject._meta.label_lower
         subject_id = subject_id or subject.pk
         subject_label = subject_label or str(subject)
+        if member is None and hasattr(subject, "member_number"):
+            member = subject  # a record about a member is one of theirs
     entry = Entry(
         action, subject_type, subject_id, subject_label, member, before, after, reason, actor
     )

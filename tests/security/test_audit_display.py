@@ -10,7 +10,8 @@ from django.utils import translation
 
 from members import audit, roles
 from members.audit_models import AuditRecord
-from tests.billing.factories import PlanFactory
+from tests.billing.factories import PlanFactory, signed_up
+from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +71,15 @@ def test_values_of_keys_that_are_not_fields_are_shown_as_recorded(owner_client):
     page = _record_page(owner_client, record)
 
     assert "150000" in page and "160000" in page
+
+
+def test_the_trail_names_a_member_by_number_never_by_name():
+    member = MemberFactory(first_name="Somchai", last_name="Jaidee")
+    record = audit.audit_record("member.note", member)
+    assert record.subject_label == f"#{member.member_number}"
+    assert record.member_id == member.pk
+
+    membership = signed_up(member=member)
+    about = audit.audit_record("membership.change", membership, member=member)
+    assert "Somchai" not in about.subject_label and "Jaidee" not in about.subject_label
+    assert f"#{member.member_number}" in about.subject_label
