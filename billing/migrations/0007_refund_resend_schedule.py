@@ -1,27 +1,9 @@
 from django.db import migrations
 
+from config.beat import beat_schedules
+
 NAME = "Ask again about pending card refunds"
 TASK = "billing.tasks.resend_pending_refunds"
-
-
-def create_schedule(apps, schema_editor):
-    from django.conf import settings
-
-    crontab_model = apps.get_model("django_celery_beat", "CrontabSchedule")
-    task_model = apps.get_model("django_celery_beat", "PeriodicTask")
-    crontab, _ = crontab_model.objects.get_or_create(
-        minute="*/15",
-        hour="*",
-        day_of_week="*",
-        day_of_month="*",
-        month_of_year="*",
-        timezone=settings.GYM_TIME_ZONE,
-    )
-    task_model.objects.update_or_create(name=NAME, defaults={"task": TASK, "crontab": crontab})
-
-
-def remove_schedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
 
 
 class Migration(migrations.Migration):
@@ -30,4 +12,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(create_schedule, remove_schedule)]
+    operations = [beat_schedules((NAME, TASK, "*/15", "*"))]

@@ -6,29 +6,11 @@ import django.db.models.deletion
 import django.db.models.expressions
 from django.db import migrations, models
 
+from config.beat import beat_schedules
+
 
 NAME = "Write the closed months' MRR snapshots"
 TASK = "billing.tasks.snapshot_mrr"
-
-
-def create_schedule(apps, schema_editor):
-    from django.conf import settings
-
-    crontab_model = apps.get_model("django_celery_beat", "CrontabSchedule")
-    task_model = apps.get_model("django_celery_beat", "PeriodicTask")
-    crontab, _ = crontab_model.objects.get_or_create(
-        minute="20",
-        hour="0",
-        day_of_week="*",
-        day_of_month="*",
-        month_of_year="*",
-        timezone=settings.GYM_TIME_ZONE,
-    )
-    task_model.objects.update_or_create(name=NAME, defaults={"task": TASK, "crontab": crontab})
-
-
-def remove_schedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
 
 
 class Migration(migrations.Migration):
@@ -89,5 +71,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('month', 'membership'), name='mrr_snapshot_once')],
             },
         ),
-        migrations.RunPython(create_schedule, remove_schedule),
+        beat_schedules((NAME, TASK, "20", "0")),
     ]

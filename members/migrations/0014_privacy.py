@@ -5,25 +5,11 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from config.beat import beat_schedules
+
 
 SCHEDULE = "Members: privacy retention (anonymise kept tax records after 5 years)"
 TASK = "members.privacy_retention"
-
-
-def create_schedule(apps, schema_editor):
-    from django.conf import settings
-
-    crontab_model = apps.get_model("django_celery_beat", "CrontabSchedule")
-    task_model = apps.get_model("django_celery_beat", "PeriodicTask")
-    crontab, _ = crontab_model.objects.get_or_create(
-        minute="40", hour="3", day_of_week="*", day_of_month="*", month_of_year="*",
-        timezone=settings.GYM_TIME_ZONE,
-    )
-    task_model.objects.update_or_create(name=SCHEDULE, defaults={"task": TASK, "crontab": crontab})
-
-
-def remove_schedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=SCHEDULE).delete()
 
 
 def consents_from_flags(apps, schema_editor):
@@ -104,6 +90,6 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['member', 'kind', '-at'], name='consent_member_kind_at')],
             },
         ),
-        migrations.RunPython(create_schedule, remove_schedule),
+        beat_schedules((SCHEDULE, TASK, "40", "3")),
         migrations.RunPython(consents_from_flags, migrations.RunPython.noop),
     ]
